@@ -1,0 +1,1 @@
+//! `#[derive(Sps)]` for orc-rt.

@@ -1,0 +1,37 @@
+//! `orc-rt`: the LLVM ORC executor runtime, in Rust.
+//!
+//! The runtime lives in the process where JIT'd code runs. A controller
+//! (LLVM's `ExecutionSession`, `llvm-jitlink`) links code into it over RPC and
+//! calls executor functions by address; executor code calls back by tag.
+//!
+//! A short tour:
+//! - [`addr`]: `ExecutorAddr` and `ExecutorAddrRange`.
+//! - [`error`]: the one error type, with matchable kinds.
+//! - [`sps`]: Simple Packed Serialization, byte-identical to LLVM 22.
+//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions.
+//!
+//! ```
+//! use orc_rt::{sps, ExecutorAddr};
+//! let bytes = sps::to_vec(&(true, 42u32, "foo"));
+//! assert_eq!(bytes, [1, 42, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, b'f', b'o', b'o']);
+//! let (flag, n, s): (bool, u32, &str) = sps::from_bytes(&bytes).unwrap();
+//! assert!(flag && n == 42 && s == "foo");
+//! # let _ = ExecutorAddr::NULL;
+//! ```
+#![deny(unsafe_code)]
+
+pub mod addr;
+pub mod error;
+pub mod sps;
+#[allow(
+    unsafe_code,
+    reason = "#[repr(C)] buffer union, storage from the C allocator"
+)]
+pub mod wrapper;
+
+#[allow(dead_code, reason = "the shim is used as the session core grows")]
+pub(crate) mod sync;
+
+pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
+pub use error::{Error, ErrorKind, Result};
+pub use wrapper::WrapperFunctionBuffer;
