@@ -8,7 +8,11 @@
 //! - [`addr`]: `ExecutorAddr` and `ExecutorAddrRange`.
 //! - [`error`]: the one error type, with matchable kinds.
 //! - [`sps`]: Simple Packed Serialization, byte-identical to LLVM 22.
-//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions.
+//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions,
+//!   and typed wrapper functions (`SpsWrapperFunction`).
+//! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
+//!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
+//!   and [`dispatcher`].
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -21,7 +25,12 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod controller_access;
+pub mod dispatcher;
 pub mod error;
+pub mod execution_scope;
+pub mod resource_manager;
+pub mod session;
 pub mod sps;
 #[allow(
     unsafe_code,
@@ -29,9 +38,15 @@ pub mod sps;
 )]
 pub mod wrapper;
 
-#[allow(dead_code, reason = "the shim is used as the session core grows")]
 pub(crate) mod sync;
 
 pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
+pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
+pub use dispatcher::{TaskDispatcher, ThreadPoolDispatcher};
 pub use error::{Error, ErrorKind, Result};
-pub use wrapper::WrapperFunctionBuffer;
+pub use execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
+pub use resource_manager::{OnComplete, ResourceManager};
+pub use session::{
+    ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
+};
+pub use wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};
