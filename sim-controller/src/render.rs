@@ -72,7 +72,7 @@ pub fn mermaid(o: &RunOutcome) -> String {
             Shape::Failure => {
                 let _ = writeln!(out, "    Note over {me}: ❌ {text}");
             }
-            Shape::Begin | Shape::End | Shape::Note => {
+            Shape::Begin | Shape::End | Shape::Note | Shape::Quote => {
                 let prefix = if lane(&e.actor) == e.actor {
                     String::new()
                 } else {
@@ -159,7 +159,7 @@ pub fn trace_json(o: &RunOutcome) -> String {
                 let bp = if ph == "f" { ",\"bp\":\"e\"" } else { "" };
                 items.push(format!("{{\"ph\":\"{ph}\",{common},\"id\":{no},\"cat\":\"msg\",\"name\":\"m{no}\"{bp}}}"));
             }
-            Shape::Lost(..) | Shape::Note | Shape::Failure => {
+            Shape::Lost(..) | Shape::Note | Shape::Quote | Shape::Failure => {
                 items.push(format!(
                     "{{\"ph\":\"i\",\"s\":\"t\",{common},\"name\":{name}}}"
                 ));

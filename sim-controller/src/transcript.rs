@@ -25,6 +25,9 @@ pub enum Shape {
     End,
     /// A broken invariant or a failed expectation.
     Failure,
+    /// An event that quotes a pattern (an `await`, a `wait`, a trigger):
+    /// patterns never match it, or it would satisfy itself.
+    Quote,
 }
 
 /// One event.
@@ -46,9 +49,13 @@ impl Event {
         format!("{}: {}", self.actor, self.text)
     }
 
-    /// True if the canonical line contains `pattern`.
+    /// True if the canonical line contains `pattern` (never for failures
+    /// and events that quote a pattern).
     pub fn matches(&self, pattern: &str) -> bool {
-        // Cheap pre-check on the text alone before building the line.
+        if matches!(self.shape, Shape::Failure | Shape::Quote) {
+            return false;
+        }
+        // Cheap check on the text alone before building the line.
         self.text.contains(pattern) || self.line().contains(pattern)
     }
 }

@@ -13,7 +13,6 @@ use orc_rt::SessionState;
 
 use super::{Res, World};
 use crate::scenario::{ExpectKind, ResultExpect, StateName};
-use crate::transcript::Shape;
 
 /// What the checks need to know about a run.
 #[derive(Debug, Default)]
@@ -289,7 +288,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
             st.events
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.shape != Shape::Failure && e.matches(p))
+                .filter(|(_, e)| e.matches(p))
                 .map(|(i, _)| i)
                 .collect()
         };

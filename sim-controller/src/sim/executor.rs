@@ -1160,7 +1160,8 @@ impl Body {
                 }
             }
             Op::Wait(p) => {
-                self.log(format!("waits for {p:?}"));
+                self.w
+                    .log_shape(&self.actor, format!("waits for {p:?}"), Shape::Quote);
                 return self.wait(WakeOn::Pattern(p.clone()));
             }
             Op::Spawn(t, f) => {

@@ -451,11 +451,7 @@ impl World {
                     what.clone()
                 }
                 WakeOn::Pattern(p) => {
-                    if st
-                        .events
-                        .iter()
-                        .any(|e| e.shape != Shape::Failure && e.matches(p))
-                    {
+                    if st.events.iter().any(|e| e.matches(p)) {
                         return Ok(());
                     }
                     st.pattern_waiters.push((me, p.clone()));
@@ -628,9 +624,7 @@ impl World {
         if from < to && !st.pattern_waiters.is_empty() {
             let mut woken = Vec::new();
             st.pattern_waiters.retain(|(w, p)| {
-                let hit = st.events[from..to]
-                    .iter()
-                    .any(|e| e.shape != Shape::Failure && e.matches(p));
+                let hit = st.events[from..to].iter().any(|e| e.matches(p));
                 if hit {
                     woken.push(*w);
                 }
@@ -662,10 +656,7 @@ impl World {
             AwaitCond::Sent(h) => st.ctl.calls.get(h).is_some_and(|c| c.sent),
             AwaitCond::Running(h) => st.running.contains(h),
             AwaitCond::Done(h) => st.ctl.calls.get(h).is_some_and(|c| c.result.is_some()),
-            AwaitCond::Pattern(p) => st
-                .events
-                .iter()
-                .any(|e| e.shape != Shape::Failure && e.matches(p)),
+            AwaitCond::Pattern(p) => st.events.iter().any(|e| e.matches(p)),
             AwaitCond::State(s) => {
                 let session = self.session();
                 match s {
@@ -809,7 +800,12 @@ impl World {
             }
             Ev::Do(f) => Work::Run(Box::new(move || f(&w))),
             Ev::Act(a, why) => {
-                Work::Run(Box::new(move || w.act(&a, "fault", &format!(" ({why})"))))
+                Work::Run(Box::new(move || {
+                    // The trigger quotes its pattern: a line of its own that
+                    // patterns never match.
+                    w.log_shape("fault", format!("{a} ({why})"), Shape::Quote);
+                    w.act(&a, "fault", "");
+                }))
             }
         }
     }
@@ -889,7 +885,11 @@ impl World {
                 st.script.ready_at = st.now + n;
             }
             K::Await(c) => {
-                self.log("script", format!("await {}", describe_await(c)));
+                self.log_shape(
+                    "script",
+                    format!("await {}", describe_await(c)),
+                    Shape::Quote,
+                );
                 self.lock().script.waiting = Some(Wait::Cond(c.clone(), idx));
             }
             K::Spawn(t, f) => {
@@ -964,7 +964,7 @@ impl St {
             text: text.into(),
             shape,
         };
-        if e.shape != Shape::Failure && !self.triggers.is_empty() {
+        if !self.triggers.is_empty() {
             let mut fire = Vec::new();
             for (p, a, fired) in &mut self.triggers {
                 if !*fired && e.matches(p) {
