@@ -22,12 +22,19 @@
 
 pub mod addr;
 pub mod error;
+pub mod services;
 pub mod sps;
+pub mod wire;
 #[allow(
     unsafe_code,
     reason = "#[repr(C)] buffer union, storage from the C allocator"
 )]
 pub mod wrapper;
+
+#[allow(unsafe_code, reason = "calling JIT'd code at an ExecutorAddr")]
+mod call;
+#[allow(unsafe_code, reason = "mmap/mprotect/dlopen: the OS boundary")]
+mod sys;
 
 #[allow(dead_code, reason = "the shim is used as the session core grows")]
 pub(crate) mod sync;
