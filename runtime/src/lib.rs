@@ -8,7 +8,13 @@
 //! - [`addr`]: `ExecutorAddr` and `ExecutorAddrRange`.
 //! - [`error`]: the one error type, with matchable kinds.
 //! - [`sps`]: Simple Packed Serialization, byte-identical to LLVM 22.
-//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions.
+//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions,
+//!   and typed wrapper functions (`SpsWrapperFunction`).
+//! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
+//!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
+//!   and [`dispatcher`].
+//! - [`wire`]: LLVM 22's SimpleRemoteEPC protocol and the controller access
+//!   that speaks it; [`services`]: the executor services LLVM 22 expects.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -21,8 +27,13 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod controller_access;
+pub mod dispatcher;
 pub mod error;
+pub mod execution_scope;
+pub mod resource_manager;
 pub mod services;
+pub mod session;
 pub mod sps;
 pub mod wire;
 #[allow(
@@ -36,9 +47,15 @@ mod call;
 #[allow(unsafe_code, reason = "mmap/mprotect/dlopen: the OS boundary")]
 mod sys;
 
-#[allow(dead_code, reason = "the shim is used as the session core grows")]
 pub(crate) mod sync;
 
 pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
+pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
+pub use dispatcher::{TaskDispatcher, ThreadPoolDispatcher};
 pub use error::{Error, ErrorKind, Result};
-pub use wrapper::WrapperFunctionBuffer;
+pub use execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
+pub use resource_manager::{OnComplete, ResourceManager};
+pub use session::{
+    ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
+};
+pub use wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};
