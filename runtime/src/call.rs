@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorKind};
 use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer};
 
 /// LLVM 22's wrapper-function ABI.
-pub(crate) type LegacyWrapperFn = unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionResult;
+pub(crate) type LegacyWrapperFn =
+    unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionResult;
 
 fn null_error(what: &str) -> Error {
     Error::new(
@@ -40,7 +41,8 @@ pub(crate) fn call_legacy_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperFun
     // `addr` is a function with the legacy wrapper ABI. The argument pointer
     // and length describe a live slice for the duration of the call.
     let result = unsafe {
-        let f: LegacyWrapperFn = std::mem::transmute::<usize, LegacyWrapperFn>(addr.value() as usize);
+        let f: LegacyWrapperFn =
+            std::mem::transmute::<usize, LegacyWrapperFn>(addr.value() as usize);
         f(args.as_ptr().cast::<c_char>(), args.len())
     };
     // SAFETY: the callee returns ownership of a result in one of the four
@@ -119,7 +121,10 @@ pub(crate) unsafe fn legacy_entry(
     };
     catch_unwind(AssertUnwindSafe(|| body(args)))
         .unwrap_or_else(|payload| {
-            WrapperFunctionBuffer::from_error(&Error::from_panic("wrapper function", payload.as_ref()))
+            WrapperFunctionBuffer::from_error(&Error::from_panic(
+                "wrapper function",
+                payload.as_ref(),
+            ))
         })
         .into_legacy()
 }
@@ -138,13 +143,19 @@ pub(crate) mod entry_points {
     use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer};
 
     /// `llvm_orc_registerEHFrameAllocAction`.
-    pub(crate) unsafe extern "C" fn register_eh_frame(data: *const c_char, len: usize) -> CWrapperFunctionResult {
+    pub(crate) unsafe extern "C" fn register_eh_frame(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
         // SAFETY: callers pass a valid (pointer, length) pair (legacy ABI).
         unsafe { legacy_entry(data, len, registrars::register_eh_frame) }
     }
 
     /// `llvm_orc_deregisterEHFrameAllocAction`.
-    pub(crate) unsafe extern "C" fn deregister_eh_frame(data: *const c_char, len: usize) -> CWrapperFunctionResult {
+    pub(crate) unsafe extern "C" fn deregister_eh_frame(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
         // SAFETY: as above.
         unsafe { legacy_entry(data, len, registrars::deregister_eh_frame) }
     }
@@ -159,7 +170,8 @@ pub(crate) mod entry_points {
     }
 
     /// Where JIT'd code's calls to the controller go.
-    pub(crate) type DispatchTarget = Arc<dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync>;
+    pub(crate) type DispatchTarget =
+        Arc<dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync>;
 
     /// The object published as `__llvm_orc_SimpleRemoteEPC_dispatch_ctx`.
     ///
@@ -204,7 +216,9 @@ pub(crate) mod entry_points {
         unsafe {
             legacy_entry(data, len, |args| {
                 if ctx.is_null() {
-                    return WrapperFunctionBuffer::out_of_band_error("jit_dispatch called with a null context");
+                    return WrapperFunctionBuffer::out_of_band_error(
+                        "jit_dispatch called with a null context",
+                    );
                 }
                 // SAFETY: a non-null ctx is the DispatchContext we published
                 // (the controller hands JIT'd code our bootstrap value), and
@@ -219,7 +233,9 @@ pub(crate) mod entry_points {
     }
 
     /// The address of a legacy-ABI entry point.
-    pub(crate) fn addr_of(f: unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionResult) -> ExecutorAddr {
+    pub(crate) fn addr_of(
+        f: unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionResult,
+    ) -> ExecutorAddr {
         ExecutorAddr::from_ptr(f as *const ())
     }
 
@@ -284,6 +300,9 @@ mod tests {
         assert!(run_as_main(main, &[b"a\0b"]).is_err());
         assert_eq!(run_as_void(addr_of(seven as *const ())).unwrap(), 7);
         assert_eq!(run_as_int(addr_of(double as *const ()), 21).unwrap(), 42);
-        assert_eq!(run_as_void(ExecutorAddr::NULL).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            run_as_void(ExecutorAddr::NULL).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 }

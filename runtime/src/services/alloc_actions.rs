@@ -15,7 +15,9 @@ use super::types::{AllocActionPair, WrapperFunctionCall};
 /// default, or through the session, which knows which addresses are its own
 /// asynchronous wrapper functions.
 #[derive(Clone)]
-pub struct ActionCaller(Arc<dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync>);
+pub struct ActionCaller(Arc<CallFn>);
+
+type CallFn = dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync;
 
 impl ActionCaller {
     /// Calls every action function as a legacy wrapper function.
@@ -24,7 +26,9 @@ impl ActionCaller {
     }
 
     /// Calls action functions through `f`.
-    pub fn new(f: impl Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync + 'static) -> Self {
+    pub fn new(
+        f: impl Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync + 'static,
+    ) -> Self {
         ActionCaller(Arc::new(f))
     }
 
@@ -61,7 +65,10 @@ impl ActionCaller {
     /// error joined with any dealloc errors; the failing pair's dealloc and
     /// later pairs do not run. On success returns the dealloc actions to keep
     /// (the non-empty ones), in order.
-    pub fn run_finalize(&self, pairs: &[AllocActionPair]) -> Result<Vec<WrapperFunctionCall>, Error> {
+    pub fn run_finalize(
+        &self,
+        pairs: &[AllocActionPair],
+    ) -> Result<Vec<WrapperFunctionCall>, Error> {
         let mut deallocs = Vec::new();
         for pair in pairs {
             if let Err(err) = self.run(&pair.finalize) {
@@ -121,7 +128,9 @@ mod tests {
         ActionCaller::new(move |f, _args| {
             log.lock().unwrap().push(f.value());
             match f.value() {
-                9 => WrapperFunctionBuffer::from(sps::to_vec(&Err::<(), _>(Error::msg("nine failed")))),
+                9 => WrapperFunctionBuffer::from(sps::to_vec(&Err::<(), _>(Error::msg(
+                    "nine failed",
+                )))),
                 8 => WrapperFunctionBuffer::from(vec![2u8]),
                 7 => WrapperFunctionBuffer::out_of_band_error("seven oob"),
                 _ => WrapperFunctionBuffer::from(sps::to_vec(&Ok::<(), Error>(()))),
@@ -147,7 +156,9 @@ mod tests {
     fn finalize_runs_in_order_and_keeps_non_empty_deallocs() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let c = scripted(log.clone());
-        let kept = c.run_finalize(&[pair(1, 11), pair(0, 0), pair(2, 0)]).unwrap();
+        let kept = c
+            .run_finalize(&[pair(1, 11), pair(0, 0), pair(2, 0)])
+            .unwrap();
         assert_eq!(kept, vec![call(11)]);
         assert_eq!(*log.lock().unwrap(), [1, 2]);
     }

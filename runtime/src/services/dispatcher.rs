@@ -1,5 +1,17 @@
-//! A task dispatcher for executors: a thread pool that never runs out of
-//! threads (FIXME(unify): belongs next to the session's dispatchers).
+//! Task dispatchers for executors (FIXME(unify): they belong next to the
+//! session's dispatchers).
+//!
+//! [`ThreadPerTaskDispatcher`] is what LLVM's executor does and what the
+//! executor binary uses: every incoming call runs on a fresh thread, which
+//! exits when the call is done. JIT'd code depends on that: thread-local
+//! storage starts fresh for every call, and the destructors JIT'd code
+//! registers for its thread-local data (the ORC runtime does, through
+//! `pthread_key_create`) run when the call's thread exits, while the code
+//! is still mapped. A pooled worker would keep those destructors until the
+//! controller had released the code they live in, then crash on exit.
+//!
+//! [`ElasticDispatcher`] is a thread pool that never runs out of threads,
+//! for tasks that never run JIT'd code.
 //!
 //! Tasks of an executor may block for as long as they like: `run_as_main`
 //! runs a whole program, and JIT'd code waiting for the controller (lazy
@@ -14,7 +26,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, ThreadId};
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
 use crate::dispatcher::{Task, TaskDispatcher};
@@ -27,6 +39,11 @@ struct State {
     idle: usize,
     /// Live workers, by thread id.
     workers: Vec<ThreadId>,
+    /// Every worker ever started and not joined yet. Threads are joined, not
+    /// detached: a thread's exit runs its TLS destructors (JIT'd code
+    /// registers some, e.g. the ORC runtime's), which must finish before the
+    /// session releases the memory they live in.
+    handles: Vec<JoinHandle<()>>,
     shutting_down: bool,
 }
 
@@ -66,7 +83,11 @@ impl ElasticDispatcher {
     /// (`RLIMIT_STACK`, as glibc's default for pthreads), keeping two idle
     /// workers and retiring others after ten idle seconds.
     pub fn new() -> Self {
-        ElasticDispatcher::with_options(crate::sys::default_thread_stack_size(), 2, Duration::from_secs(10))
+        ElasticDispatcher::with_options(
+            crate::sys::default_thread_stack_size(),
+            2,
+            Duration::from_secs(10),
+        )
     }
 
     /// A pool with explicit worker stack size, idle reserve and idle timeout.
@@ -77,6 +98,7 @@ impl ElasticDispatcher {
                     queue: VecDeque::new(),
                     idle: 0,
                     workers: Vec::new(),
+                    handles: Vec::new(),
                     shutting_down: false,
                 }),
                 work: Condvar::new(),
@@ -138,13 +160,25 @@ impl TaskDispatcher for ElasticDispatcher {
             self.pool.work.notify_one();
             return;
         }
+        // Reap workers that retired since (their exit is complete or nearly).
+        let mut i = 0;
+        while i < st.handles.len() {
+            if st.handles[i].is_finished() {
+                let _ = st.handles.swap_remove(i).join();
+            } else {
+                i += 1;
+            }
+        }
         let pool = self.pool.clone();
         let spawned = thread::Builder::new()
             .name("orc-rt-worker".into())
             .stack_size(self.pool.stack_size)
             .spawn(move || worker(pool));
         match spawned {
-            Ok(handle) => st.workers.push(handle.thread().id()),
+            Ok(handle) => {
+                st.workers.push(handle.thread().id());
+                st.handles.push(handle);
+            }
             Err(e) => {
                 // Out of threads: the task waits for a busy worker, if any.
                 tracing::error!("cannot start a worker thread: {e}");
@@ -164,7 +198,9 @@ impl TaskDispatcher for ElasticDispatcher {
         self.pool.work.notify_all();
         // Every accepted task runs; a worker shutting the pool down from
         // inside a task does not wait for itself.
-        while st.workers.iter().any(|id| *id != me) || (!st.queue.is_empty() && !st.workers.contains(&me)) {
+        while st.workers.iter().any(|id| *id != me)
+            || (!st.queue.is_empty() && !st.workers.contains(&me))
+        {
             if st.workers.is_empty() {
                 // Nobody left to run queued tasks: run them here.
                 let task = st.queue.pop_front();
@@ -177,10 +213,120 @@ impl TaskDispatcher for ElasticDispatcher {
             }
             st = self.pool.exited.wait(st).unwrap_or_else(|p| p.into_inner());
         }
+        // Wait for the threads' exits to complete, TLS destructors included.
+        let handles = std::mem::take(&mut st.handles);
+        drop(st);
+        for h in handles {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
+        }
     }
 }
 
 impl Drop for ElasticDispatcher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Runs every task on a new thread (see the module docs). Threads are
+/// joined, never detached, so shutdown returns only after every task's
+/// thread has completely exited, thread-local destructors included.
+pub struct ThreadPerTaskDispatcher {
+    state: Arc<Mutex<PerTaskState>>,
+    stack_size: usize,
+}
+
+struct PerTaskState {
+    handles: Vec<JoinHandle<()>>,
+    shutting_down: bool,
+}
+
+impl fmt::Debug for ThreadPerTaskDispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPerTaskDispatcher")
+            .field("threads", &lock(&self.state).handles.len())
+            .finish()
+    }
+}
+
+impl Default for ThreadPerTaskDispatcher {
+    fn default() -> Self {
+        ThreadPerTaskDispatcher::new()
+    }
+}
+
+impl ThreadPerTaskDispatcher {
+    /// Threads with the stack size a C program's threads get.
+    pub fn new() -> Self {
+        ThreadPerTaskDispatcher::with_stack_size(crate::sys::default_thread_stack_size())
+    }
+
+    /// Threads with `stack_size` bytes of stack.
+    pub fn with_stack_size(stack_size: usize) -> Self {
+        ThreadPerTaskDispatcher {
+            state: Arc::new(Mutex::new(PerTaskState {
+                handles: Vec::new(),
+                shutting_down: false,
+            })),
+            stack_size,
+        }
+    }
+
+    /// Threads started and not yet joined.
+    pub fn threads(&self) -> usize {
+        lock(&self.state).handles.len()
+    }
+}
+
+impl TaskDispatcher for ThreadPerTaskDispatcher {
+    fn dispatch(&self, task: Task) {
+        let mut st = lock(&self.state);
+        if st.shutting_down {
+            drop(st);
+            drop(task);
+            return;
+        }
+        // Join threads whose task is done, so handles do not pile up.
+        let mut i = 0;
+        while i < st.handles.len() {
+            if st.handles[i].is_finished() {
+                let _ = st.handles.swap_remove(i).join();
+            } else {
+                i += 1;
+            }
+        }
+        let spawned = thread::Builder::new()
+            .name("orc-rt-call".into())
+            .stack_size(self.stack_size)
+            .spawn(move || {
+                let _ = catch_unwind(AssertUnwindSafe(task));
+            });
+        match spawned {
+            Ok(handle) => st.handles.push(handle),
+            // The task (and its guard) is dropped: the call gets no result,
+            // as when the session drops a call; say why.
+            Err(e) => tracing::error!("cannot start a thread for a call: {e}"),
+        }
+    }
+
+    fn shutdown(&self) {
+        let me = thread::current().id();
+        let handles = {
+            let mut st = lock(&self.state);
+            st.shutting_down = true;
+            std::mem::take(&mut st.handles)
+        };
+        for h in handles {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for ThreadPerTaskDispatcher {
     fn drop(&mut self) {
         self.shutdown();
     }
@@ -215,6 +361,50 @@ mod tests {
     }
 
     #[test]
+    fn each_task_gets_a_fresh_thread_whose_exit_completes_before_shutdown_returns() {
+        thread_local! {
+            static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        /// Records its drop, like a TLS destructor JIT'd code registers.
+        struct OnExit(mpsc::Sender<&'static str>);
+        impl Drop for OnExit {
+            fn drop(&mut self) {
+                let _ = self.0.send("tls destructor");
+            }
+        }
+        thread_local! {
+            static GUARD: std::cell::RefCell<Option<OnExit>> = const { std::cell::RefCell::new(None) };
+        }
+        let d = ThreadPerTaskDispatcher::with_stack_size(256 * 1024);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..3 {
+            let tx = tx.clone();
+            d.dispatch(Box::new(move || {
+                let fresh = SEEN.with(|s| {
+                    s.set(s.get() + 1);
+                    s.get() == 1
+                });
+                GUARD.with(|g| *g.borrow_mut() = Some(OnExit(tx.clone())));
+                tx.send(if fresh { "fresh" } else { "reused" }).unwrap();
+            }));
+        }
+        d.shutdown();
+        drop(tx);
+        let events: Vec<&str> = rx.iter().collect();
+        assert_eq!(
+            events.iter().filter(|e| **e == "fresh").count(),
+            3,
+            "{events:?}"
+        );
+        assert_eq!(
+            events.iter().filter(|e| **e == "tls destructor").count(),
+            3,
+            "{events:?}"
+        );
+        assert_eq!(d.threads(), 0);
+    }
+
+    #[test]
     fn idle_workers_are_reused_and_retired() {
         let d = ElasticDispatcher::with_options(256 * 1024, 0, Duration::from_millis(20));
         for _ in 0..5 {
@@ -242,6 +432,9 @@ mod tests {
         assert_eq!(rx.try_iter().count(), 20);
         let (tx2, rx2) = mpsc::channel::<()>();
         d.dispatch(Box::new(move || tx2.send(()).unwrap()));
-        assert!(rx2.recv().is_err(), "a task after shutdown is dropped, not run");
+        assert!(
+            rx2.recv().is_err(),
+            "a task after shutdown is dropped, not run"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! interfaces (upstream orc-rt's `sps_ci` names) later.
 
 pub mod alloc_actions;
+mod bootstrap;
 pub mod dispatcher;
 pub mod dylib_manager;
 pub mod memory_access;
@@ -15,6 +16,8 @@ pub mod memory_manager;
 pub(crate) mod registrars;
 pub mod run_code;
 pub mod types;
+
+pub use bootstrap::{ExecutorServices, host_process_info};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
@@ -31,7 +34,8 @@ pub mod names {
     /// Memory manager instance.
     pub const MEMORY_MANAGER_INSTANCE: &str = "__llvm_orc_SimpleExecutorMemoryManager_Instance";
     /// Memory manager reserve.
-    pub const MEMORY_MANAGER_RESERVE: &str = "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper";
+    pub const MEMORY_MANAGER_RESERVE: &str =
+        "__llvm_orc_SimpleExecutorMemoryManager_reserve_wrapper";
     /// Memory manager initialize.
     pub const MEMORY_MANAGER_INITIALIZE: &str =
         "__llvm_orc_SimpleExecutorMemoryManager_initialize_wrapper";
@@ -39,7 +43,8 @@ pub mod names {
     pub const MEMORY_MANAGER_DEINITIALIZE: &str =
         "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper";
     /// Memory manager release.
-    pub const MEMORY_MANAGER_RELEASE: &str = "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper";
+    pub const MEMORY_MANAGER_RELEASE: &str =
+        "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper";
 
     /// Dylib manager instance.
     pub const DYLIB_MANAGER_INSTANCE: &str = "__llvm_orc_SimpleExecutorDylibManager_Instance";

@@ -21,5 +21,7 @@ pub(crate) fn run_as_void(args: &[u8]) -> WrapperFunctionBuffer {
 
 /// `i32(Addr fn, i32 arg)`: `fn(arg)`.
 pub(crate) fn run_as_int(args: &[u8]) -> WrapperFunctionBuffer {
-    handle_oob(args, |(f, arg): (ExecutorAddr, i32)| call::run_as_int(f, arg))
+    handle_oob(args, |(f, arg): (ExecutorAddr, i32)| {
+        call::run_as_int(f, arg)
+    })
 }

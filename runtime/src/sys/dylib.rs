@@ -27,7 +27,9 @@ fn last_dl_error(fallback: &str) -> String {
         fallback.to_owned()
     } else {
         // SAFETY: non-null, NUL-terminated (above).
-        unsafe { CStr::from_ptr(msg) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(msg) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -68,21 +70,6 @@ impl Library {
         })
     }
 
-    /// Opens `name` only if it is already loaded (no side effects otherwise).
-    pub(crate) fn open_if_loaded(name: &CStr) -> Option<Library> {
-        // SAFETY: a NUL-terminated name; RTLD_NOLOAD loads nothing new.
-        let handle = unsafe {
-            libc::dlopen(
-                name.as_ptr(),
-                libc::RTLD_LAZY | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD,
-            )
-        };
-        (!handle.is_null()).then_some(Library {
-            handle,
-            close_on_drop: true,
-        })
-    }
-
     /// The address of `name`, or `None` if it is not defined (or is null,
     /// which LLVM's executor reports as not found too).
     pub(crate) fn symbol(&self, name: &[u8]) -> Option<ExecutorAddr> {
@@ -105,6 +92,27 @@ impl Drop for Library {
             unsafe { libc::dlclose(self.handle) };
         }
     }
+}
+
+/// Constructs one `std::ios_base::Init` object with the constructor at
+/// `ctor` (`_ZNSt8ios_base4InitC1Ev`), which initializes libstdc++'s
+/// standard streams. A C++ program does this from a static constructor of
+/// every file including `<iostream>` (libstdc++ before GCC 13) — which JIT'd
+/// code without the ORC runtime never runs, and which a C++ executor has run
+/// for its own sake. Never destroyed: the streams stay usable until exit,
+/// and stdio flushes their (synced) output then.
+pub(crate) fn construct_ios_base_init(ctor: ExecutorAddr) {
+    /// `ios_base::Init` has no data members (size 1); a few aligned bytes
+    /// that live forever hold it.
+    #[repr(C, align(16))]
+    struct Storage([u8; 16]);
+    let storage: &'static mut Storage = Box::leak(Box::new(Storage([0; 16])));
+    type Ctor = unsafe extern "C" fn(*mut Storage);
+    // SAFETY: `ctor` is libstdc++'s complete-object constructor of
+    // ios_base::Init (looked up by its mangled name by the caller), which
+    // takes `this` and needs one byte of storage that outlives the object;
+    // ours is never freed.
+    unsafe { std::mem::transmute::<usize, Ctor>(ctor.value() as usize)(storage) };
 }
 
 #[cfg(test)]
@@ -130,6 +138,5 @@ mod tests {
     fn opening_libm_by_soname_resolves_its_symbols() {
         let m = Library::open(b"libm.so.6").unwrap();
         assert!(m.symbol(b"cos").is_some());
-        assert!(Library::open_if_loaded(c"libm.so.6").is_some());
     }
 }

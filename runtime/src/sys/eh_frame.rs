@@ -36,7 +36,10 @@ pub(crate) fn register(range: ExecutorAddrRange) -> Result<(), String> {
     super::memory::read_checked(&mut [(range.start, &mut probe[..])])
         .map_err(|e| format!("cannot register eh-frame section: {e}"))?;
     let mut set = registered();
-    if !set.get_or_insert_with(HashSet::new).insert(range.start.value()) {
+    if !set
+        .get_or_insert_with(HashSet::new)
+        .insert(range.start.value())
+    {
         return Err(format!(
             "eh-frame section at {:#x} is already registered",
             range.start.value()
@@ -52,10 +55,7 @@ pub(crate) fn register(range: ExecutorAddrRange) -> Result<(), String> {
 /// Deregisters a section registered by [`register`].
 pub(crate) fn deregister(range: ExecutorAddrRange) -> Result<(), String> {
     let mut set = registered();
-    if !set
-        .as_mut()
-        .is_some_and(|s| s.remove(&range.start.value()))
-    {
+    if !set.as_mut().is_some_and(|s| s.remove(&range.start.value())) {
         return Err(format!(
             "eh-frame section at {:#x} is not registered",
             range.start.value()

@@ -93,7 +93,8 @@ pub(crate) fn register(object: ExecutorAddrRange, notify: bool) -> Result<(), St
     Ok(())
 }
 
-/// The number of registered entries (for tests and logs).
+/// The number of registered entries.
+#[cfg(test)]
 pub(crate) fn entry_count() -> usize {
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;

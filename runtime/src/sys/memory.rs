@@ -105,7 +105,11 @@ impl Region {
     fn offset_of(&self, addr: ExecutorAddr, len: u64) -> io::Result<usize> {
         let start = addr.value().checked_sub(self.base as u64);
         match start {
-            Some(off) if off.checked_add(len).is_some_and(|end| end <= self.len as u64) => {
+            Some(off)
+                if off
+                    .checked_add(len)
+                    .is_some_and(|end| end <= self.len as u64) =>
+            {
                 Ok(off as usize)
             }
             _ => Err(io::Error::new(
@@ -125,7 +129,9 @@ impl Region {
     fn page_span(&self, off: usize, len: usize) -> (usize, usize) {
         let page = super::page_size() as usize;
         let start = (self.base + off) & !(page - 1);
-        let end = (self.base + off + len).next_multiple_of(page).min(self.base + self.len);
+        let end = (self.base + off + len)
+            .next_multiple_of(page)
+            .min(self.base + self.len);
         (start.max(self.base), end)
     }
 
@@ -233,7 +239,12 @@ fn flush_icache_range(start: usize, len: usize) {
     }
     // SAFETY: the range is inside a mapping we own; __clear_cache only
     // issues cache-maintenance instructions for it.
-    unsafe { __clear_cache(start as *mut libc::c_char, (start + len) as *mut libc::c_char) };
+    unsafe {
+        __clear_cache(
+            start as *mut libc::c_char,
+            (start + len) as *mut libc::c_char,
+        )
+    };
 }
 
 /// Whether `process_vm_*v` works here (it may be filtered by seccomp).
@@ -255,7 +266,10 @@ fn fault_error(addr: u64, len: usize) -> io::Error {
 /// first that every target lies inside one of `regions`. The kernel refuses
 /// (EFAULT) pages whose protection forbids writing, so a write into
 /// finalized code is an error, not a crash.
-pub(crate) fn write_checked(regions: &[&Region], writes: &[(ExecutorAddr, &[u8])]) -> io::Result<()> {
+pub(crate) fn write_checked(
+    regions: &[&Region],
+    writes: &[(ExecutorAddr, &[u8])],
+) -> io::Result<()> {
     for &(addr, bytes) in writes {
         if !regions
             .iter()
@@ -306,7 +320,8 @@ pub(crate) fn write_checked(regions: &[&Region], writes: &[(ExecutorAddr, &[u8])
             }
             let err = io::Error::last_os_error();
             if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
-                let failed = first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
+                let failed =
+                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
                 return Err(fault_error(failed.0.value(), failed.1));
             }
             if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
@@ -379,7 +394,8 @@ pub(crate) fn read_checked(reads: &mut [(ExecutorAddr, &mut [u8])]) -> io::Resul
             }
             let err = io::Error::last_os_error();
             if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
-                let failed = first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
+                let failed =
+                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
                 return Err(fault_error(failed.0.value(), failed.1));
             }
             if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
@@ -428,7 +444,8 @@ mod tests {
         let base = r.range().start;
         // Dirty the region, then fill over it: the tail must read as zero,
         // including the madvise path for the large tail.
-        r.fill(base, page * 40, &vec![0xaa; (page * 40) as usize]).unwrap();
+        r.fill(base, page * 40, &vec![0xaa; (page * 40) as usize])
+            .unwrap();
         r.fill(base + 3, page * 39, b"abc").unwrap();
         let mut buf = vec![0xffu8; (page * 39) as usize];
         read_checked(&mut [(base + 3, &mut buf[..])]).unwrap();
@@ -461,13 +478,21 @@ mod tests {
         assert_eq!(&got, b"yo");
 
         let outside = write_checked(&[&r], &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
-        assert!(outside.to_string().contains("outside any reservation"), "{outside}");
+        assert!(
+            outside.to_string().contains("outside any reservation"),
+            "{outside}"
+        );
         let straddling = write_checked(&[&r], &[(base + page * 2 - 1, b"xy")]).unwrap_err();
         assert!(straddling.to_string().contains("outside any reservation"));
 
-        r.protect(base + page, page, Prot::from_bits(Prot::READ)).unwrap();
+        r.protect(base + page, page, Prot::from_bits(Prot::READ))
+            .unwrap();
         let ro = write_checked(&[&r], &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
-        assert!(ro.to_string().contains(&format!("{:#x}", (base + page).value())), "{ro}");
+        assert!(
+            ro.to_string()
+                .contains(&format!("{:#x}", (base + page).value())),
+            "{ro}"
+        );
     }
 
     #[test]

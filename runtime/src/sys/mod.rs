@@ -33,7 +33,9 @@ pub(crate) fn default_thread_stack_size() -> usize {
     let size = if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
         8 * MIB
     } else {
-        lim.rlim_cur as u64
+        #[allow(clippy::unnecessary_cast, reason = "rlim_t is not u64 on every target")]
+        let cur = lim.rlim_cur as u64;
+        cur
     };
     size.clamp(2 * MIB, 256 * MIB) as usize
 }

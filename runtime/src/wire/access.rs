@@ -156,7 +156,13 @@ impl WireControllerAccess {
 
     /// Sends one message. A controller that closed its end gives an
     /// [`ErrorKind::Detached`] error; other failures are [`ErrorKind::Io`].
-    fn send(&self, opcode: Opcode, seqno: u64, tag: ExecutorAddr, payload: &[u8]) -> Result<(), Error> {
+    fn send(
+        &self,
+        opcode: Opcode,
+        seqno: u64,
+        tag: ExecutorAddr,
+        payload: &[u8],
+    ) -> Result<(), Error> {
         let mut writer = lock(&self.writer);
         let Some(w) = writer.as_mut() else {
             return Err(Error::new(ErrorKind::Detached, "the connection is closed"));
@@ -169,7 +175,10 @@ impl WireControllerAccess {
         );
         write_message(w.as_mut(), opcode, seqno, tag, payload).map_err(|e| {
             use std::io::ErrorKind as K;
-            if matches!(e.kind(), K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted) {
+            if matches!(
+                e.kind(),
+                K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
+            ) {
                 Error::with_source(ErrorKind::Detached, e)
             } else {
                 Error::io("writing a message to the controller", e)
@@ -217,7 +226,11 @@ impl WireControllerAccess {
     }
 
     fn reader_loop(self: Arc<Self>, reader: BoxedReader) {
-        let mut frames = FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
+        // Buffered: one read syscall usually brings a whole message, header
+        // and payload, or several.
+        let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+        let mut frames =
+            FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
         let result = loop {
             let msg = match frames.read_message() {
                 Ok(Some(msg)) => msg,
@@ -284,7 +297,11 @@ impl WireControllerAccess {
 
 /// Calls the controller's handler `tag` and blocks the calling thread until
 /// it answers: the synchronous form JIT'd code needs (protocol §8).
-fn blocking_call(session: &crate::session::SessionHandle, tag: ExecutorAddr, args: &[u8]) -> WrapperFunctionBuffer {
+fn blocking_call(
+    session: &crate::session::SessionHandle,
+    tag: ExecutorAddr,
+    args: &[u8],
+) -> WrapperFunctionBuffer {
     let slot: Arc<(Mutex<Option<WrapperFunctionBuffer>>, Condvar)> =
         Arc::new((Mutex::new(None), Condvar::new()));
     let done = slot.clone();
@@ -327,7 +344,9 @@ impl ControllerAccess for WireControllerAccess {
             return;
         };
         let Some(me) = self.me.upgrade() else {
-            self.end(Err(protocol("controller access dropped while connecting".into())));
+            self.end(Err(protocol(
+                "controller access dropped while connecting".into(),
+            )));
             return;
         };
         let spawned = std::thread::Builder::new()
@@ -348,7 +367,12 @@ impl ControllerAccess for WireControllerAccess {
         self.end(Ok(()));
     }
 
-    fn call_controller(&self, tag: ExecutorAddr, args: WrapperFunctionBuffer, on_complete: ControllerCallReturn) {
+    fn call_controller(
+        &self,
+        tag: ExecutorAddr,
+        args: WrapperFunctionBuffer,
+        on_complete: ControllerCallReturn,
+    ) {
         let seqno = {
             let mut calls = lock(&self.calls);
             if calls.disconnecting {

@@ -401,12 +401,21 @@ mod tests {
     #[test]
     fn malformed_frames_give_typed_errors() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (vec![1, 2, 3], "Unexpected end-of-file: 3 of 32 bytes of a message header"),
+            (
+                vec![1, 2, 3],
+                "Unexpected end-of-file: 3 of 32 bytes of a message header",
+            ),
             (frame(31, 3, 0, 0, &[]), "Message size too small: 31"),
             (frame(0, 3, 0, 0, &[]), "Message size too small: 0"),
             (frame(32, 4, 0, 0, &[]), "Unexpected opcode 4"),
-            (frame(32, u64::MAX, 0, 0, &[]), "Unexpected opcode 18446744073709551615"),
-            (frame(40, 3, 0, 0, &[1, 2]), "Unexpected end-of-file: 2 of 8 bytes of a message payload"),
+            (
+                frame(32, u64::MAX, 0, 0, &[]),
+                "Unexpected opcode 18446744073709551615",
+            ),
+            (
+                frame(40, 3, 0, 0, &[1, 2]),
+                "Unexpected end-of-file: 2 of 8 bytes of a message payload",
+            ),
         ];
         for (bytes, expected) in cases {
             let err = read_all(&bytes).unwrap_err();
@@ -434,14 +443,24 @@ mod tests {
     fn payloads_beyond_the_eager_limit_grow_as_they_arrive() {
         let big: Vec<u8> = (0..EAGER_PAYLOAD_LIMIT * 3 + 17).map(|i| i as u8).collect();
         let mut out = Vec::new();
-        write_message(&mut out, Opcode::CallWrapper, 9, ExecutorAddr::new(0x1000), &big).unwrap();
+        write_message(
+            &mut out,
+            Opcode::CallWrapper,
+            9,
+            ExecutorAddr::new(0x1000),
+            &big,
+        )
+        .unwrap();
         let msgs = read_all(&out).unwrap();
         assert_eq!(msgs[0].payload.bytes(), &big[..]);
         // Truncated in the middle of a doubled buffer.
         let cut = &out[..out.len() - 5];
         assert!(matches!(
             read_all(cut).unwrap_err(),
-            WireError::UnexpectedEof { part: "payload", .. }
+            WireError::UnexpectedEof {
+                part: "payload",
+                ..
+            }
         ));
     }
 
@@ -451,7 +470,10 @@ mod tests {
         let mut r = FrameReader::new(Cursor::new(bytes)).with_max_message_size(999);
         assert!(matches!(
             r.read_message().unwrap_err(),
-            WireError::TooLarge { size: 1000, limit: 999 }
+            WireError::TooLarge {
+                size: 1000,
+                limit: 999
+            }
         ));
     }
 

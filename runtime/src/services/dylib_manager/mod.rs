@@ -14,6 +14,7 @@ use std::fmt;
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::lock;
 use crate::sys::dylib::Library;
@@ -30,6 +31,8 @@ pub struct DylibManager {
     opened: Mutex<Vec<(ExecutorAddr, Library)>>,
     /// `None` until the compat libraries have been tried.
     compat: Mutex<Option<Vec<Library>>>,
+    /// Whether libstdc++'s standard streams were initialized for JIT'd code.
+    iostreams_ready: AtomicBool,
 }
 
 impl fmt::Debug for DylibManager {
@@ -47,6 +50,7 @@ impl DylibManager {
             process: Library::process().map_err(|m| Error::new(ErrorKind::Io, m))?,
             opened: Mutex::new(Vec::new()),
             compat: Mutex::new(None),
+            iostreams_ready: AtomicBool::new(false),
         })
     }
 
@@ -62,6 +66,7 @@ impl DylibManager {
             return Ok(self.process_handle());
         }
         let lib = Library::open(path).map_err(|m| Error::new(ErrorKind::NotFound, m))?;
+        self.init_iostreams();
         let token = lib.raw();
         let mut opened = lock(&self.opened);
         if !opened.iter().any(|(t, _)| *t == token) {
@@ -137,7 +142,27 @@ impl DylibManager {
             .collect();
         let any = !libs.is_empty();
         *compat = Some(libs);
+        drop(compat);
+        self.init_iostreams();
         any
+    }
+
+    /// Once libstdc++ is in the process, initializes its standard streams
+    /// as a C++ executor's own static constructors would have (see
+    /// `sys::dylib::construct_ios_base_init`): JIT'd C++ using `std::cout`
+    /// without the ORC runtime relies on that with LLVM's executor.
+    fn init_iostreams(&self) {
+        if self.iostreams_ready.load(Ordering::Acquire) {
+            return;
+        }
+        let _serialize = lock(&self.compat);
+        if self.iostreams_ready.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(ctor) = self.process.symbol(b"_ZNSt8ios_base4InitC1Ev") {
+            crate::sys::dylib::construct_ios_base_init(ctor);
+            self.iostreams_ready.store(true, Ordering::Release);
+        }
     }
 
     /// Closes every library opened for the controller, newest first

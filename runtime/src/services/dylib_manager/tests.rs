@@ -14,7 +14,14 @@ fn process_lookups_follow_the_required_and_weak_rules() {
     let dm = DylibManager::new().unwrap();
     let h = dm.open(b"", 0).unwrap();
     let r = dm
-        .resolve(h, &[(b"malloc", false), (b"orc_rt_missing_sym", false), (b"orc_rt_missing_sym", true)])
+        .resolve(
+            h,
+            &[
+                (b"malloc", false),
+                (b"orc_rt_missing_sym", false),
+                (b"orc_rt_missing_sym", true),
+            ],
+        )
         .unwrap();
     assert!(r[0].is_some_and(|d| !d.addr.is_null() && d.flags == SYMBOL_FLAG_EXPORTED));
     assert_eq!(r[1], def(ExecutorAddr::NULL));
@@ -28,8 +35,13 @@ fn cxx_symbols_resolve_through_the_process_handle_like_llvm_s_executor() {
     let dm = DylibManager::new().unwrap();
     let h = dm.open(b"", 0).unwrap();
     // std::terminate() from libstdc++, which a Rust process does not link.
-    let r = dm.resolve(h, &[(b"_ZSt9terminatev", false), (b"cos", false)]).unwrap();
-    assert!(r.iter().all(|d| d.is_some_and(|d| !d.addr.is_null())), "{r:?}");
+    let r = dm
+        .resolve(h, &[(b"_ZSt9terminatev", false), (b"cos", false)])
+        .unwrap();
+    assert!(
+        r.iter().all(|d| d.is_some_and(|d| !d.addr.is_null())),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -37,7 +49,11 @@ fn libraries_open_by_soname_and_resolve_in_their_handle() {
     let dm = DylibManager::new().unwrap();
     let h = dm.open(b"libm.so.6", 0).unwrap();
     assert_ne!(h, dm.process_handle());
-    assert_eq!(dm.open(b"libm.so.6", 0).unwrap(), h, "same library, same handle");
+    assert_eq!(
+        dm.open(b"libm.so.6", 0).unwrap(),
+        h,
+        "same library, same handle"
+    );
     assert_eq!(dm.open_count(), 1);
     let r = dm.resolve(h, &[(b"sqrt", true)]).unwrap();
     assert!(r[0].is_some());

@@ -11,8 +11,8 @@ pub(crate) mod wire;
 
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 use crate::error::{Error, ErrorKind};
-use std::sync::Arc;
 use crate::sys::memory::{self, Region};
+use std::sync::Arc;
 
 use super::memory_manager::MemoryManager;
 
@@ -48,12 +48,16 @@ impl MemoryAccess {
     pub fn write(&self, writes: &[(ExecutorAddr, &[u8])]) -> Result<(), Error> {
         let mut regions: Vec<Arc<Region>> = Vec::new();
         for &(addr, bytes) in writes {
-            let range = ExecutorAddrRange::from_size(addr, bytes.len() as u64).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("write at {:#x} wraps around the address space", addr.value()),
-                )
-            })?;
+            let range =
+                ExecutorAddrRange::from_size(addr, bytes.len() as u64).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "write at {:#x} wraps around the address space",
+                            addr.value()
+                        ),
+                    )
+                })?;
             match self.region_for(range) {
                 Some(r) => {
                     if !regions.iter().any(|have| Arc::ptr_eq(have, &r)) {
@@ -100,7 +104,7 @@ impl MemoryAccess {
             let old = out.len();
             out.resize(old + n, 0);
             memory::read_checked(&mut [(cur, &mut out[old..])]).map_err(access_error)?;
-            cur = cur + n as u64;
+            cur += n as u64;
         }
         Ok(out)
     }

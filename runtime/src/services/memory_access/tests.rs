@@ -25,13 +25,28 @@ fn typed_writes_and_reads_round_trip_through_the_wire_handlers() {
     let r = wire::read_uint16s(&ma, &sps::to_vec(&vec![base + 2]));
     assert_eq!(sps::from_bytes::<Vec<u16>>(r.bytes()).unwrap(), [0x1234]);
     let r = wire::read_uint32s(&ma, &sps::to_vec(&vec![base + 4]));
-    assert_eq!(sps::from_bytes::<Vec<u32>>(r.bytes()).unwrap(), [0xdead_beef]);
+    assert_eq!(
+        sps::from_bytes::<Vec<u32>>(r.bytes()).unwrap(),
+        [0xdead_beef]
+    );
     let r = wire::read_uint64s(&ma, &sps::to_vec(&vec![base + 8]));
-    assert_eq!(sps::from_bytes::<Vec<u64>>(r.bytes()).unwrap(), [u64::MAX - 1]);
+    assert_eq!(
+        sps::from_bytes::<Vec<u64>>(r.bytes()).unwrap(),
+        [u64::MAX - 1]
+    );
     let r = wire::read_pointers(&ma, &sps::to_vec(&vec![base + 16]));
-    assert_eq!(sps::from_bytes::<Vec<ExecutorAddr>>(r.bytes()).unwrap(), [base]);
-    let r = wire::read_buffers(&ma, &sps::to_vec(&vec![ExecutorAddrRange::new(base + 24, base + 27)]));
-    assert_eq!(sps::from_bytes::<Vec<Vec<u8>>>(r.bytes()).unwrap(), [b"str".to_vec()]);
+    assert_eq!(
+        sps::from_bytes::<Vec<ExecutorAddr>>(r.bytes()).unwrap(),
+        [base]
+    );
+    let r = wire::read_buffers(
+        &ma,
+        &sps::to_vec(&vec![ExecutorAddrRange::new(base + 24, base + 27)]),
+    );
+    assert_eq!(
+        sps::from_bytes::<Vec<Vec<u8>>>(r.bytes()).unwrap(),
+        [b"str".to_vec()]
+    );
     let r = wire::read_strings(&ma, &sps::to_vec(&vec![base + 24]));
     assert_eq!(sps::from_bytes::<Vec<String>>(r.bytes()).unwrap(), ["str"]);
 }

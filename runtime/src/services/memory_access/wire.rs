@@ -19,12 +19,16 @@ fn write_values<'a, T, const N: usize>(
 where
     T: SpsDecode<'a>,
 {
-    handle_oob(args, |entries: Vec<(ExecutorAddr, T)>| -> Result<(), Error> {
-        let bytes: Vec<(ExecutorAddr, [u8; N])> =
-            entries.into_iter().map(|(a, v)| (a, to_bytes(v))).collect();
-        let writes: Vec<(ExecutorAddr, &[u8])> = bytes.iter().map(|(a, b)| (*a, &b[..])).collect();
-        ma.write(&writes)
-    })
+    handle_oob(
+        args,
+        |entries: Vec<(ExecutorAddr, T)>| -> Result<(), Error> {
+            let bytes: Vec<(ExecutorAddr, [u8; N])> =
+                entries.into_iter().map(|(a, v)| (a, to_bytes(v))).collect();
+            let writes: Vec<(ExecutorAddr, &[u8])> =
+                bytes.iter().map(|(a, b)| (*a, &b[..])).collect();
+            ma.write(&writes)
+        },
+    )
 }
 
 /// `sequence<T>(sequence<Addr>)` for a fixed-size `T`.
@@ -61,7 +65,9 @@ pub(crate) fn write_uint64s(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBu
     write_values(ma, args, u64::to_le_bytes)
 }
 pub(crate) fn write_pointers(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBuffer {
-    write_values(ma, args, |a: ExecutorAddr| (a.value() as usize).to_ne_bytes())
+    write_values(ma, args, |a: ExecutorAddr| {
+        (a.value() as usize).to_ne_bytes()
+    })
 }
 
 /// `void(sequence<tuple<Addr, sequence<char>>>)`.

@@ -73,7 +73,7 @@ impl MemoryManager {
     /// Maps `size` bytes (a multiple of the page size) read+write and
     /// returns the base.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, Error> {
-        if size == 0 || size % self.page_size != 0 {
+        if size == 0 || !size.is_multiple_of(self.page_size) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
@@ -164,7 +164,11 @@ impl MemoryManager {
                 return Err(service_error(format!(
                     "In initialize, region {} overlaps {} region {}",
                     fmt_range(span),
-                    if other.start < span.start { "previous" } else { "following" },
+                    if other.start < span.start {
+                        "previous"
+                    } else {
+                        "following"
+                    },
                     fmt_range(other)
                 )));
             }
@@ -180,8 +184,8 @@ impl MemoryManager {
 
         let result = self.write_and_finalize(&region, req);
         let mut slabs = lock(&self.slabs);
-        let slab = Self::slab_containing(&mut slabs, span)
-            .filter(|s| Arc::ptr_eq(&s.region, &region));
+        let slab =
+            Self::slab_containing(&mut slabs, span).filter(|s| Arc::ptr_eq(&s.region, &region));
         match (result, slab) {
             (Ok(deallocs), Some(slab)) => {
                 if let Some(info) = slab.regions.get_mut(&span.start.value()) {
@@ -216,7 +220,9 @@ impl MemoryManager {
         region: &Region,
         req: &FinalizeRequest<'_>,
     ) -> Result<Vec<WrapperFunctionCall>, Error> {
-        let io = |what: &str, e: std::io::Error| Error::with_source(ErrorKind::Io, e).context(what.to_owned());
+        let io = |what: &str, e: std::io::Error| {
+            Error::with_source(ErrorKind::Io, e).context(what.to_owned())
+        };
         let mut written = Vec::new();
         let result = (|| {
             for seg in &req.segments {
@@ -336,15 +342,22 @@ impl MemoryManager {
 }
 
 /// The initialized region of `regions` that overlaps `span`, if any.
-fn overlapping(regions: &BTreeMap<u64, RegionInfo>, span: ExecutorAddrRange) -> Option<ExecutorAddrRange> {
+fn overlapping(
+    regions: &BTreeMap<u64, RegionInfo>,
+    span: ExecutorAddrRange,
+) -> Option<ExecutorAddrRange> {
     let as_range = |(&start, info): (&u64, &RegionInfo)| {
-        ExecutorAddrRange::new(ExecutorAddr::new(start), ExecutorAddr::new(start + info.size))
+        ExecutorAddrRange::new(
+            ExecutorAddr::new(start),
+            ExecutorAddr::new(start + info.size),
+        )
     };
-    let prev = regions.range(..=span.start.value()).next_back().map(as_range);
+    let prev = regions
+        .range(..=span.start.value())
+        .next_back()
+        .map(as_range);
     let next = regions.range(span.start.value()..).next().map(as_range);
-    prev.into_iter()
-        .chain(next)
-        .find(|r| r.overlaps(&span))
+    prev.into_iter().chain(next).find(|r| r.overlaps(&span))
 }
 
 #[cfg(test)]

@@ -84,7 +84,10 @@ fn request_errors_match_llvm_messages() {
     let (mm, _) = manager();
     let base = mm.reserve(page()).unwrap();
     let empty = FinalizeRequest::default();
-    assert_eq!(mm.initialize(&empty).unwrap_err().message(), "Finalization request is empty");
+    assert_eq!(
+        mm.initialize(&empty).unwrap_err().message(),
+        "Finalization request is empty"
+    );
     let actions_only = FinalizeRequest {
         segments: vec![],
         actions: vec![action(1, 0)],
@@ -97,13 +100,26 @@ fn request_errors_match_llvm_messages() {
         segments: vec![seg(RW, base, 2, b"abc")],
         actions: vec![],
     };
-    assert!(mm.initialize(&too_big).unwrap_err().message().contains("exceeds segment size"));
+    assert!(
+        mm.initialize(&too_big)
+            .unwrap_err()
+            .message()
+            .contains("exceeds segment size")
+    );
     assert_eq!(
-        mm.release(&[ExecutorAddr::new(0x1000)]).unwrap_err().message(),
+        mm.release(&[ExecutorAddr::new(0x1000)])
+            .unwrap_err()
+            .message(),
         "In release, 0x1000 is not part of any reserved address range"
     );
-    assert_eq!(mm.reserve(123).unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(mm.reserve(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        mm.reserve(123).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        mm.reserve(0).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
@@ -111,7 +127,11 @@ fn huge_reservations_fail_cleanly() {
     let (mm, _) = manager();
     let err = mm.reserve(1 << 62).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
-    assert!(err.message().contains("Cannot allocate memory"), "{}", err.message());
+    assert!(
+        err.message().contains("Cannot allocate memory"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -124,7 +144,11 @@ fn initialize_outside_any_reservation_writes_nothing() {
             actions: vec![action(1, 0)],
         };
         let err = mm.initialize(&req).unwrap_err();
-        assert!(err.message().contains("is not part of any reserved address range"), "{err:?}");
+        assert!(
+            err.message()
+                .contains("is not part of any reserved address range"),
+            "{err:?}"
+        );
     }
     // Straddling the end of the reservation.
     let req = FinalizeRequest {
@@ -136,7 +160,12 @@ fn initialize_outside_any_reservation_writes_nothing() {
         segments: vec![seg(RW, ExecutorAddr::new(u64::MAX - 1), 4, b"")],
         actions: vec![],
     };
-    assert!(mm.initialize(&wraps).unwrap_err().message().contains("wraps"));
+    assert!(
+        mm.initialize(&wraps)
+            .unwrap_err()
+            .message()
+            .contains("wraps")
+    );
     assert!(lock(&log).is_empty());
     assert_eq!(read(base, 1).unwrap(), [0]);
 }
@@ -155,7 +184,11 @@ fn overlapping_regions_are_refused() {
         actions: vec![],
     };
     let err = mm.initialize(&second).unwrap_err();
-    assert!(err.message().contains("overlaps previous region"), "{}", err.message());
+    assert!(
+        err.message().contains("overlaps previous region"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -166,7 +199,10 @@ fn a_failing_finalize_action_unwinds_and_leaves_memory_writable() {
         segments: vec![seg(R, base, page(), b"ro")],
         actions: vec![action(1, 11), action(9, 19)],
     };
-    assert_eq!(mm.initialize(&req).unwrap_err().message(), "action nine failed");
+    assert_eq!(
+        mm.initialize(&req).unwrap_err().message(),
+        "action nine failed"
+    );
     assert_eq!(*lock(&log), [1, 9, 11]);
     // Not recorded, so it may be initialized again; the pages are RW again.
     let again = FinalizeRequest {
@@ -191,7 +227,9 @@ fn deinitialize_runs_deallocs_last_key_first_and_reports_unknown_keys() {
     lock(&log).clear();
     mm.deinitialize(&[base, base + page()]).unwrap();
     assert_eq!(*lock(&log), [12, 11]);
-    let err = mm.deinitialize(&[base, ExecutorAddr::new(0x1000)]).unwrap_err();
+    let err = mm
+        .deinitialize(&[base, ExecutorAddr::new(0x1000)])
+        .unwrap_err();
     let lines: Vec<&str> = err.message().lines().collect();
     assert_eq!(lines.len(), 2, "{}", err.message());
     assert!(lines[0].contains("0x1000 is not part of any reserved address range"));
@@ -232,7 +270,11 @@ fn wire_handlers_check_the_instance_and_decode_errors() {
     let base = r.unwrap();
     let bad = wire::reserve(&mm, &sps::to_vec(&(ExecutorAddr::new(8), page())));
     let (r, _) = sps::from_prefix::<Result<ExecutorAddr, Error>>(bad.bytes()).unwrap();
-    assert!(r.unwrap_err().message().contains("is not the memory manager instance"));
+    assert!(
+        r.unwrap_err()
+            .message()
+            .contains("is not the memory manager instance")
+    );
     let short = wire::reserve(&mm, &[1, 2, 3]);
     assert!(short.is_error());
     // Trailing bytes are ignored, as LLVM does.

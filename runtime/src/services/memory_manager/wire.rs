@@ -20,24 +20,33 @@ pub(crate) fn reserve(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer 
 
 /// `Expected<Addr>(Addr instance, FinalizeRequest)`.
 pub(crate) fn initialize(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer {
-    handle(args, |(instance, req): (ExecutorAddr, FinalizeRequest<'_>)| {
-        check_instance(instance, mm, "memory manager")?;
-        mm.initialize(&req)
-    })
+    handle(
+        args,
+        |(instance, req): (ExecutorAddr, FinalizeRequest<'_>)| {
+            check_instance(instance, mm, "memory manager")?;
+            mm.initialize(&req)
+        },
+    )
 }
 
 /// `Error(Addr instance, sequence<Addr> keys)`.
 pub(crate) fn deinitialize(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer {
-    handle(args, |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-        check_instance(instance, mm, "memory manager")?;
-        mm.deinitialize(&keys)
-    })
+    handle(
+        args,
+        |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
+            check_instance(instance, mm, "memory manager")?;
+            mm.deinitialize(&keys)
+        },
+    )
 }
 
 /// `Error(Addr instance, sequence<Addr> bases)`.
 pub(crate) fn release(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer {
-    handle(args, |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-        check_instance(instance, mm, "memory manager")?;
-        mm.release(&bases)
-    })
+    handle(
+        args,
+        |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
+            check_instance(instance, mm, "memory manager")?;
+            mm.release(&bases)
+        },
+    )
 }
