@@ -69,6 +69,9 @@ pub struct Scenario {
     pub jits: Vec<JitDecl>,
     /// Controller-side handlers that executor code calls by tag.
     pub handlers: Vec<HandlerDecl>,
+    /// Install the real executor services (`services`): memory manager,
+    /// memory access, dylib manager, running code.
+    pub services: bool,
     /// Faults to inject.
     pub faults: Vec<Fault>,
     /// The controller's script.
@@ -381,6 +384,9 @@ pub enum FaultKind {
     AtStep(u64, Action),
     /// Do ACTION as soon as an event matching the pattern is logged.
     On(String, Action),
+    /// The next memory reservation asks for more than any process can map,
+    /// so the real memory manager's reservation fails.
+    ReserveFails,
 }
 
 /// A fault with its position.
@@ -463,8 +469,26 @@ pub enum StepKind {
     OnShutdown(String),
     /// The host takes a named execution-scope guard.
     Enter(String),
-    /// The host releases it.
+    /// The host releases it (on another thread).
     Leave(String),
+    /// The controller calls an executor service as H.
+    Service(String, SvcOp),
+}
+
+/// A request to the real executor services, by their LLVM 22 bootstrap
+/// names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SvcOp {
+    /// `reserve H SIZE`: the memory manager reserves SIZE bytes; H then
+    /// names the region.
+    Reserve(u64),
+    /// `write H REGION OFFSET VALUE`: memory access writes the value's
+    /// bytes at REGION + OFFSET.
+    Write(String, u64, Value),
+    /// `read H REGION OFFSET LEN`: memory access reads LEN bytes.
+    Read(String, u64, u64),
+    /// `release H REGION`: the memory manager releases the region.
+    Release(String),
 }
 
 /// What a controller call names.

@@ -23,6 +23,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         managers: Vec::new(),
         jits: Vec::new(),
         handlers: Vec::new(),
+        services: false,
         faults: Vec::new(),
         steps: Vec::new(),
         expects: Vec::new(),
@@ -327,9 +328,11 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "jit",
         "handler",
         "fault",
+        "services",
     ])?;
     match kw.as_str() {
         "seed" => sc.seed = c.number("a seed (a number)")?,
+        "services" => sc.services = true,
         "latency" => {
             let lo = c.number("the minimum latency in ticks")?;
             let p = c.pos();
@@ -401,7 +404,15 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
             });
         }
         "fault" => {
-            let (k, _) = c.keyword(&["drop", "delay", "reorder", "duplicate", "at-step", "on"])?;
+            let (k, _) = c.keyword(&[
+                "drop",
+                "delay",
+                "reorder",
+                "duplicate",
+                "at-step",
+                "on",
+                "reserve-fails",
+            ])?;
             let kind = match k.as_str() {
                 "drop" => FaultKind::Drop(msg_sel(c)?),
                 "delay" => {
@@ -418,7 +429,7 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                     let pat = c.string("an event pattern (a quoted string)")?;
                     FaultKind::On(pat, action(c)?)
                 }
-                _ => unreachable!(),
+                _ => FaultKind::ReserveFails,
             };
             sc.faults.push(Fault { kind, pos });
         }
@@ -595,6 +606,10 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "on-shutdown",
         "enter",
         "leave",
+        "reserve",
+        "write",
+        "read",
+        "release",
         "expect",
     ])?;
     let kind = match kw.as_str() {
@@ -659,6 +674,24 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "on-shutdown" => StepKind::OnShutdown(c.name("callback name")?.0),
         "enter" => StepKind::Enter(c.name("guard name")?.0),
         "leave" => StepKind::Leave(c.name("guard name")?.0),
+        "reserve" | "write" | "read" | "release" => {
+            let (h, _) = c.name("call handle")?;
+            let op = match kw.as_str() {
+                "reserve" => SvcOp::Reserve(c.number("a size in bytes")?),
+                "write" => {
+                    let (r, _) = c.name("a region (the handle of a `reserve`)")?;
+                    let off = c.number("an offset")?;
+                    SvcOp::Write(r, off, c.value()?)
+                }
+                "read" => {
+                    let (r, _) = c.name("a region (the handle of a `reserve`)")?;
+                    let off = c.number("an offset")?;
+                    SvcOp::Read(r, off, c.number("a length")?)
+                }
+                _ => SvcOp::Release(c.name("a region (the handle of a `reserve`)")?.0),
+            };
+            StepKind::Service(h, op)
+        }
         "expect" => {
             let kind = expect(c)?;
             c.end()?;
@@ -790,8 +823,34 @@ fn validate(sc: &Scenario) -> PResult<()> {
     let mut handles = BTreeSet::new();
     let mut threads = BTreeSet::new();
     let mut guards = BTreeSet::new();
+    let mut regions = BTreeSet::new();
     for s in &sc.steps {
         match &s.kind {
+            StepKind::Service(h, op) => {
+                if !sc.services {
+                    return Err((
+                        s.pos,
+                        "service calls need the real services: add `services` to the header".into(),
+                    ));
+                }
+                if !handles.insert(h.as_str()) {
+                    return Err((s.pos, format!("call handle `{h}` is used twice")));
+                }
+                match op {
+                    SvcOp::Reserve(_) => {
+                        regions.insert(h.as_str());
+                    }
+                    SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r)
+                        if !regions.contains(r.as_str()) =>
+                    {
+                        return Err((
+                            s.pos,
+                            format!("`{r}` is not a region reserved by an earlier `reserve`"),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             StepKind::Call { handle, target, .. } => {
                 if !handles.insert(handle.as_str()) {
                     return Err((s.pos, format!("call handle `{handle}` is used twice")));

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Packet, St, World, selects};
-use crate::scenario::{CallTarget, FaultKind, Reply, Value};
+use super::{Packet, St, Wait, World, selects};
+use crate::scenario::{CallTarget, FaultKind, Reply, SvcOp, Value};
 use crate::transcript::Shape;
 
 /// Channel of messages to the executor.
@@ -127,6 +127,213 @@ pub(crate) struct Ctl {
     pub(crate) symbols: BTreeMap<String, u64>,
     next_id: u64,
     pub(crate) calls: BTreeMap<String, CallRec>,
+    /// Service calls awaiting their result, to decode it.
+    svc: BTreeMap<String, SvcOp>,
+    /// Regions reserved, by the handle of their `reserve`.
+    regions: BTreeMap<String, u64>,
+    /// The `reserve-fails` fault has been used.
+    reserve_fault_used: bool,
+}
+
+/// Hides real user-space addresses (hex literals of 11 or 12 digits) in
+/// text that came from the executor, so transcripts stay the same.
+pub(crate) fn mask_addrs(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'0' && b.get(i + 1) == Some(&b'x') {
+            let digits = b[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            if (11..=12).contains(&digits) {
+                out.push_str("0x<addr>");
+                i += 2 + digits;
+                continue;
+            }
+        }
+        let ch = s[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// A service step (`reserve`, `write`, `read`, `release`). Returns false if
+/// the controller must first wait for the setup message.
+pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> {
+    use orc_rt::services::names;
+    use orc_rt::{ExecutorAddr, ExecutorAddrRange, sps};
+    let mut st = w.lock();
+    if let Some(why) = st.ctl.ended.clone() {
+        st.ctl.calls.entry(handle.to_owned()).or_default().result =
+            Some(Res::Error(format!("not connected ({why})")));
+        st.log(
+            "ctl",
+            format!("{handle} fails at once: not connected ({why})"),
+            Shape::Note,
+        );
+        return None;
+    }
+    if !st.ctl.setup {
+        return Some(Wait::Setup);
+    }
+    let sym = |st: &St, n: &str| st.ctl.symbols.get(n).copied().unwrap_or(0);
+    let mm = ExecutorAddr::new(sym(&st, names::MEMORY_MANAGER_INSTANCE));
+    let region = |st: &St, r: &str| st.ctl.regions.get(r).copied();
+    if let SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r) = op
+        && st
+            .ctl
+            .calls
+            .get(r)
+            .is_some_and(|c| c.sent && c.result.is_none())
+    {
+        // Its region's reservation is still on its way.
+        return Some(Wait::Result(r.clone()));
+    }
+    let (fname, args, text) = match op {
+        SvcOp::Reserve(size) => {
+            let mut size = *size;
+            let faulty = !st.ctl.reserve_fault_used
+                && w.sc
+                    .faults
+                    .iter()
+                    .any(|f| f.kind == FaultKind::ReserveFails);
+            if faulty {
+                st.ctl.reserve_fault_used = true;
+                size = 1 << 62;
+                st.log(
+                    "fault",
+                    format!(
+                        "reserve-fails: {handle} asks for 2^62 bytes, more than any process can map"
+                    ),
+                    Shape::Note,
+                );
+            }
+            (
+                names::MEMORY_MANAGER_RESERVE,
+                sps::to_vec(&(mm, size)),
+                format!("reserve {handle}: {size:#x} bytes"),
+            )
+        }
+        SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r)
+            if region(&st, r).is_none() =>
+        {
+            st.ctl.calls.entry(handle.to_owned()).or_default().result =
+                Some(Res::Error(format!("region {r} was not reserved")));
+            st.log(
+                "ctl",
+                format!("{handle} fails at once: region {r} was not reserved"),
+                Shape::Note,
+            );
+            return None;
+        }
+        SvcOp::Write(r, off, v) => {
+            let at = ExecutorAddr::new(region(&st, r).expect("checked") + off);
+            let bytes = v.encode().unwrap_or_default();
+            let writes: Vec<(ExecutorAddr, &[u8])> = vec![(at, &bytes)];
+            (
+                names::WRITE_BUFFERS,
+                sps::to_vec(&writes),
+                format!("write {handle}: {v} at {r}+{off:#x}"),
+            )
+        }
+        SvcOp::Read(r, off, len) => {
+            let at = region(&st, r).expect("checked") + off;
+            let ranges = vec![ExecutorAddrRange::new(
+                ExecutorAddr::new(at),
+                ExecutorAddr::new(at + len),
+            )];
+            (
+                names::READ_BUFFERS,
+                sps::to_vec(&ranges),
+                format!("read {handle}: {len} bytes at {r}+{off:#x}"),
+            )
+        }
+        SvcOp::Release(r) => {
+            let bases = vec![ExecutorAddr::new(region(&st, r).expect("checked"))];
+            (
+                names::MEMORY_MANAGER_RELEASE,
+                sps::to_vec(&(mm, bases)),
+                format!("release {handle}: region {r}"),
+            )
+        }
+    };
+    let Some(&addr) = st.ctl.symbols.get(fname) else {
+        st.ctl.calls.entry(handle.to_owned()).or_default().result =
+            Some(Res::Error(format!("no symbol {fname}")));
+        st.log(
+            "ctl",
+            format!("{handle}: the executor announced no {fname}"),
+            Shape::Note,
+        );
+        return None;
+    };
+    st.ctl.next_id += 1;
+    let id = st.ctl.next_id;
+    st.ctl.calls.entry(handle.to_owned()).or_default().sent = true;
+    st.ctl.svc.insert(handle.to_owned(), op.clone());
+    let msg = Msg::Call {
+        id,
+        handle: handle.to_owned(),
+        addr,
+        args,
+    };
+    send(w, &mut st, TO_EXEC, msg, "ctl", format!("{text} (id {id})"));
+    None
+}
+
+/// Decodes a service result (SPS `Expected`/`Error` become errors), records
+/// reserved regions, and describes it without real addresses.
+fn service_result(st: &mut St, handle: &str, op: &SvcOp, res: Res) -> (Res, String) {
+    use orc_rt::{Error, ExecutorAddr, sps};
+    let bytes = match res {
+        Res::Error(m) => {
+            let m = mask_addrs(&m);
+            return (Res::Error(m.clone()), format!("error {m:?}"));
+        }
+        Res::Bytes(b) => b,
+    };
+    let bad = |what: &str| {
+        (
+            Res::Error(format!("undecodable {what} result")),
+            format!("undecodable {what} result"),
+        )
+    };
+    match op {
+        SvcOp::Reserve(_) => match sps::from_bytes::<Result<ExecutorAddr, Error>>(&bytes) {
+            Ok(Ok(a)) => {
+                st.ctl.regions.insert(handle.to_owned(), a.value());
+                (
+                    Res::Bytes(Vec::new()),
+                    format!("ok: region {handle} reserved"),
+                )
+            }
+            Ok(Err(e)) => {
+                let m = mask_addrs(e.message());
+                (Res::Error(m.clone()), format!("error {m:?}"))
+            }
+            Err(_) => bad("reserve"),
+        },
+        SvcOp::Write(..) => (Res::Bytes(bytes), "ok".to_owned()),
+        SvcOp::Read(..) => match sps::from_bytes::<Vec<Vec<u8>>>(&bytes) {
+            Ok(bufs) => {
+                let data = bufs.into_iter().next().unwrap_or_default();
+                let text = format!("ok {}", hex(&data));
+                (Res::Bytes(data), text)
+            }
+            Err(_) => bad("read"),
+        },
+        SvcOp::Release(_) => match sps::from_bytes::<Result<(), Error>>(&bytes) {
+            Ok(Ok(())) => (Res::Bytes(Vec::new()), "ok".to_owned()),
+            Ok(Err(e)) => {
+                let m = mask_addrs(e.message());
+                (Res::Error(m.clone()), format!("error {m:?}"))
+            }
+            Err(_) => bad("release"),
+        },
+    }
 }
 
 /// Puts `msg` on channel `dir` (logged by `actor` as `text`), applying the
@@ -210,7 +417,7 @@ pub(crate) fn send(w: &World, st: &mut St, dir: usize, msg: Msg, actor: &str, te
 
 /// The `call` step. Returns false if the controller must first wait for
 /// the executor's setup message.
-pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Value) -> bool {
+pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Value) -> Option<Wait> {
     let mut st = w.lock();
     if let Some(why) = st.ctl.ended.clone() {
         let rec = st.ctl.calls.entry(handle.to_owned()).or_default();
@@ -220,10 +427,10 @@ pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Valu
             format!("call {handle} → {target} fails at once: not connected ({why})"),
             Shape::Note,
         );
-        return true;
+        return None;
     }
     if !st.ctl.setup {
-        return false;
+        return Some(Wait::Setup);
     }
     let (addr, args) = match target {
         CallTarget::Jit(f) => {
@@ -235,7 +442,7 @@ pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Valu
                     format!("call {handle}: no symbol {f} in the setup message"),
                     Shape::Note,
                 );
-                return true;
+                return None;
             };
             // The simulated JIT'd functions take the call's handle first, so
             // that the transcript can name the thread running it.
@@ -262,7 +469,7 @@ pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Valu
         "ctl",
         text,
     );
-    true
+    None
 }
 
 /// A message arrives at the controller.
@@ -284,20 +491,36 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
     match p.msg {
         Msg::Setup { symbols } => {
             st.ctl.setup = true;
-            let names: Vec<&str> = symbols.iter().map(|(n, _)| n.as_str()).collect();
-            let text = if names.is_empty() {
-                format!("setup received [m{no}]: no bootstrap symbols")
-            } else {
-                format!(
-                    "setup received [m{no}]: bootstrap symbols {}",
-                    names.join(", ")
-                )
-            };
+            // JIT'd functions by name; the services (LLVM's bootstrap
+            // names) only counted.
+            let is_service = |n: &str| n.starts_with("__llvm_orc") || n.starts_with("llvm_orc");
+            let names: Vec<&str> = symbols
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .filter(|n| !is_service(n))
+                .collect();
+            let services = symbols.len() - names.len();
+            let mut text = format!("setup received [m{no}]");
+            if services > 0 {
+                text.push_str(&format!(": {services} service symbols"));
+            }
+            if !names.is_empty() {
+                text.push_str(&format!("; JIT'd functions {}", names.join(", ")));
+            }
             st.log("ctl", text, recv);
             st.ctl.symbols = symbols.into_iter().collect();
         }
         Msg::Result { handle, result, .. } => {
-            let text = format!("{handle} → {} [m{no}]", result.describe());
+            let (result, text) = match st.ctl.svc.remove(&handle) {
+                Some(op) => {
+                    let (r, d) = service_result(&mut st, &handle, &op, result);
+                    (r, format!("{handle} → {d} [m{no}]"))
+                }
+                None => {
+                    let d = result.describe();
+                    (result, format!("{handle} → {d} [m{no}]"))
+                }
+            };
             st.log("ctl", text, recv);
             let rec = st.ctl.calls.entry(handle.clone()).or_default();
             if rec.result.is_some() {

@@ -62,6 +62,8 @@ pub(crate) struct CaSt {
     /// Calls that arrived after the scope closed: they must get no result.
     pub(crate) closed_calls: BTreeSet<String>,
     connect_fail: Option<String>,
+    /// Bootstrap symbol names by address, to name call targets.
+    names: BTreeMap<u64, String>,
 }
 
 struct Pending {
@@ -124,6 +126,7 @@ impl ControllerAccess for SimCa {
             .collect();
         let mut st = w.lock();
         st.ca.connected = true;
+        st.ca.names = symbols.iter().map(|(n, a)| (*a, n.clone())).collect();
         controller::send(
             &w,
             &mut st,
@@ -229,15 +232,17 @@ impl ControllerAccess for SimCa {
         if !st.ca.connected {
             st.log(
                 "ca",
-                format!(
-                    "result of {handle} dropped: disconnected ({})",
-                    res.describe()
-                ),
+                format!("result of {handle} dropped: disconnected"),
                 Shape::Note,
             );
             return;
         }
-        let text = format!("send result of {handle}: {}", res.describe());
+        // Sizes only: a service's result may hold real addresses; the
+        // controller's line shows the decoded value.
+        let text = match &res {
+            Res::Bytes(b) => format!("send result of {handle} ({} bytes)", b.len()),
+            Res::Error(_) => format!("send result of {handle} (an error)"),
+        };
         controller::send(
             &w,
             &mut st,
@@ -329,7 +334,12 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
             let closed = w.session().scope_source().is_closed();
             let mut st = w.lock();
             st.ca.incoming.insert(id, handle.clone());
-            let target = jit_name(w, addr).unwrap_or_else(|| format!("{addr:#x}"));
+            let target = st
+                .ca
+                .names
+                .get(&addr)
+                .cloned()
+                .unwrap_or_else(|| format!("{addr:#x}"));
             let note = if closed {
                 st.ca.closed_calls.insert(handle.clone());
                 " (the scope is closed: the session must drop it)"
@@ -385,17 +395,6 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
             st.violation("an executor-bound channel carried a controller-bound message");
         }
     }
-}
-
-fn jit_name(w: &World, addr: u64) -> Option<String> {
-    if addr >= JIT_BASE && (addr - JIT_BASE).is_multiple_of(STRIDE) {
-        return w
-            .sc
-            .jits
-            .get(((addr - JIT_BASE) / STRIDE) as usize)
-            .map(|j| j.name.clone());
-    }
-    None
 }
 
 /// A queueing dispatcher that logs, and can hold one guard for all its
@@ -643,6 +642,12 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
     let session = builder.build()?;
     let _ = w.session.set(session.handle());
     let _ = w.hooks.set(session.hooks());
+    if w.sc.services {
+        // The real services: their managers are the oldest, so they shut
+        // down last, after the simulated ones.
+        let installed = orc_rt::services::ExecutorServices::install(&session.handle())?;
+        let _ = w.services.set(installed);
+    }
     // The watcher is registered first, so it runs last (LIFO): it marks
     // the very end of shutdown.
     let weak = w.me.clone();
@@ -666,6 +671,17 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
             st.log("session", text, Shape::Note);
             let i = st.events.len() - 1;
             st.checks.shutdown_done.push(i);
+            if let Some((svc, _)) = w.services.get() {
+                let n = svc.memory_manager.reservation_count();
+                st.log(
+                    "memory manager",
+                    format!("{n} reservation(s) left after shutdown"),
+                    Shape::Note,
+                );
+                if n != 0 {
+                    st.violation("the memory manager still holds reservations after shutdown");
+                }
+            }
         }
     });
     for (i, j) in w.sc.jits.iter().enumerate() {
@@ -742,7 +758,7 @@ pub(crate) fn attach(w: &Arc<World>, fail: Option<String>) {
         st.ca.connect_fail = fail;
         st.log("script", "attach", Shape::Note);
     }
-    let mut bootstrap = BootstrapInfo::new();
+    let mut bootstrap = w.services.get().map(|(_, b)| b.clone()).unwrap_or_default();
     let symbols: Vec<(String, ExecutorAddr)> =
         w.sc.jits
             .iter()

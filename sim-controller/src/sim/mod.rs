@@ -197,6 +197,8 @@ pub(crate) enum Wait {
     Cond(AwaitCond, usize),
     /// A `call` waits for the controller's setup.
     Setup,
+    /// A service step waits for the result of the `reserve` of its region.
+    Result(String),
 }
 
 /// A suspended simulated thread.
@@ -290,6 +292,9 @@ pub(crate) struct World {
     pub(crate) session: OnceLock<SessionHandle>,
     pub(crate) hooks: OnceLock<SessionHooks>,
     pub(crate) queue: QueueingDispatcher,
+    /// The real executor services, when the scenario installs them, and
+    /// the bootstrap symbols they publish.
+    pub(crate) services: OnceLock<(orc_rt::services::ExecutorServices, orc_rt::BootstrapInfo)>,
     max_steps: u64,
 }
 
@@ -346,6 +351,7 @@ impl World {
             session: OnceLock::new(),
             hooks: OnceLock::new(),
             queue: orc_rt::dispatcher::QueueingDispatcher::with_policy(policy),
+            services: OnceLock::new(),
             max_steps: cfg.max_steps,
         })
     }
@@ -548,11 +554,14 @@ impl World {
         if let Some(w) = st.script.waiting.clone() {
             let line = match &w {
                 Wait::Cond(_, idx) => self.sc.steps[*idx].pos.line,
-                Wait::Setup => self.sc.steps[pc.min(self.sc.steps.len() - 1)].pos.line,
+                Wait::Setup | Wait::Result(_) => {
+                    self.sc.steps[pc.min(self.sc.steps.len() - 1)].pos.line
+                }
             };
             let what = match w {
                 Wait::Cond(c, _) => describe_await(&c),
                 Wait::Setup => "the controller's setup message".to_owned(),
+                Wait::Result(h) => format!("the result of {h}"),
             };
             st.failure(format!(
                 "script stuck at line {line}: waited for {what} until nothing was left to run"
@@ -642,6 +651,7 @@ impl World {
         if let Some(w) = st.script.waiting.clone() {
             let ok = match &w {
                 Wait::Setup => st.ctl.setup || st.ctl.ended.is_some(),
+                Wait::Result(h) => st.ctl.calls.get(h).is_some_and(|c| c.result.is_some()),
                 Wait::Cond(c, _) => self.cond_holds(st, c),
             };
             if ok {
@@ -868,7 +878,7 @@ impl World {
             }
             (st.script.pc, self.sc.steps[st.script.pc].clone())
         };
-        let mut advance = true;
+        let mut wait: Option<Wait> = None;
         match &step.kind {
             K::Attach(fail) => executor::attach(self, fail.clone()),
             K::Call {
@@ -876,7 +886,7 @@ impl World {
                 target,
                 arg,
             } => {
-                advance = controller::call(self, handle, target, arg);
+                wait = controller::call(self, handle, target, arg);
             }
             K::Act(a) => self.act(a, "script", ""),
             K::Tick(n) => {
@@ -907,15 +917,18 @@ impl World {
             K::OnShutdown(n) => executor::on_shutdown(self, n),
             K::Enter(g) => executor::host_enter(self, g),
             K::Leave(g) => executor::host_leave(self, g),
+            K::Service(h, op) => wait = controller::service(self, h, op),
         }
         let mut st = self.lock();
-        if advance {
-            st.script.pc += 1;
-            if st.script.pc >= self.sc.steps.len() && st.script.waiting.is_none() {
-                st.script.done = true;
+        match wait {
+            None => {
+                st.script.pc += 1;
+                if st.script.pc >= self.sc.steps.len() && st.script.waiting.is_none() {
+                    st.script.done = true;
+                }
             }
-        } else {
-            st.script.waiting = Some(Wait::Setup);
+            // The step runs again once the controller is ready for it.
+            Some(w) => st.script.waiting = Some(w),
         }
     }
 
