@@ -442,8 +442,8 @@ impl fmt::Display for StateName {
 /// One step of the controller's script.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
-    /// Attach the simulated controller access (connect fails with a message).
-    Attach(Option<String>),
+    /// Attach the simulated controller access.
+    Attach(AttachHow),
     /// The controller calls FN (a JIT'd function, or a raw address) as H.
     Call {
         /// The call's handle.
@@ -489,6 +489,19 @@ pub enum SvcOp {
     Read(String, u64, u64),
     /// `release H REGION`: the memory manager releases the region.
     Release(String),
+}
+
+/// How `attach` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachHow {
+    /// Connects.
+    Normal,
+    /// `connect` fails with this message.
+    Fail(String),
+    /// Shutdown is requested from inside `connect` (8.3).
+    ShutdownInConnect,
+    /// Detach is requested from inside `connect` (8.3).
+    DetachInConnect,
 }
 
 /// What a controller call names.

@@ -614,12 +614,15 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
     ])?;
     let kind = match kw.as_str() {
         "attach" => {
-            if c.eat_word("fail") {
-                StepKind::Attach(Some(
-                    c.string("the connect error message (a quoted string)")?,
-                ))
+            if c.at_end() {
+                StepKind::Attach(AttachHow::Normal)
             } else {
-                StepKind::Attach(None)
+                let (k, _) = c.keyword(&["fail", "shutdown-in-connect", "detach-in-connect"])?;
+                StepKind::Attach(match k.as_str() {
+                    "fail" => AttachHow::Fail(c.string("the connect error message (a quoted string)")?),
+                    "shutdown-in-connect" => AttachHow::ShutdownInConnect,
+                    _ => AttachHow::DetachInConnect,
+                })
             }
         }
         "call" => {

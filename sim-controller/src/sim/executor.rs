@@ -18,7 +18,7 @@ use orc_rt::{
 use super::controller::{self, Msg, Res, TO_CTL, hex};
 use super::workers::ParkError;
 use super::{JIT_BASE, Packet, STRIDE, TAG_BASE, WakeOn, World};
-use crate::scenario::{Behaviour, ManagerDecl, OnDisconnect, Op, Outcome, Value};
+use crate::scenario::{AttachHow, Behaviour, ManagerDecl, OnDisconnect, Op, Outcome, Value};
 use crate::transcript::Shape;
 
 /// Injected panics (`panic "..."` in scripts) are expected: keep them out
@@ -61,7 +61,7 @@ pub(crate) struct CaSt {
     incoming: BTreeMap<u64, String>,
     /// Calls that arrived after the scope closed: they must get no result.
     pub(crate) closed_calls: BTreeSet<String>,
-    connect_fail: Option<String>,
+    how: Option<AttachHow>,
     /// Bootstrap symbol names by address, to name call targets.
     names: BTreeMap<u64, String>,
 }
@@ -107,8 +107,21 @@ struct SimCa {
 impl ControllerAccess for SimCa {
     fn connect(&self, bootstrap: BootstrapInfo) {
         let Some(w) = self.w.upgrade() else { return };
-        let fail = w.lock().ca.connect_fail.clone();
-        if let Some(msg) = fail {
+        let how = w.lock().ca.how.clone();
+        match &how {
+            Some(AttachHow::ShutdownInConnect) => {
+                w.log("ca", "connect: shutdown requested while connecting");
+                w.session().shutdown();
+                w.log("ca", "connect: shutdown() returned; connecting goes on");
+            }
+            Some(AttachHow::DetachInConnect) => {
+                w.log("ca", "connect: detach requested while connecting");
+                w.session().detach();
+                w.log("ca", "connect: detach() returned; connecting goes on");
+            }
+            _ => {}
+        }
+        if let Some(AttachHow::Fail(msg)) = how {
             w.log(
                 "ca",
                 format!("connect fails: {msg}; notify_disconnected(error) before returning"),
@@ -299,13 +312,15 @@ pub(crate) fn transport_eof(w: &Arc<World>) {
     st.ca.connected = false;
     st.log("ca", "end of file without hangup", Shape::Note);
     drop(st);
-    drain_and_notify(
-        w,
-        Err(Error::new(
-            ErrorKind::Io,
-            "controller transport closed: end of file without hangup",
-        )),
-    );
+    w.after(0, |w| {
+        drain_and_notify(
+            w,
+            Err(Error::new(
+                ErrorKind::Io,
+                "controller transport closed: end of file without hangup",
+            )),
+        )
+    });
 }
 
 /// A message arrives at the executor (the controller access's reader).
@@ -389,7 +404,10 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
             st.ca.connected = false;
             st.log("ca", format!("the controller hung up [m{no}]"), recv);
             drop(st);
-            drain_and_notify(w, Ok(()));
+            // The reader thread drains next; until then the session may
+            // still call `disconnect` (a no-op now) or `call_controller`
+            // (failed inline).
+            w.after(0, |w| drain_and_notify(w, Ok(())));
         }
         Msg::Setup { .. } | Msg::Result { .. } | Msg::CallTag { .. } => {
             st.violation("an executor-bound channel carried a controller-bound message");
@@ -751,12 +769,22 @@ pub(crate) fn add_manager(w: &Arc<World>, m: &ManagerDecl, late: bool) {
 }
 
 /// The `attach` step.
-pub(crate) fn attach(w: &Arc<World>, fail: Option<String>) {
+pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
     {
         let mut st = w.lock();
-        st.ca.attached = true;
-        st.ca.connect_fail = fail;
-        st.log("script", "attach", Shape::Note);
+        let text = match &how {
+            AttachHow::Normal => "attach".to_owned(),
+            AttachHow::Fail(m) => format!("attach (connect will fail: {m})"),
+            AttachHow::ShutdownInConnect => "attach (shutdown will be requested inside connect)".to_owned(),
+            AttachHow::DetachInConnect => "attach (detach will be requested inside connect)".to_owned(),
+        };
+        st.log("script", text, Shape::Note);
+        // A second attach must be refused without touching the controller
+        // access: keep the first one's settings.
+        if !st.ca.attached {
+            st.ca.attached = true;
+            st.ca.how = Some(how);
+        }
     }
     let mut bootstrap = w.services.get().map(|(_, b)| b.clone()).unwrap_or_default();
     let symbols: Vec<(String, ExecutorAddr)> =
@@ -908,14 +936,19 @@ pub(crate) fn host_leave(w: &Arc<World>, name: &str) {
         let mut st = w.lock();
         let g = st.host_guards.remove(name);
         let text = if g.is_some() {
-            format!("leave {name}")
+            format!("leave {name} (released on another thread)")
         } else {
             format!("leave {name}: it was not held")
         };
         st.log("host", text, Shape::Note);
         g
     };
-    drop(g);
+    // Guards are Send: release it on another thread, as host code may.
+    if let Some(g) = g
+        && std::thread::spawn(move || drop(g)).join().is_err()
+    {
+        w.violation("releasing a guard on another thread panicked");
+    }
 }
 
 /// Where a JIT body runs.
