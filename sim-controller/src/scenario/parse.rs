@@ -619,7 +619,9 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
             } else {
                 let (k, _) = c.keyword(&["fail", "shutdown-in-connect", "detach-in-connect"])?;
                 StepKind::Attach(match k.as_str() {
-                    "fail" => AttachHow::Fail(c.string("the connect error message (a quoted string)")?),
+                    "fail" => {
+                        AttachHow::Fail(c.string("the connect error message (a quoted string)")?)
+                    }
                     "shutdown-in-connect" => AttachHow::ShutdownInConnect,
                     _ => AttachHow::DetachInConnect,
                 })

@@ -560,12 +560,12 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
                 }
                 Reply::Hangup => {
                     drop(st);
-                    hangup(w, "ctl", &format!(" (handler {tag})"));
+                    hangup(w, &format!(" (handler {tag})"));
                     return;
                 }
                 Reply::Close => {
                     drop(st);
-                    close(w, "ctl", &format!(" (handler {tag})"));
+                    close(w, &format!(" (handler {tag})"));
                     return;
                 }
             };
@@ -628,12 +628,13 @@ fn end(st: &mut St, why: &str) {
             Shape::Note,
         );
         st.ctl.calls.get_mut(&h).expect("open call").result =
-            Some(Res::Error("disconnected".into()));
+            Some(Res::Error(format!("disconnected ({why})")));
     }
 }
 
 /// The controller hangs up (orderly).
-pub(crate) fn hangup(w: &Arc<World>, actor: &str, why: &str) {
+pub(crate) fn hangup(w: &Arc<World>, why: &str) {
+    let actor = "ctl";
     let mut st = w.lock();
     if st.ctl.ended.is_some() || !st.ctl.setup {
         st.log(
@@ -655,7 +656,8 @@ pub(crate) fn hangup(w: &Arc<World>, actor: &str, why: &str) {
 }
 
 /// The transport closes under both sides: the controller disappears.
-pub(crate) fn close(w: &Arc<World>, actor: &str, why: &str) {
+pub(crate) fn close(w: &Arc<World>, why: &str) {
+    let actor = "ctl";
     let mut st = w.lock();
     if st.net_closed {
         st.log(actor, format!("close{why}: already closed"), Shape::Note);

@@ -122,6 +122,8 @@ impl ControllerAccess for SimCa {
             _ => {}
         }
         if let Some(AttachHow::Fail(msg)) = how {
+            // The controller's side of the failed connection.
+            w.lock().ctl.ended = Some(format!("connection failed: {msg}"));
             w.log(
                 "ca",
                 format!("connect fails: {msg}; notify_disconnected(error) before returning"),
@@ -775,8 +777,12 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
         let text = match &how {
             AttachHow::Normal => "attach".to_owned(),
             AttachHow::Fail(m) => format!("attach (connect will fail: {m})"),
-            AttachHow::ShutdownInConnect => "attach (shutdown will be requested inside connect)".to_owned(),
-            AttachHow::DetachInConnect => "attach (detach will be requested inside connect)".to_owned(),
+            AttachHow::ShutdownInConnect => {
+                "attach (shutdown will be requested inside connect)".to_owned()
+            }
+            AttachHow::DetachInConnect => {
+                "attach (detach will be requested inside connect)".to_owned()
+            }
         };
         st.log("script", text, Shape::Note);
         // A second attach must be refused without touching the controller

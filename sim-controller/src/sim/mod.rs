@@ -861,8 +861,14 @@ impl World {
                 }
                 self.log(actor, format!("all {n} threads returned"));
             }
-            Action::Hangup => controller::hangup(self, actor, why),
-            Action::Close => controller::close(self, actor, why),
+            Action::Hangup => {
+                self.log(actor, format!("hangup{why}"));
+                controller::hangup(self, "");
+            }
+            Action::Close => {
+                self.log(actor, format!("close{why}"));
+                controller::close(self, "");
+            }
         }
     }
 
