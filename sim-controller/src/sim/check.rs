@@ -271,6 +271,14 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
         }
     }
 
+    // Every dispatched task ran or was dropped (9).
+    if shut_down && st.live.queued_tasks > 0 {
+        v.push(format!(
+            "{} dispatched task(s) neither ran nor were dropped",
+            st.live.queued_tasks
+        ));
+    }
+
     // Calls that arrived after the scope closed got no result (8.7).
     let closed: Vec<String> = st.ca.closed_calls.iter().cloned().collect();
     for h in closed {
