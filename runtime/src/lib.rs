@@ -25,6 +25,13 @@ pub mod addr;
 pub mod error;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the buffer oracle adopts raw C structs and calls the C API"
+)]
+pub mod fuzzing;
 pub mod sps;
 #[allow(
     unsafe_code,

@@ -114,8 +114,9 @@ orc_rt_CreateWrapperFunctionBufferFromString(const char *Source)
     ORC_RT_C_NOTHROW;
 
 /**
- * Returns an out-of-band error buffer holding a malloc'd copy of ErrMsg; the
- * caller keeps ownership of ErrMsg. NULL gives the message "(null)".
+ * Returns an out-of-band error buffer holding a malloc'd copy of ErrMsg, byte
+ * for byte; the caller keeps ownership of ErrMsg. NULL gives the message
+ * "(null)".
  */
 orc_rt_WrapperFunctionBuffer
 orc_rt_CreateWrapperFunctionBufferFromOutOfBandError(const char *ErrMsg)

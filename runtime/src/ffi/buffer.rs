@@ -8,7 +8,7 @@
 //! of an assertion, and `Dispose` leaves the empty buffer behind, so a
 //! second `Dispose` is harmless.
 
-use std::ffi::c_char;
+use std::ffi::{CStr, c_char};
 use std::ptr;
 
 use super::{cstr_from_ptr, guard, slice_from_raw_parts};
@@ -162,11 +162,8 @@ pub unsafe extern "C" fn orc_rt_CreateWrapperFunctionBufferFromOutOfBandError(
         || panicked("orc_rt_CreateWrapperFunctionBufferFromOutOfBandError"),
         || {
             // SAFETY: null or NUL-terminated (the caller's contract).
-            let text = match unsafe { cstr_from_ptr(message) } {
-                Some(s) => s.to_string_lossy(),
-                None => "(null)".into(),
-            };
-            WrapperFunctionBuffer::out_of_band_error(&text).into_raw()
+            let bytes = unsafe { cstr_from_ptr(message) }.map_or(&b"(null)"[..], CStr::to_bytes);
+            WrapperFunctionBuffer::out_of_band_error_bytes(bytes).into_raw()
         },
     )
 }
@@ -423,6 +420,14 @@ mod tests {
             *data = b'z' as c_char;
             assert_eq!(own(raw).bytes(), b"zy");
         }
+    }
+
+    #[test]
+    fn out_of_band_messages_are_copied_byte_for_byte() {
+        // SAFETY: NUL-terminated.
+        let raw =
+            unsafe { orc_rt_CreateWrapperFunctionBufferFromOutOfBandError(c"\xff\xfe".as_ptr()) };
+        assert_eq!(own(raw).view(), BufferView::Error(c"\xff\xfe"));
     }
 
     #[test]

@@ -162,6 +162,9 @@ static void testConstructors(void) {
   B = orc_rt_CreateWrapperFunctionBufferFromOutOfBandError("");
   checkState(&B, NULL, 0, ""); /* an empty message is still an error */
   orc_rt_WrapperFunctionBufferDispose(&B);
+  B = orc_rt_CreateWrapperFunctionBufferFromOutOfBandError("\xff\xfe bytes");
+  checkState(&B, NULL, 0, "\xff\xfe bytes"); /* copied byte for byte */
+  orc_rt_WrapperFunctionBufferDispose(&B);
 
   /* NULL buffer pointers read as empty. */
   CHECK(orc_rt_WrapperFunctionBufferEmpty(NULL) == 1);
