@@ -9,6 +9,7 @@
 //! - [`error`]: the one error type, with matchable kinds.
 //! - [`sps`]: Simple Packed Serialization, byte-identical to LLVM 22.
 //! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions.
+//! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -22,6 +23,15 @@
 
 pub mod addr;
 pub mod error;
+#[allow(unsafe_code, reason = "the extern \"C\" API")]
+pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the buffer oracle adopts raw C structs and calls the C API"
+)]
+pub mod fuzzing;
 pub mod sps;
 #[allow(
     unsafe_code,
