@@ -44,4 +44,6 @@ pub(crate) mod sync;
 
 pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "derive")]
+pub use sps::Sps;
 pub use wrapper::WrapperFunctionBuffer;
