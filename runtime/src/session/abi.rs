@@ -13,7 +13,7 @@
 use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::Shared;
+use super::{Shared, SharedArc};
 use crate::addr::ExecutorAddr;
 use crate::error::Error;
 use crate::sync::Arc;
@@ -72,8 +72,8 @@ type LegacyWrapperFunction =
     unsafe extern "C" fn(arg_data: *const c_char, arg_size: usize) -> CWrapperFunctionResult;
 
 /// The `orc_rt_SessionRef` of a session: the address of its shared state.
-pub(super) fn session_ref(shared: &Arc<Shared>) -> orc_rt_SessionRef {
-    Arc::as_ptr(shared).cast_mut().cast()
+pub(super) fn session_ref(shared: &SharedArc) -> orc_rt_SessionRef {
+    Arc::as_ptr(&shared.0).cast_mut().cast()
 }
 
 /// Calls an asynchronous C wrapper. The call borrows one strong reference
@@ -84,12 +84,12 @@ pub(super) fn session_ref(shared: &Arc<Shared>) -> orc_rt_SessionRef {
 /// `f` must be a function with the `orc_rt_WrapperFunction` ABI that keeps
 /// its contract: call `Return` exactly once, with the `S` and `CallId` it got.
 pub(super) unsafe fn call_async(
-    shared: &Arc<Shared>,
+    shared: &SharedArc,
     f: orc_rt_WrapperFunction,
     call_id: u64,
     args: WrapperFunctionBuffer,
 ) {
-    let s: orc_rt_SessionRef = Arc::into_raw(shared.clone()).cast_mut().cast();
+    let s: orc_rt_SessionRef = Arc::into_raw(shared.0.clone()).cast_mut().cast();
     // SAFETY: the caller vouches for `f`'s ABI; ownership of `args` passes
     // to it; `s` stays valid until `session_return` gives the reference back.
     unsafe { f(s, call_id, session_return, args.into_raw()) };
@@ -110,7 +110,7 @@ unsafe extern "C" fn session_return(
 ) {
     // SAFETY: `s` came from `Arc::into_raw` in `call_async` and is returned
     // exactly once (the wrapper contract).
-    let shared = unsafe { Arc::from_raw(s.cast_const().cast::<Shared>()) };
+    let shared = SharedArc(unsafe { Arc::from_raw(s.cast_const().cast::<Shared>()) });
     // SAFETY: the wrapper hands over a valid, owned buffer.
     let result = unsafe { WrapperFunctionBuffer::from_raw(result) };
     // No panic may unwind into the C caller.
@@ -150,14 +150,19 @@ pub(super) fn async_wrapper_addr(f: orc_rt_WrapperFunction) -> ExecutorAddr {
     ExecutorAddr::new(f as usize as u64)
 }
 
-/// The session behind an `orc_rt_SessionRef`.
+/// A new counted reference to the session behind an `orc_rt_SessionRef`.
 ///
 /// # Safety
-/// `s` must come from [`session_ref`] (or a wrapper's `S` argument) of a
+/// `s` must come from [`session_ref`] (or be a wrapper's `S` argument) of a
 /// session whose shared state is still alive, which holds while the
 /// `Session` owner exists or a call into the session is in flight.
 #[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
-pub(crate) unsafe fn shared_from_ref<'a>(s: orc_rt_SessionRef) -> &'a Shared {
-    // SAFETY: (caller) `s` points to a live `Shared`.
-    unsafe { &*s.cast_const().cast::<Shared>() }
+pub(crate) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
+    let p = s.cast_const().cast::<Shared>();
+    // SAFETY: (caller) `p` came from an `Arc<Shared>` that is still alive;
+    // we take a new count for the reference we return.
+    unsafe {
+        Arc::increment_strong_count(p);
+        SharedArc(Arc::from_raw(p))
+    }
 }
