@@ -13,6 +13,7 @@
 //! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
 //!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
 //!   and [`dispatcher`].
+//! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -29,6 +30,15 @@ pub mod controller_access;
 pub mod dispatcher;
 pub mod error;
 pub mod execution_scope;
+#[allow(unsafe_code, reason = "the extern \"C\" API")]
+pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the buffer oracle adopts raw C structs and calls the C API"
+)]
+pub mod fuzzing;
 pub mod resource_manager;
 pub mod session;
 pub mod sps;
