@@ -8,7 +8,11 @@
 //! - [`addr`]: `ExecutorAddr` and `ExecutorAddrRange`.
 //! - [`error`]: the one error type, with matchable kinds.
 //! - [`sps`]: Simple Packed Serialization, byte-identical to LLVM 22.
-//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions.
+//! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions,
+//!   and typed wrapper functions (`SpsWrapperFunction`).
+//! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
+//!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
+//!   and [`dispatcher`].
 //! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
 //!
 //! ```
@@ -22,7 +26,10 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod controller_access;
+pub mod dispatcher;
 pub mod error;
+pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
 #[cfg(feature = "fuzzing")]
@@ -32,6 +39,8 @@ pub mod ffi;
     reason = "the buffer oracle adopts raw C structs and calls the C API"
 )]
 pub mod fuzzing;
+pub mod resource_manager;
+pub mod session;
 pub mod sps;
 #[allow(
     unsafe_code,
@@ -39,11 +48,17 @@ pub mod sps;
 )]
 pub mod wrapper;
 
-#[allow(dead_code, reason = "the shim is used as the session core grows")]
 pub(crate) mod sync;
 
 pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
+pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
+pub use dispatcher::{TaskDispatcher, ThreadPoolDispatcher};
 pub use error::{Error, ErrorKind, Result};
+pub use execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
+pub use resource_manager::{OnComplete, ResourceManager};
+pub use session::{
+    ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
+};
 #[cfg(feature = "derive")]
 pub use sps::Sps;
-pub use wrapper::WrapperFunctionBuffer;
+pub use wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};

@@ -1,0 +1,168 @@
+//! The two C calling conventions an incoming call can use, and the session's
+//! `Return` trampoline. The only unsafe code of the session.
+//!
+//! - Asynchronous (orc-rt): `void fn(orc_rt_SessionRef S, uint64_t CallId,
+//!   orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer
+//!   ArgBytes)`, result through `Return(S, CallId, ResultBytes)` exactly once,
+//!   from any thread, possibly later. Used for addresses registered with
+//!   [`SessionHandle::register_async_wrapper`](super::SessionHandle::register_async_wrapper).
+//! - Synchronous legacy (LLVM 22): `CWrapperFunctionResult fn(const char
+//!   *ArgData, size_t ArgSize)`, used for any other address when the session
+//!   allows it (`legacy_wrapper_fallback`).
+
+use std::ffi::{c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Shared, SharedArc};
+use crate::addr::ExecutorAddr;
+use crate::error::Error;
+use crate::sync::Arc;
+use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer, orc_rt_WrapperFunctionBuffer};
+
+/// The C handle's target: a session. Only ever used behind a pointer.
+#[repr(C)]
+#[allow(
+    non_camel_case_types,
+    reason = "the C name, so both codebases can be grepped"
+)]
+pub struct orc_rt_OpaqueSession {
+    _private: [u8; 0],
+    _marker: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
+}
+
+/// `orc_rt_SessionRef`: an opaque reference to a session.
+#[allow(
+    non_camel_case_types,
+    reason = "the C name, so both codebases can be grepped"
+)]
+pub type orc_rt_SessionRef = *mut orc_rt_OpaqueSession;
+
+/// `orc_rt_ControllerHandlerTag`: a handler in the controller.
+#[allow(
+    non_camel_case_types,
+    reason = "the C name, so both codebases can be grepped"
+)]
+pub type orc_rt_ControllerHandlerTag = *mut c_void;
+
+/// `orc_rt_WrapperFunctionReturn`: `Return(S, CallId, ResultBytes)`.
+#[allow(
+    non_camel_case_types,
+    reason = "the C name, so both codebases can be grepped"
+)]
+pub type orc_rt_WrapperFunctionReturn = unsafe extern "C" fn(
+    s: orc_rt_SessionRef,
+    call_id: u64,
+    result_bytes: orc_rt_WrapperFunctionBuffer,
+);
+
+/// `orc_rt_WrapperFunction`: `fn(S, CallId, Return, ArgBytes)`.
+#[allow(
+    non_camel_case_types,
+    reason = "the C name, so both codebases can be grepped"
+)]
+pub type orc_rt_WrapperFunction = unsafe extern "C" fn(
+    s: orc_rt_SessionRef,
+    call_id: u64,
+    ret: orc_rt_WrapperFunctionReturn,
+    arg_bytes: orc_rt_WrapperFunctionBuffer,
+);
+
+/// LLVM 22's synchronous wrapper-function ABI.
+type LegacyWrapperFunction =
+    unsafe extern "C" fn(arg_data: *const c_char, arg_size: usize) -> CWrapperFunctionResult;
+
+/// The `orc_rt_SessionRef` of a session: the address of its shared state.
+pub(super) fn session_ref(shared: &SharedArc) -> orc_rt_SessionRef {
+    Arc::as_ptr(&shared.0).cast_mut().cast()
+}
+
+/// Calls an asynchronous C wrapper. The call borrows one strong reference
+/// to the session, handed back by [`session_return`], so `S` stays valid
+/// until the wrapper returns its result, however late.
+///
+/// # Safety
+/// `f` must be a function with the `orc_rt_WrapperFunction` ABI that keeps
+/// its contract: call `Return` exactly once, with the `S` and `CallId` it got.
+pub(super) unsafe fn call_async(
+    shared: &SharedArc,
+    f: orc_rt_WrapperFunction,
+    call_id: u64,
+    args: WrapperFunctionBuffer,
+) {
+    let s: orc_rt_SessionRef = Arc::into_raw(shared.0.clone()).cast_mut().cast();
+    // SAFETY: the caller vouches for `f`'s ABI; ownership of `args` passes
+    // to it; `s` stays valid until `session_return` gives the reference back.
+    unsafe { f(s, call_id, session_return, args.into_raw()) };
+}
+
+/// The `Return` the session hands to asynchronous wrappers: forwards the
+/// result to the controller access (or drops it if none is attached) and
+/// gives back the reference [`call_async`] lent.
+///
+/// # Safety
+/// `s` must be the session reference passed to the wrapper for `call_id`,
+/// and this must be the only `Return` for that call; `result` must be a
+/// valid buffer whose ownership passes here.
+unsafe extern "C" fn session_return(
+    s: orc_rt_SessionRef,
+    call_id: u64,
+    result: orc_rt_WrapperFunctionBuffer,
+) {
+    // SAFETY: `s` came from `Arc::into_raw` in `call_async` and is returned
+    // exactly once (the wrapper contract).
+    let shared = SharedArc(unsafe { Arc::from_raw(s.cast_const().cast::<Shared>()) });
+    // SAFETY: the wrapper hands over a valid, owned buffer.
+    let result = unsafe { WrapperFunctionBuffer::from_raw(result) };
+    // No panic may unwind into the C caller.
+    let sent = catch_unwind(AssertUnwindSafe(|| {
+        shared.send_wrapper_result(call_id, result);
+    }));
+    if let Err(payload) = sent {
+        shared.report_error(Error::from_panic(
+            "sending a wrapper result",
+            payload.as_ref(),
+        ));
+    }
+}
+
+/// Calls the legacy synchronous wrapper at `addr` and returns its result.
+///
+/// # Safety
+/// `addr` must be the address of a function with LLVM 22's
+/// `CWrapperFunctionResult fn(const char *, size_t)` ABI that returns a
+/// valid result buffer allocated with `malloc`. The controller is trusted to
+/// name such functions; nothing here can check it.
+pub(super) unsafe fn call_legacy(addr: ExecutorAddr, args: &[u8]) -> WrapperFunctionBuffer {
+    // SAFETY: (caller) `addr` is a function with this ABI; a function
+    // pointer and a data pointer have the same size on every target we
+    // support.
+    let f: LegacyWrapperFunction =
+        unsafe { std::mem::transmute::<*const (), LegacyWrapperFunction>(addr.to_ptr::<()>()) };
+    // SAFETY: `args` is valid for its length during the call; the callee
+    // only reads it.
+    let result = unsafe { f(args.as_ptr().cast::<c_char>(), args.len()) };
+    // SAFETY: the callee returns an owned, valid buffer (caller contract).
+    unsafe { WrapperFunctionBuffer::from_legacy(result) }
+}
+
+/// The address of an asynchronous C wrapper: the key it is registered under.
+pub(super) fn async_wrapper_addr(f: orc_rt_WrapperFunction) -> ExecutorAddr {
+    ExecutorAddr::new(f as usize as u64)
+}
+
+/// A new counted reference to the session behind an `orc_rt_SessionRef`.
+///
+/// # Safety
+/// `s` must come from [`session_ref`] (or be a wrapper's `S` argument) of a
+/// session whose shared state is still alive, which holds while the
+/// `Session` owner exists or a call into the session is in flight.
+#[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
+pub(crate) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
+    let p = s.cast_const().cast::<Shared>();
+    // SAFETY: (caller) `p` came from an `Arc<Shared>` that is still alive;
+    // we take a new count for the reference we return.
+    unsafe {
+        Arc::increment_strong_count(p);
+        SharedArc(Arc::from_raw(p))
+    }
+}

@@ -1,0 +1,496 @@
+//! Wrapper functions written in Rust (upstream `WrapperFunction.h`,
+//! `SPSWrapperFunction.h`): handlers over typed SPS arguments whose decoding
+//! and encoding are done for you, with an asynchronous return that happens
+//! exactly once; and the caller side, for executor-to-controller calls.
+//!
+//! ```
+//! use orc_rt::wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};
+//! type Add = SpsWrapperFunction<fn(u32, u32) -> u64>;
+//!
+//! // Handler side: decode (u32, u32), run, encode the u64.
+//! let args = Add::encode_args(&(2, 40)).unwrap();
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let ret = WrapperReturn::new(move |result| tx.send(result).unwrap());
+//! Add::handle_sync(args, ret, |(a, b)| u64::from(a + b));
+//! let result = rx.recv().unwrap();
+//!
+//! // Caller side: decode the result.
+//! assert_eq!(Add::decode_result(result).unwrap(), 42);
+//! ```
+//!
+//! Error strings are exactly upstream's (ORC_RUNTIME.md section 2), because
+//! the peer may match on them.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::WrapperFunctionBuffer;
+use crate::addr::ExecutorAddr;
+use crate::error::{Error, ErrorKind};
+use crate::session::SessionHandle;
+use crate::sps::{self, SpsDecode, SpsEncode};
+
+/// Handler side: the argument bytes did not decode.
+pub const ARG_DECODE_ERROR: &str = "Could not deserialize wrapper function arg data";
+/// Handler side: the result did not encode.
+pub const RESULT_ENCODE_ERROR: &str = "Could not serialize wrapper function result data";
+/// Caller side: the arguments did not encode (nothing was called).
+pub const CALL_ARGS_ENCODE_ERROR: &str = "Could not serialize wrapper function call arguments";
+/// Caller side: the result bytes did not decode.
+pub const RESULT_DECODE_ERROR: &str = "Could not deserialize result";
+/// A [`WrapperReturn`] was dropped without sending anything.
+pub const RETURN_DROPPED_ERROR: &str =
+    "wrapper function dropped its Return without sending a result";
+
+type ReturnFn = Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>;
+
+/// Where a wrapper function's result goes (the `(Session, CallId, Return)`
+/// contract in Rust form). Consumed by [`send`](Self::send), so a result is
+/// sent at most once; dropping it unsent sends the out-of-band error
+/// [`RETURN_DROPPED_ERROR`], so it is sent at least once too. May be moved
+/// to, and sent from, any thread.
+#[must_use = "a wrapper function must send exactly one result"]
+pub struct WrapperReturn {
+    f: Option<ReturnFn>,
+}
+
+impl WrapperReturn {
+    /// A return that hands the result to `f`.
+    pub fn new(f: impl FnOnce(WrapperFunctionBuffer) + Send + 'static) -> Self {
+        WrapperReturn {
+            f: Some(Box::new(f)),
+        }
+    }
+
+    /// Sends the result bytes (possibly an out-of-band error).
+    pub fn send(mut self, result: WrapperFunctionBuffer) {
+        if let Some(f) = self.f.take() {
+            f(result);
+        }
+    }
+
+    /// Sends `err` as an out-of-band error.
+    pub fn send_error(self, err: &Error) {
+        self.send(WrapperFunctionBuffer::from_error(err));
+    }
+
+    /// A return that calls a C `orc_rt_WrapperFunctionReturn` with the
+    /// session reference and call id a C-ABI wrapper received.
+    ///
+    /// # Safety
+    /// `ret`, `s` and `call_id` must be exactly what the session passed to
+    /// an `orc_rt_WrapperFunction`, and no other return may be sent for
+    /// that call.
+    #[allow(unsafe_code, reason = "wraps a C return callback")]
+    pub unsafe fn from_c(
+        s: crate::session::orc_rt_SessionRef,
+        call_id: u64,
+        ret: crate::session::orc_rt_WrapperFunctionReturn,
+    ) -> Self {
+        struct SendPtr(crate::session::orc_rt_SessionRef);
+        // SAFETY: a session reference may be used from any thread (the
+        // session's shared state is Sync).
+        unsafe impl Send for SendPtr {}
+        let s = SendPtr(s);
+        WrapperReturn::new(move |result| {
+            let s = s;
+            // SAFETY: (caller) `ret` is the session's return for this call;
+            // ownership of `result` passes to it.
+            unsafe { ret(s.0, call_id, result.into_raw()) }
+        })
+    }
+}
+
+impl Drop for WrapperReturn {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            f(WrapperFunctionBuffer::out_of_band_error(
+                RETURN_DROPPED_ERROR,
+            ));
+        }
+    }
+}
+
+impl fmt::Debug for WrapperReturn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrapperReturn")
+            .field("sent", &self.f.is_none())
+            .finish()
+    }
+}
+
+/// A typed [`WrapperReturn`]: encodes an `R` (a void `()` result is the
+/// empty buffer).
+#[must_use = "a wrapper function must send exactly one result"]
+pub struct SpsReturn<R> {
+    ret: WrapperReturn,
+    _result: PhantomData<fn(R)>,
+}
+
+impl<R: SpsEncode> SpsReturn<R> {
+    /// Wraps an untyped return.
+    pub fn new(ret: WrapperReturn) -> Self {
+        SpsReturn {
+            ret,
+            _result: PhantomData,
+        }
+    }
+
+    /// Encodes and sends `value`; an encoding failure sends
+    /// [`RESULT_ENCODE_ERROR`].
+    pub fn send(self, value: R) {
+        self.ret.send(encode_result(&value));
+    }
+
+    /// Sends an out-of-band error instead of a value.
+    pub fn send_error(self, err: &Error) {
+        self.ret.send_error(err);
+    }
+}
+
+impl<R> fmt::Debug for SpsReturn<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ret.fmt(f)
+    }
+}
+
+fn encode_result<R: SpsEncode + ?Sized>(value: &R) -> WrapperFunctionBuffer {
+    sps::to_buffer(value)
+        .unwrap_or_else(|_| WrapperFunctionBuffer::out_of_band_error(RESULT_ENCODE_ERROR))
+}
+
+/// Turns an out-of-band error result into an `Err`: `"disconnected"` and
+/// `"no controller attached"` have kind [`ErrorKind::Detached`], any other
+/// message [`ErrorKind::Remote`].
+fn oob_to_error(result: &WrapperFunctionBuffer) -> Option<Error> {
+    let msg = result.error_message()?.to_string_lossy();
+    let kind = match &*msg {
+        "disconnected" | "no controller attached" => ErrorKind::Detached,
+        _ => ErrorKind::Remote,
+    };
+    Some(Error::new(kind, msg))
+}
+
+/// Untyped wrapper-function helpers: bytes in, bytes out.
+#[derive(Debug)]
+pub enum WrapperFunction {}
+
+impl WrapperFunction {
+    /// Runs `handler` on the argument bytes and sends its result; an
+    /// out-of-band error argument goes straight back without calling it, an
+    /// `Err` from it is sent as an out-of-band error.
+    pub fn handle(
+        args: WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        handler: impl FnOnce(&[u8]) -> Result<WrapperFunctionBuffer, Error>,
+    ) {
+        if args.is_error() {
+            return ret.send(args);
+        }
+        ret.send(WrapperFunctionBuffer::from_result(handler(args.bytes())));
+    }
+
+    /// Calls through `caller` (which sends `args` and later hands the result
+    /// bytes to the continuation it got) and gives `on_result` the bytes, or
+    /// an error for an out-of-band result.
+    pub fn call<C>(
+        caller: C,
+        args: WrapperFunctionBuffer,
+        on_result: impl FnOnce(Result<WrapperFunctionBuffer, Error>) + Send + 'static,
+    ) where
+        C: FnOnce(WrapperFunctionBuffer, Box<dyn FnOnce(WrapperFunctionBuffer) + Send>),
+    {
+        caller(
+            args,
+            Box::new(move |result| match oob_to_error(&result) {
+                Some(err) => on_result(Err(err)),
+                None => on_result(Ok(result)),
+            }),
+        );
+    }
+}
+
+/// A function signature, `fn(A, B, ..) -> R`, naming a wrapper function's
+/// SPS argument list and result. The SPS types are the Rust types
+/// (`String` is SPSString, `Result<T, Error>` is SPSExpected<T>, ...).
+pub trait Signature {
+    /// The arguments, as a tuple (`()` for none).
+    type Args;
+    /// The result (`()` for void).
+    type Ret;
+}
+
+macro_rules! signature {
+    ($($arg:ident)*) => {
+        impl<R, $($arg),*> Signature for fn($($arg),*) -> R {
+            type Args = ($($arg,)*);
+            type Ret = R;
+        }
+    };
+}
+signature!();
+signature!(A);
+signature!(A B);
+signature!(A B C);
+signature!(A B C D);
+signature!(A B C D E);
+signature!(A B C D E F);
+signature!(A B C D E F G);
+signature!(A B C D E F G H);
+
+/// A wrapper function with SPS signature `S`, e.g.
+/// `SpsWrapperFunction<fn(ExecutorAddr, u64) -> Result<ExecutorAddr, Error>>`
+/// (upstream `SPSWrapperFunction<SPSExpected<SPSExecutorAddr>(SPSExecutorAddr, uint64_t)>`).
+///
+/// Handler side: [`handle`](Self::handle) / [`handle_sync`](Self::handle_sync),
+/// or [`handler`](Self::handler) / [`async_handler`](Self::async_handler) to
+/// register with [`SessionHandle::register_wrapper`]. Method-style wrappers
+/// take the target object's `ExecutorAddr` as their first argument.
+///
+/// Caller side: [`call`](Self::call) through any caller, or
+/// [`call_controller`](Self::call_controller). For `Result` results the
+/// caller sees a nested result: outer = transport, inner = the remote's error.
+pub struct SpsWrapperFunction<S>(PhantomData<S>);
+
+impl<S> fmt::Debug for SpsWrapperFunction<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpsWrapperFunction")
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: Signature,
+    S::Args: for<'de> SpsDecode<'de>,
+    S::Ret: SpsEncode,
+{
+    /// Decodes the arguments and runs `handler`, which sends the result
+    /// through its [`SpsReturn`] now or later. An out-of-band error argument
+    /// goes straight back; undecodable arguments send [`ARG_DECODE_ERROR`].
+    pub fn handle(
+        args: WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        handler: impl FnOnce(S::Args, SpsReturn<S::Ret>),
+    ) {
+        if args.is_error() {
+            return ret.send(args);
+        }
+        // LLVM's decoders ignore trailing bytes; so do we.
+        let decoded = sps::from_prefix::<S::Args>(args.bytes()).map(|(a, _)| a);
+        match decoded {
+            Ok(a) => handler(a, SpsReturn::new(ret)),
+            Err(_) => ret.send(WrapperFunctionBuffer::out_of_band_error(ARG_DECODE_ERROR)),
+        }
+    }
+
+    /// [`handle`](Self::handle) for a handler that returns its result.
+    pub fn handle_sync(
+        args: WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        handler: impl FnOnce(S::Args) -> S::Ret,
+    ) {
+        Self::handle(args, ret, |a, r| r.send(handler(a)));
+    }
+
+    /// A synchronous handler, ready for [`SessionHandle::register_wrapper`].
+    pub fn handler(
+        f: impl Fn(S::Args) -> S::Ret + Send + Sync + 'static,
+    ) -> impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static {
+        move |args, ret| Self::handle_sync(args, ret, &f)
+    }
+
+    /// An asynchronous handler, ready for [`SessionHandle::register_wrapper`].
+    pub fn async_handler(
+        f: impl Fn(S::Args, SpsReturn<S::Ret>) + Send + Sync + 'static,
+    ) -> impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static {
+        move |args, ret| Self::handle(args, ret, &f)
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: Signature,
+    S::Args: SpsEncode,
+    S::Ret: for<'de> SpsDecode<'de>,
+{
+    /// Encodes the arguments (an encoding failure is
+    /// [`CALL_ARGS_ENCODE_ERROR`]).
+    pub fn encode_args(args: &S::Args) -> Result<WrapperFunctionBuffer, Error> {
+        sps::to_buffer(args).map_err(|_| Error::new(ErrorKind::Encode, CALL_ARGS_ENCODE_ERROR))
+    }
+
+    /// Decodes a result: an out-of-band error becomes `Err` with its message
+    /// (kind [`ErrorKind::Detached`] for a disconnection, else
+    /// [`ErrorKind::Remote`]); undecodable bytes are [`RESULT_DECODE_ERROR`].
+    pub fn decode_result(result: WrapperFunctionBuffer) -> Result<S::Ret, Error> {
+        if let Some(err) = oob_to_error(&result) {
+            return Err(err);
+        }
+        sps::from_prefix::<S::Ret>(result.bytes())
+            .map(|(r, _)| r)
+            .map_err(|_| Error::new(ErrorKind::Decode, RESULT_DECODE_ERROR))
+    }
+
+    /// Encodes `args`, calls through `caller` (which sends the bytes and
+    /// later hands the result bytes to the continuation it got), and gives
+    /// `on_result` the decoded result, exactly once. If the arguments do not
+    /// encode, `on_result` gets the error at once and nothing is called.
+    pub fn call<C>(
+        caller: C,
+        args: &S::Args,
+        on_result: impl FnOnce(Result<S::Ret, Error>) + Send + 'static,
+    ) where
+        C: FnOnce(WrapperFunctionBuffer, Box<dyn FnOnce(WrapperFunctionBuffer) + Send>),
+    {
+        match Self::encode_args(args) {
+            Ok(bytes) => caller(
+                bytes,
+                Box::new(move |result| on_result(Self::decode_result(result))),
+            ),
+            Err(e) => on_result(Err(e)),
+        }
+    }
+
+    /// Calls the controller's handler `tag` through `session`.
+    pub fn call_controller(
+        session: &SessionHandle,
+        tag: ExecutorAddr,
+        args: &S::Args,
+        on_result: impl FnOnce(Result<S::Ret, Error>) + Send + 'static,
+    ) {
+        Self::call(
+            |bytes, k| session.call_controller(tag, bytes, k),
+            args,
+            on_result,
+        );
+    }
+}
+
+#[cfg(all(test, not(orc_rt_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn collect() -> (WrapperReturn, mpsc::Receiver<WrapperFunctionBuffer>) {
+        let (tx, rx) = mpsc::channel();
+        (WrapperReturn::new(move |b| tx.send(b).unwrap()), rx)
+    }
+
+    fn oob(b: &WrapperFunctionBuffer) -> String {
+        b.error_message()
+            .expect("an out-of-band error")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    type Concat = SpsWrapperFunction<fn(String, u32) -> String>;
+    type Void = SpsWrapperFunction<fn(u8)>;
+    type Expect = SpsWrapperFunction<fn(u64) -> Result<u64, Error>>;
+
+    #[test]
+    fn typed_handler_decodes_runs_and_encodes() {
+        let (ret, rx) = collect();
+        let args = Concat::encode_args(&("ab".to_owned(), 3)).unwrap();
+        Concat::handle_sync(args, ret, |(s, n)| s.repeat(n as usize));
+        assert_eq!(Concat::decode_result(rx.recv().unwrap()).unwrap(), "ababab");
+    }
+
+    #[test]
+    fn void_result_is_the_empty_buffer() {
+        let (ret, rx) = collect();
+        Void::handle_sync(Void::encode_args(&(7,)).unwrap(), ret, |(_,)| ());
+        let b = rx.recv().unwrap();
+        assert!(b.is_empty());
+        Void::decode_result(b).unwrap();
+    }
+
+    #[test]
+    fn bad_arguments_send_the_exact_upstream_error() {
+        let (ret, rx) = collect();
+        let mut called = false;
+        Concat::handle_sync(WrapperFunctionBuffer::copy_from(&[1, 2]), ret, |_| {
+            called = true;
+            String::new()
+        });
+        assert!(!called);
+        assert_eq!(oob(&rx.recv().unwrap()), ARG_DECODE_ERROR);
+    }
+
+    #[test]
+    fn an_error_argument_goes_straight_back() {
+        let (ret, rx) = collect();
+        Concat::handle_sync(
+            WrapperFunctionBuffer::out_of_band_error("upstream failed"),
+            ret,
+            |_| unreachable!("not called for an error argument"),
+        );
+        assert_eq!(oob(&rx.recv().unwrap()), "upstream failed");
+        let (ret, rx) = collect();
+        WrapperFunction::handle(WrapperFunctionBuffer::out_of_band_error("e"), ret, |_| {
+            unreachable!("not called for an error argument")
+        });
+        assert_eq!(oob(&rx.recv().unwrap()), "e");
+    }
+
+    #[test]
+    fn a_dropped_return_still_answers() {
+        let (ret, rx) = collect();
+        Concat::handle(
+            Concat::encode_args(&("x".into(), 1)).unwrap(),
+            ret,
+            |_, r| drop(r),
+        );
+        assert_eq!(oob(&rx.recv().unwrap()), RETURN_DROPPED_ERROR);
+    }
+
+    #[test]
+    fn asynchronous_return_from_another_thread() {
+        let (ret, rx) = collect();
+        Concat::handle(
+            Concat::encode_args(&("z".into(), 2)).unwrap(),
+            ret,
+            |(s, n), r| {
+                std::thread::spawn(move || r.send(s.repeat(n as usize)));
+            },
+        );
+        assert_eq!(Concat::decode_result(rx.recv().unwrap()).unwrap(), "zz");
+    }
+
+    #[test]
+    fn caller_side_errors_have_the_upstream_strings_and_nest_remote_errors() {
+        // Result does not decode.
+        let err = Concat::decode_result(WrapperFunctionBuffer::copy_from(&[9])).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.message()),
+            (ErrorKind::Decode, RESULT_DECODE_ERROR)
+        );
+        // Out-of-band results keep their message; disconnection is Detached.
+        let err =
+            Concat::decode_result(WrapperFunctionBuffer::out_of_band_error("boom")).unwrap_err();
+        assert_eq!((err.kind(), err.message()), (ErrorKind::Remote, "boom"));
+        let err = Concat::decode_result(WrapperFunctionBuffer::from_error(&Error::detached()))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Detached);
+        // SPSExpected: outer transport Ok, inner remote error.
+        let inner: Result<u64, Error> = Err(Error::msg("remote says no"));
+        let nested = Expect::decode_result(sps::to_buffer(&inner).unwrap()).unwrap();
+        assert_eq!(nested.unwrap_err().message(), "remote says no");
+    }
+
+    #[test]
+    fn call_runs_the_continuation_exactly_once() {
+        let (tx, rx) = mpsc::channel();
+        Concat::call(
+            |bytes, k| {
+                let (ret, brx) = collect();
+                Concat::handle_sync(bytes, ret, |(s, _)| s.to_uppercase());
+                k(brx.recv().unwrap());
+            },
+            &("hi".into(), 0),
+            move |r| tx.send(r).unwrap(),
+        );
+        assert_eq!(rx.recv().unwrap().unwrap(), "HI");
+        assert!(rx.try_recv().is_err());
+    }
+}
