@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash};
 
 use super::{
     __private::fixed_sum, DecodeError, EncodeError, Reader, SpsDecode, SpsEncode, Writer,
-    bounded_capacity,
+    bounded_map_capacity,
 };
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 use crate::error::Error;
@@ -612,7 +612,7 @@ where
     #[inline]
     fn decode(r: &mut Reader<'de>) -> Result<Self, DecodeError> {
         let count = r.take_len(K::MIN_ENCODED_SIZE + V::MIN_ENCODED_SIZE)?;
-        let capacity = bounded_capacity::<(K, V)>(count, r.remaining());
+        let capacity = bounded_map_capacity::<(K, V)>(count, r.remaining());
         let mut map = HashMap::with_capacity_and_hasher(capacity, S::default());
         for _ in 0..count {
             let (k, v) = <(K, V)>::decode(r)?;

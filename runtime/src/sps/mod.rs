@@ -269,6 +269,17 @@ pub(crate) fn bounded_capacity<T>(count: usize, remaining: usize) -> usize {
     count.min(remaining / size_of::<T>().max(1))
 }
 
+/// How many entries to reserve in a hash map for a claimed `count`: like
+/// [`bounded_capacity`], counting the table's overhead (a hash table
+/// reserves up to about 2.3 buckets per entry, plus a control byte per
+/// bucket), and nothing for small maps, whose fixed minimum table could
+/// exceed a small input.
+#[inline]
+pub(crate) fn bounded_map_capacity<T>(count: usize, remaining: usize) -> usize {
+    let cap = count.min(remaining / (4 * (size_of::<T>() + 1)));
+    if cap < 16 { 0 } else { cap }
+}
+
 /// Encodes `value` into a new vector.
 ///
 /// # Panics
