@@ -269,23 +269,13 @@ pub(crate) fn bounded_capacity<T>(count: usize, remaining: usize) -> usize {
     count.min(remaining / size_of::<T>().max(1))
 }
 
-/// How many entries to reserve in a hash map for a claimed `count`: like
-/// [`bounded_capacity`], counting the table's overhead (a hash table
-/// reserves up to about 2.3 buckets per entry, plus a control byte per
-/// bucket), and nothing for small maps, whose fixed minimum table could
-/// exceed a small input.
-#[inline]
-pub(crate) fn bounded_map_capacity<T>(count: usize, remaining: usize) -> usize {
-    let cap = count.min(remaining / (4 * (size_of::<T>() + 1)));
-    if cap < 16 { 0 } else { cap }
-}
-
 /// Encodes `value` into a new vector.
 ///
 /// # Panics
 ///
 /// If the value's `encoded_size` disagrees with its `encode` (a bug in a
 /// hand-written [`SpsEncode`] impl; the built-in and derived ones are exact).
+#[inline]
 pub fn to_vec<T: SpsEncode + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = vec![0u8; value.encoded_size()];
     match encode_into(value, &mut out) {
@@ -299,6 +289,7 @@ pub fn to_vec<T: SpsEncode + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Encodes `value` into `out`, returning the number of bytes written.
+#[inline]
 pub fn encode_into<T: SpsEncode + ?Sized>(value: &T, out: &mut [u8]) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
     value.encode(&mut w)?;
@@ -325,6 +316,7 @@ pub fn to_buffer<T: SpsEncode + ?Sized>(value: &T) -> Result<WrapperFunctionBuff
 }
 
 /// Decodes one `T` that must span all of `input`.
+#[inline]
 pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(input);
     let value = T::decode(&mut r)?;
@@ -336,6 +328,7 @@ pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeE
 
 /// Decodes one `T` from the front of `input`, returning it and the rest
 /// (LLVM's decoders ignore trailing bytes; use this where we must too).
+#[inline]
 pub fn from_prefix<'de, T: SpsDecode<'de>>(
     input: &'de [u8],
 ) -> Result<(T, &'de [u8]), DecodeError> {
