@@ -270,7 +270,7 @@ impl<'de, T: SpsDecode<'de>> SpsDecode<'de> for Box<T> {
     }
 }
 
-/// SPSSequence<T>: u64 count, then the elements.
+/// `SPSSequence<T>`: u64 count, then the elements.
 impl<T: SpsEncode> SpsEncode for [T] {
     #[inline]
     fn encoded_size(&self) -> usize {
@@ -414,7 +414,7 @@ impl SpsDecode<'_> for String {
     }
 }
 
-/// SPSOptional<T>: a presence bool, then the value if present.
+/// `SPSOptional<T>`: a presence bool, then the value if present.
 impl<T: SpsEncode> SpsEncode for Option<T> {
     #[inline(always)]
     fn encoded_size(&self) -> usize {
@@ -445,7 +445,7 @@ impl<'de, T: SpsDecode<'de>> SpsDecode<'de> for Option<T> {
 }
 
 /// `Result<(), Error>` is SPSError (first byte 1 = failure); any other
-/// `Result<T, Error>` is SPSExpected<T> (first byte 1 = success). Mind the
+/// `Result<T, Error>` is `SPSExpected<T>` (first byte 1 = success). Mind the
 /// opposite polarity. On the wire an error is its message only.
 impl<T: SpsEncode> SpsEncode for Result<T, Error> {
     #[inline]
@@ -586,7 +586,7 @@ where
     Ok(())
 }
 
-/// SPSMap<K, V>: a sequence of (key, value) pairs, in the map's order.
+/// `SPSMap<K, V>`: a sequence of (key, value) pairs, in the map's order.
 impl<K: SpsEncode, V: SpsEncode, S> SpsEncode for HashMap<K, V, S> {
     #[inline]
     fn encoded_size(&self) -> usize {

@@ -16,7 +16,7 @@
 //! | `SPSMap<K, V>` | `HashMap`, `BTreeMap` (decoding rejects a duplicate key) |
 //! | `SPSExecutorAddr`, `SPSExecutorAddrRange` | [`ExecutorAddr`](crate::ExecutorAddr), [`ExecutorAddrRange`](crate::ExecutorAddrRange), [`ExecutorSpan<T>`] |
 //! | `SPSError`, `SPSExpected<T>` | `Result<(), Error>`, `Result<T, Error>` |
-//! | `SPSSequence<char>` as a buffer | [`WrapperFunctionBuffer`](crate::WrapperFunctionBuffer) |
+//! | `SPSSequence<char>` as a buffer | [`WrapperFunctionBuffer`] |
 //! | `SPSRemoteAllocGroup`, `SPSWrapperFunctionCall`, `SPSAllocActionCallPair` | [`memory::AllocGroup`], [`memory::AllocAction`], [`memory::AllocActionPair`] |
 //!
 //! Decoding borrows from the input where it can (`&'de [u8]`, `&'de str`),
@@ -150,7 +150,7 @@ impl From<EncodeError> for crate::Error {
 /// A value with an SPS encoding.
 pub trait SpsEncode {
     /// True only for `()`: lets `Result<(), Error>` encode as SPSError
-    /// while `Result<T, Error>` encodes as SPSExpected<T>.
+    /// while `Result<T, Error>` encodes as `SPSExpected<T>`.
     #[doc(hidden)]
     const IS_UNIT: bool = false;
 
