@@ -1,7 +1,8 @@
 //! Criterion bench of SPS on the sps-bench payloads P1-P4 (PAYLOADS.md),
 //! encode and decode, reported in bytes per second. Decoding borrows
 //! strings and bytes from the input where the payload has them (P2, P4
-//! keys) and also runs the owned forms. The LLVM comparison in one run is
+//! keys) and also runs the owned forms. Throughput is in decimal MB/s, as
+//! sps-bench reports it. The LLVM comparison in one run is
 //! `benches/compare-sps.sh` (it uses `sps_compare`, timed like sps-bench).
 
 use std::hint::black_box;
@@ -20,7 +21,7 @@ fn p1(c: &mut Criterion) {
     encode_p1(&items, &mut buf);
     let mut out = vec![P1Item::default(); P1_COUNT];
     let mut g = c.benchmark_group("sps/P1");
-    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.throughput(Throughput::BytesDecimal(buf.len() as u64));
     g.bench_function("encode", |b| {
         b.iter(|| encode_p1(black_box(&items), &mut buf))
     });
@@ -35,7 +36,7 @@ fn p2(c: &mut Criterion) {
     let mut buf = Vec::new();
     encode_one(&v, &mut buf);
     let mut g = c.benchmark_group("sps/P2");
-    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.throughput(Throughput::BytesDecimal(buf.len() as u64));
     g.bench_function("encode", |b| b.iter(|| encode_one(black_box(&v), &mut buf)));
     g.bench_function(BenchmarkId::new("decode", "borrowed"), |b| {
         b.iter(|| sps::from_bytes::<P2Borrowed<'_>>(black_box(&buf)).expect("decodes"))
@@ -51,7 +52,7 @@ fn p3(c: &mut Criterion) {
     let mut buf = Vec::new();
     encode_one(&v, &mut buf);
     let mut g = c.benchmark_group("sps/P3");
-    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.throughput(Throughput::BytesDecimal(buf.len() as u64));
     g.bench_function("encode", |b| {
         b.iter(|| encode_one(black_box(v.as_slice()), &mut buf))
     });
@@ -69,7 +70,7 @@ fn p4(c: &mut Criterion) {
     let mut buf = Vec::new();
     encode_one(&v, &mut buf);
     let mut g = c.benchmark_group("sps/P4");
-    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.throughput(Throughput::BytesDecimal(buf.len() as u64));
     g.bench_function("encode", |b| b.iter(|| encode_one(black_box(&v), &mut buf)));
     g.bench_function(BenchmarkId::new("decode", "map_borrowed"), |b| {
         b.iter(|| sps::from_bytes::<P4Map<'_>>(black_box(&buf)).expect("decodes"))

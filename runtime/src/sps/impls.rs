@@ -5,10 +5,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 
-use super::{
-    __private::fixed_sum, DecodeError, EncodeError, Reader, SpsDecode, SpsEncode, Writer,
-    bounded_capacity,
-};
+use super::__private::fixed_sum;
+use super::{DecodeError, EncodeError, Reader, SpsDecode, SpsEncode, Writer};
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 use crate::error::Error;
 use crate::wrapper::WrapperFunctionBuffer;
@@ -272,7 +270,7 @@ impl<'de, T: SpsDecode<'de>> SpsDecode<'de> for Box<T> {
     }
 }
 
-/// SPSSequence<T>: u64 count, then the elements.
+/// `SPSSequence<T>`: u64 count, then the elements.
 impl<T: SpsEncode> SpsEncode for [T] {
     #[inline]
     fn encoded_size(&self) -> usize {
@@ -337,7 +335,7 @@ impl<'de, T: SpsDecode<'de>> SpsDecode<'de> for Vec<T> {
 /// `ArrayRef<char>` / `span<const char>` decoding).
 impl<'de: 'a, 'a> SpsDecode<'de> for &'a [u8] {
     const MIN_ENCODED_SIZE: usize = 8;
-    #[inline]
+    #[inline(always)]
     fn decode(r: &mut Reader<'de>) -> Result<Self, DecodeError> {
         let len = r.take_len(1)?;
         r.take(len)
@@ -393,7 +391,7 @@ impl<B: SpsEncode + ToOwned + ?Sized> SpsEncode for Cow<'_, B> {
 /// A string borrowed from the input; must be UTF-8.
 impl<'de: 'a, 'a> SpsDecode<'de> for &'a str {
     const MIN_ENCODED_SIZE: usize = 8;
-    #[inline]
+    #[inline(always)]
     fn decode(r: &mut Reader<'de>) -> Result<Self, DecodeError> {
         super::utf8::str_from_bytes(<&'a [u8]>::decode(r)?)
     }
@@ -416,7 +414,7 @@ impl SpsDecode<'_> for String {
     }
 }
 
-/// SPSOptional<T>: a presence bool, then the value if present.
+/// `SPSOptional<T>`: a presence bool, then the value if present.
 impl<T: SpsEncode> SpsEncode for Option<T> {
     #[inline(always)]
     fn encoded_size(&self) -> usize {
@@ -447,7 +445,7 @@ impl<'de, T: SpsDecode<'de>> SpsDecode<'de> for Option<T> {
 }
 
 /// `Result<(), Error>` is SPSError (first byte 1 = failure); any other
-/// `Result<T, Error>` is SPSExpected<T> (first byte 1 = success). Mind the
+/// `Result<T, Error>` is `SPSExpected<T>` (first byte 1 = success). Mind the
 /// opposite polarity. On the wire an error is its message only.
 impl<T: SpsEncode> SpsEncode for Result<T, Error> {
     #[inline]
@@ -588,7 +586,7 @@ where
     Ok(())
 }
 
-/// SPSMap<K, V>: a sequence of (key, value) pairs, in the map's order.
+/// `SPSMap<K, V>`: a sequence of (key, value) pairs, in the map's order.
 impl<K: SpsEncode, V: SpsEncode, S> SpsEncode for HashMap<K, V, S> {
     #[inline]
     fn encoded_size(&self) -> usize {
@@ -611,11 +609,15 @@ where
     const MIN_ENCODED_SIZE: usize = 8;
     #[inline]
     fn decode(r: &mut Reader<'de>) -> Result<Self, DecodeError> {
-        let count = r.take_len(K::MIN_ENCODED_SIZE + V::MIN_ENCODED_SIZE)?;
-        let capacity = bounded_capacity::<(K, V)>(count, r.remaining());
-        let mut map = HashMap::with_capacity_and_hasher(capacity, S::default());
-        for _ in 0..count {
-            let (k, v) = <(K, V)>::decode(r)?;
+        // Two passes: the entries into a vector (its reservation bounded by
+        // the input, as every sequence's), then a table sized for the
+        // entries that were really there. A hash table needs about twice
+        // the bytes of its entries, so reserving it from the claimed count
+        // would exceed the input; growing it instead rehashes every key
+        // several times.
+        let entries = <Vec<(K, V)>>::decode(r)?;
+        let mut map = HashMap::with_capacity_and_hasher(entries.len(), S::default());
+        for (k, v) in entries {
             if map.insert(k, v).is_some() {
                 return Err(DecodeError::DuplicateKey);
             }

@@ -16,7 +16,7 @@
 //! | `SPSMap<K, V>` | `HashMap`, `BTreeMap` (decoding rejects a duplicate key) |
 //! | `SPSExecutorAddr`, `SPSExecutorAddrRange` | [`ExecutorAddr`](crate::ExecutorAddr), [`ExecutorAddrRange`](crate::ExecutorAddrRange), [`ExecutorSpan<T>`] |
 //! | `SPSError`, `SPSExpected<T>` | `Result<(), Error>`, `Result<T, Error>` |
-//! | `SPSSequence<char>` as a buffer | [`WrapperFunctionBuffer`](crate::WrapperFunctionBuffer) |
+//! | `SPSSequence<char>` as a buffer | [`WrapperFunctionBuffer`] |
 //! | `SPSRemoteAllocGroup`, `SPSWrapperFunctionCall`, `SPSAllocActionCallPair` | [`memory::AllocGroup`], [`memory::AllocAction`], [`memory::AllocActionPair`] |
 //!
 //! Decoding borrows from the input where it can (`&'de [u8]`, `&'de str`),
@@ -150,7 +150,7 @@ impl From<EncodeError> for crate::Error {
 /// A value with an SPS encoding.
 pub trait SpsEncode {
     /// True only for `()`: lets `Result<(), Error>` encode as SPSError
-    /// while `Result<T, Error>` encodes as SPSExpected<T>.
+    /// while `Result<T, Error>` encodes as `SPSExpected<T>`.
     #[doc(hidden)]
     const IS_UNIT: bool = false;
 
@@ -275,6 +275,7 @@ pub(crate) fn bounded_capacity<T>(count: usize, remaining: usize) -> usize {
 ///
 /// If the value's `encoded_size` disagrees with its `encode` (a bug in a
 /// hand-written [`SpsEncode`] impl; the built-in and derived ones are exact).
+#[inline]
 pub fn to_vec<T: SpsEncode + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = vec![0u8; value.encoded_size()];
     match encode_into(value, &mut out) {
@@ -288,6 +289,7 @@ pub fn to_vec<T: SpsEncode + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Encodes `value` into `out`, returning the number of bytes written.
+#[inline]
 pub fn encode_into<T: SpsEncode + ?Sized>(value: &T, out: &mut [u8]) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
     value.encode(&mut w)?;
@@ -314,6 +316,7 @@ pub fn to_buffer<T: SpsEncode + ?Sized>(value: &T) -> Result<WrapperFunctionBuff
 }
 
 /// Decodes one `T` that must span all of `input`.
+#[inline]
 pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(input);
     let value = T::decode(&mut r)?;
@@ -325,6 +328,7 @@ pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeE
 
 /// Decodes one `T` from the front of `input`, returning it and the rest
 /// (LLVM's decoders ignore trailing bytes; use this where we must too).
+#[inline]
 pub fn from_prefix<'de, T: SpsDecode<'de>>(
     input: &'de [u8],
 ) -> Result<(T, &'de [u8]), DecodeError> {

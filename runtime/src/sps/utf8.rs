@@ -6,7 +6,7 @@
 use super::DecodeError;
 
 /// The bytes as a `&str`, or [`DecodeError::BadUtf8`].
-#[inline]
+#[inline(always)]
 pub(super) fn str_from_bytes(bytes: &[u8]) -> Result<&str, DecodeError> {
     if bytes.is_ascii() {
         // SAFETY: every ASCII byte sequence is valid UTF-8, which is all
