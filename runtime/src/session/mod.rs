@@ -39,7 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
 use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
-use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher, dispatch_after_shutdown};
+use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher};
 use crate::error::{Error, ErrorKind};
 use crate::execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 use crate::resource_manager::ResourceManager;
@@ -256,14 +256,18 @@ impl SharedArc {
         }
     }
 
+    /// Hands `task` (which owns its guard) to the dispatcher. A task the
+    /// dispatcher refuses, or that arrives after shutdown removed it, was
+    /// accepted by the session before the scope closed (its guard proves
+    /// it): it runs inline, here, rather than being lost.
     fn dispatch(&self, task: Task) {
         let dispatcher = lock(&self.dispatcher).clone();
-        match dispatcher {
-            Some(d) => d.dispatch(task),
-            None => {
-                drop(task);
-                self.report_error(dispatch_after_shutdown());
-            }
+        let refused = match dispatcher {
+            Some(d) => d.try_dispatch(task).err(),
+            None => Some(task),
+        };
+        if let Some(task) = refused {
+            task();
         }
     }
 
