@@ -113,8 +113,7 @@ pub(super) fn async_wrapper_addr(f: orc_rt_WrapperFunction) -> ExecutorAddr {
 /// `s` must come from [`session_ref`] (or be a wrapper's `S` argument) of a
 /// session whose shared state is still alive, which holds while the
 /// `Session` owner exists or a call into the session is in flight.
-#[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
-pub(crate) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
+pub(super) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
     let p = s.cast_const().cast::<Shared>();
     // SAFETY: (caller) `p` came from an `Arc<Shared>` that is still alive;
     // we take a new count for the reference we return.
