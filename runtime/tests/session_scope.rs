@@ -196,6 +196,9 @@ impl TaskDispatcher for GuardedPool {
     fn dispatch(&self, task: Task) {
         self.pool.dispatch(task);
     }
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
+        self.pool.try_dispatch(task)
+    }
     fn shutdown(&self) {
         self.pool.shutdown();
     }

@@ -23,8 +23,6 @@
 #include "orc-rt-c/CoreTypes.h"
 #include "orc-rt-c/Error.h"
 #include "orc-rt-c/WrapperFunction.h"
-
-/* The session API (sessions, execution scopes, calls into the controller)
-   is declared in orc-rt-c/Session.h, included here once it exists. */
+#include "orc-rt-c/Session.h"
 
 #endif /* ORC_RT_C_ORC_RT_H */

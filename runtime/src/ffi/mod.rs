@@ -25,9 +25,7 @@ use std::ptr;
 
 pub mod buffer;
 pub mod error;
-// The session C API (`orc_rt_Session_*`, `Session.h`) is declared here as
-// `pub mod session;` by the session work; it uses the helpers below and
-// `orc_rt_SessionRef`.
+pub mod session;
 
 pub use crate::wrapper::{orc_rt_WrapperFunctionBuffer, orc_rt_WrapperFunctionBufferDataUnion};
 pub use error::{orc_rt_Error_TypeId, orc_rt_ErrorRef, orc_rt_OpaqueError};

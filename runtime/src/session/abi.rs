@@ -10,7 +10,7 @@
 //!   *ArgData, size_t ArgSize)`, used for any other address when the session
 //!   allows it (`legacy_wrapper_fallback`).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{Shared, SharedArc};
@@ -19,53 +19,10 @@ use crate::error::Error;
 use crate::sync::Arc;
 use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer, orc_rt_WrapperFunctionBuffer};
 
-/// The C handle's target: a session. Only ever used behind a pointer.
-#[repr(C)]
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub struct orc_rt_OpaqueSession {
-    _private: [u8; 0],
-    _marker: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
-}
-
-/// `orc_rt_SessionRef`: an opaque reference to a session.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_SessionRef = *mut orc_rt_OpaqueSession;
-
-/// `orc_rt_ControllerHandlerTag`: a handler in the controller.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_ControllerHandlerTag = *mut c_void;
-
-/// `orc_rt_WrapperFunctionReturn`: `Return(S, CallId, ResultBytes)`.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_WrapperFunctionReturn = unsafe extern "C" fn(
-    s: orc_rt_SessionRef,
-    call_id: u64,
-    result_bytes: orc_rt_WrapperFunctionBuffer,
-);
-
-/// `orc_rt_WrapperFunction`: `fn(S, CallId, Return, ArgBytes)`.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_WrapperFunction = unsafe extern "C" fn(
-    s: orc_rt_SessionRef,
-    call_id: u64,
-    ret: orc_rt_WrapperFunctionReturn,
-    arg_bytes: orc_rt_WrapperFunctionBuffer,
-);
+pub use crate::ffi::{
+    orc_rt_ControllerHandlerTag, orc_rt_OpaqueSession, orc_rt_SessionRef, orc_rt_WrapperFunction,
+    orc_rt_WrapperFunctionReturn,
+};
 
 /// LLVM 22's synchronous wrapper-function ABI.
 type LegacyWrapperFunction =
@@ -156,8 +113,7 @@ pub(super) fn async_wrapper_addr(f: orc_rt_WrapperFunction) -> ExecutorAddr {
 /// `s` must come from [`session_ref`] (or be a wrapper's `S` argument) of a
 /// session whose shared state is still alive, which holds while the
 /// `Session` owner exists or a call into the session is in flight.
-#[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
-pub(crate) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
+pub(super) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
     let p = s.cast_const().cast::<Shared>();
     // SAFETY: (caller) `p` came from an `Arc<Shared>` that is still alive;
     // we take a new count for the reference we return.

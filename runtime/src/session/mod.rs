@@ -39,7 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
 use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
-use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher, dispatch_after_shutdown};
+use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher};
 use crate::error::{Error, ErrorKind};
 use crate::execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 use crate::resource_manager::ResourceManager;
@@ -206,6 +206,9 @@ pub(crate) struct Shared {
     legacy_fallback: bool,
     reporter: Reporter,
     process_info: ProcessInfo,
+    /// The owner of a session created through the C API
+    /// (`orc_rt_Session_create`), until `orc_rt_Session_destroy` drops it.
+    c_owner: Mutex<Option<Session>>,
 }
 
 fn contract(message: &str) -> Error {
@@ -256,14 +259,18 @@ impl SharedArc {
         }
     }
 
+    /// Hands `task` (which owns its guard) to the dispatcher. A task the
+    /// dispatcher refuses, or that arrives after shutdown removed it, was
+    /// accepted by the session before the scope closed (its guard proves
+    /// it): it runs inline, here, rather than being lost.
     fn dispatch(&self, task: Task) {
         let dispatcher = lock(&self.dispatcher).clone();
-        match dispatcher {
-            Some(d) => d.dispatch(task),
-            None => {
-                drop(task);
-                self.report_error(dispatch_after_shutdown());
-            }
+        let refused = match dispatcher {
+            Some(d) => d.try_dispatch(task).err(),
+            None => Some(task),
+        };
+        if let Some(task) = refused {
+            task();
         }
     }
 
@@ -971,6 +978,33 @@ impl SessionHandle {
         &self.shared.scope
     }
 
+    /// A handle to the session behind a C reference.
+    ///
+    /// # Safety
+    /// `s` must be the `orc_rt_SessionRef` of a session whose shared state
+    /// is alive (see [`as_raw`](Self::as_raw)).
+    #[allow(unsafe_code, reason = "turns a C session reference back into a handle")]
+    pub(crate) unsafe fn from_raw(s: orc_rt_SessionRef) -> SessionHandle {
+        SessionHandle {
+            // SAFETY: (caller) `s` refers to live shared state.
+            shared: unsafe { abi::shared_from_ref(s) },
+        }
+    }
+
+    /// Keeps `owner` (this session's owner) alive inside the session until
+    /// [`take_c_owner`](Self::take_c_owner): the C API owns sessions this way.
+    pub(crate) fn adopt_c_owner(owner: Session) -> orc_rt_SessionRef {
+        let s = owner.as_raw();
+        let slot = owner.shared.clone();
+        *lock(&slot.c_owner) = Some(owner);
+        s
+    }
+
+    /// Takes back the owner stored by [`adopt_c_owner`](Self::adopt_c_owner).
+    pub(crate) fn take_c_owner(&self) -> Option<Session> {
+        lock(&self.shared.c_owner).take()
+    }
+
     // ---- calls --------------------------------------------------------------------
 
     /// Calls the controller's handler for `tag`; `on_complete` runs exactly
@@ -1140,6 +1174,7 @@ impl Session {
             legacy_fallback,
             reporter,
             process_info,
+            c_owner: Mutex::new(None),
         }));
         Session {
             handle: SessionHandle { shared },
