@@ -297,17 +297,29 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
                 i += 1;
             }
         }
+        // The task goes into a slot the thread takes it from, so that a
+        // failed spawn leaves it with us.
+        let slot = Arc::new(Mutex::new(Some(task)));
+        let theirs = slot.clone();
         let spawned = thread::Builder::new()
             .name("orc-rt-call".into())
             .stack_size(self.stack_size)
             .spawn(move || {
-                let _ = catch_unwind(AssertUnwindSafe(task));
+                if let Some(task) = lock(&theirs).take() {
+                    let _ = catch_unwind(AssertUnwindSafe(task));
+                }
             });
         match spawned {
             Ok(handle) => st.handles.push(handle),
-            // The task (and its guard) is dropped: the call gets no result,
-            // as when the session drops a call; say why.
-            Err(e) => tracing::error!("cannot start a thread for a call: {e}"),
+            Err(e) => {
+                // Out of threads: run it here rather than lose the call (the
+                // caller is blocked meanwhile, but every call gets its result).
+                drop(st);
+                tracing::error!("cannot start a thread for a call ({e}); running it inline");
+                if let Some(task) = lock(&slot).take() {
+                    let _ = catch_unwind(AssertUnwindSafe(task));
+                }
+            }
         }
     }
 
