@@ -114,6 +114,11 @@ impl ElasticDispatcher {
     pub fn workers(&self) -> usize {
         lock(&self.pool.state).workers.len()
     }
+
+    /// Worker threads waiting for work.
+    pub fn idle_workers(&self) -> usize {
+        lock(&self.pool.state).idle
+    }
 }
 
 fn worker(pool: Arc<Pool>) {
@@ -297,17 +302,29 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
                 i += 1;
             }
         }
+        // The task goes into a slot the thread takes it from, so that a
+        // failed spawn leaves it with us.
+        let slot = Arc::new(Mutex::new(Some(task)));
+        let theirs = slot.clone();
         let spawned = thread::Builder::new()
             .name("orc-rt-call".into())
             .stack_size(self.stack_size)
             .spawn(move || {
-                let _ = catch_unwind(AssertUnwindSafe(task));
+                if let Some(task) = lock(&theirs).take() {
+                    let _ = catch_unwind(AssertUnwindSafe(task));
+                }
             });
         match spawned {
             Ok(handle) => st.handles.push(handle),
-            // The task (and its guard) is dropped: the call gets no result,
-            // as when the session drops a call; say why.
-            Err(e) => tracing::error!("cannot start a thread for a call: {e}"),
+            Err(e) => {
+                // Out of threads: run it here rather than lose the call (the
+                // caller is blocked meanwhile, but every call gets its result).
+                drop(st);
+                tracing::error!("cannot start a thread for a call ({e}); running it inline");
+                if let Some(task) = lock(&slot).take() {
+                    let _ = catch_unwind(AssertUnwindSafe(task));
+                }
+            }
         }
     }
 
@@ -407,7 +424,15 @@ mod tests {
     #[test]
     fn idle_workers_are_reused_and_retired() {
         let d = ElasticDispatcher::with_options(256 * 1024, 0, Duration::from_millis(20));
-        for _ in 0..5 {
+        for i in 0..5 {
+            if i > 0 {
+                // The worker signals before it goes idle: wait until it has,
+                // or the next task may (correctly) start a second worker.
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while d.idle_workers() == 0 && std::time::Instant::now() < deadline {
+                    thread::yield_now();
+                }
+            }
             let (tx, rx) = mpsc::channel();
             d.dispatch(Box::new(move || tx.send(()).unwrap()));
             rx.recv().unwrap();

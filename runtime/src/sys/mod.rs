@@ -12,6 +12,16 @@ pub(crate) mod fd;
 pub(crate) mod gdb_jit;
 pub(crate) mod memory;
 
+/// The text of an OS error as `strerror` gives it (what LLVM's
+/// `errorCodeToError` shows), without Rust's " (os error N)" suffix.
+pub(crate) fn error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => text[..i].to_owned(),
+        _ => text,
+    }
+}
+
 /// The page size of this process.
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.

@@ -79,6 +79,12 @@ struct CallState {
     next_seqno: u64,
     /// Set once the connection is ending: no new calls go out.
     disconnecting: bool,
+    /// The controller's calls delivered to the session and not answered yet.
+    in_flight: usize,
+    /// How the connection ended, kept until the calls in flight are done.
+    ending: Option<Result<(), Error>>,
+    /// `notify_disconnected` ran (or is running).
+    notified: bool,
 }
 
 /// A [`ControllerAccess`] over LLVM 22's wire protocol.
@@ -89,8 +95,9 @@ pub struct WireControllerAccess {
     reader: Mutex<Option<BoxedReader>>,
     writer: Mutex<Option<BoxedWriter>>,
     calls: Mutex<CallState>,
-    /// `true` once `notify_disconnected` ran (or is running). Deliveries to
-    /// the session happen under the read lock, so none can follow it.
+    /// `true` once the connection started ending: nothing more is delivered
+    /// to the session. Deliveries happen under the read lock, so none can
+    /// follow the switch.
     closed: RwLock<bool>,
     dispatch_ctx: &'static DispatchContext,
 }
@@ -129,6 +136,9 @@ impl WireControllerAccess {
                 pending: HashMap::new(),
                 next_seqno: 1,
                 disconnecting: false,
+                in_flight: 0,
+                ending: None,
+                notified: false,
             }),
             closed: RwLock::new(false),
             dispatch_ctx,
@@ -197,29 +207,50 @@ impl WireControllerAccess {
         }
     }
 
-    /// Ends the connection once: no more deliveries, pending calls failed,
-    /// then the session is told.
+    /// The connection is ending (end of stream, Hangup, a protocol or I/O
+    /// error): deliver nothing more, fail our pending calls, refuse new
+    /// ones. The session is told once the controller's calls still running
+    /// have finished, as LLVM's executor drains its dispatcher first: their
+    /// results are still sent (or reported lost), and JIT'd code they run
+    /// that waits for the controller gets "disconnected" now.
     fn end(&self, result: Result<(), Error>) {
-        {
-            let mut closed = write(&self.closed);
-            if *closed {
+        *write(&self.closed) = true;
+        let (pending, finish_now) = {
+            let mut calls = lock(&self.calls);
+            if calls.ending.is_some() || calls.notified {
                 return;
             }
-            *closed = true;
-        }
-        match &result {
-            Ok(()) => tracing::debug!(target: "orc_rt::wire", "session ended"),
-            Err(e) => tracing::debug!(target: "orc_rt::wire", "session ended: {e}"),
-        }
-        self.dispatch_ctx.set_target(None);
-        let pending: Vec<ControllerCallReturn> = {
-            let mut calls = lock(&self.calls);
+            match &result {
+                Ok(()) => tracing::debug!(target: "orc_rt::wire", "connection ended"),
+                Err(e) => tracing::debug!(target: "orc_rt::wire", "connection ended: {e}"),
+            }
             calls.disconnecting = true;
-            calls.pending.drain().map(|(_, ret)| ret).collect()
+            calls.ending = Some(result);
+            let pending: Vec<ControllerCallReturn> =
+                calls.pending.drain().map(|(_, ret)| ret).collect();
+            (pending, calls.in_flight == 0)
         };
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }
+        if finish_now {
+            self.finish();
+        } else {
+            tracing::debug!(target: "orc_rt::wire", "waiting for the calls in flight");
+        }
+    }
+
+    /// Tells the session, once.
+    fn finish(&self) {
+        let result = {
+            let mut calls = lock(&self.calls);
+            if calls.notified {
+                return;
+            }
+            calls.notified = true;
+            calls.ending.take().unwrap_or(Ok(()))
+        };
+        self.dispatch_ctx.set_target(None);
         // Close our write side: the controller sees end of stream.
         drop(lock(&self.writer).take());
         self.hooks.notify_disconnected(result);
@@ -264,6 +295,7 @@ impl WireControllerAccess {
         }
         match msg.opcode {
             Opcode::CallWrapper => {
+                lock(&self.calls).in_flight += 1;
                 self.hooks
                     .handle_wrapper_call(msg.tag, msg.payload, msg.seqno);
                 Ok(true)
@@ -358,13 +390,15 @@ impl ControllerAccess for WireControllerAccess {
     }
 
     fn disconnect(&self) {
-        // Announce the end (SPS Error success), then stop. The reader thread
-        // may stay blocked until the controller closes its side; it then
-        // sees the connection closed and delivers nothing.
+        // Announce the end (SPS Error success), then stop at once: the
+        // session asked, so calls still running do not hold it up (their
+        // results are dropped). The reader thread may stay blocked until the
+        // controller closes its side; it then delivers nothing.
         if !*read(&self.closed) {
             let _ = self.send(Opcode::Hangup, 0, ExecutorAddr::NULL, &[0]);
         }
         self.end(Ok(()));
+        self.finish();
     }
 
     fn call_controller(
@@ -393,13 +427,21 @@ impl ControllerAccess for WireControllerAccess {
     }
 
     fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {
+        let (notified, finish_after) = {
+            let mut calls = lock(&self.calls);
+            calls.in_flight = calls.in_flight.saturating_sub(1);
+            (
+                calls.notified,
+                calls.ending.is_some() && calls.in_flight == 0,
+            )
+        };
         let lost = || {
             tracing::debug!(target: "orc_rt::wire", "result seq={call_id} dropped: the controller is gone");
             if let Some(f) = &self.options.on_lost_result {
                 f(call_id);
             }
         };
-        if *read(&self.closed) {
+        if notified {
             lost();
             return;
         }
@@ -423,6 +465,9 @@ impl ControllerAccess for WireControllerAccess {
                 lost();
             }
             self.end_after_send_error(e);
+        }
+        if finish_after {
+            self.finish();
         }
     }
 }

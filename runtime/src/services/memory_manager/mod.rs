@@ -82,10 +82,9 @@ impl MemoryManager {
                 ),
             ));
         }
-        // LLVM reports the OS error's text ("Cannot allocate memory").
-        let region = Region::map(size).map_err(|e| {
-            Error::with_source(ErrorKind::Io, e).context(format!("reserve of {size:#x} bytes"))
-        })?;
+        // LLVM reports the OS error's text alone ("Cannot allocate memory").
+        let region =
+            Region::map(size).map_err(|e| Error::new(ErrorKind::Io, crate::sys::error_text(&e)))?;
         let base = region.range().start;
         lock(&self.slabs).insert(
             base.value(),
