@@ -29,6 +29,7 @@ pub mod render;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod services;
 mod sim;
 pub mod transcript;
 

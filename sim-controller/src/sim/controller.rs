@@ -18,42 +18,7 @@ pub(crate) const TO_EXEC: usize = 0;
 /// Channel of messages to the controller.
 pub(crate) const TO_CTL: usize = 1;
 
-/// A result as it travels: bytes or an out-of-band error message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Res {
-    Bytes(Vec<u8>),
-    Error(String),
-}
-
-impl Res {
-    pub(crate) fn from_buffer(b: &orc_rt::WrapperFunctionBuffer) -> Res {
-        match b.error_message() {
-            Some(m) => Res::Error(m.to_string_lossy().into_owned()),
-            None => Res::Bytes(b.bytes().to_vec()),
-        }
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Res::Bytes(b) if b.is_empty() => "ok (empty)".to_owned(),
-            Res::Bytes(b) => format!("ok {}", hex(b)),
-            Res::Error(m) => format!("error {m:?}"),
-        }
-    }
-}
-
-/// Bytes as hex, grouped, shortened past 32 bytes.
-pub(crate) fn hex(b: &[u8]) -> String {
-    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
-    if b.len() > 32 {
-        s.push_str(&format!("...({} bytes)", b.len()));
-    }
-    if s.is_empty() {
-        "(empty)".to_owned()
-    } else {
-        s
-    }
-}
+pub(crate) use crate::services::{Res, hex};
 
 /// A message on the simulated transport.
 #[derive(Debug, Clone)]
@@ -135,36 +100,10 @@ pub(crate) struct Ctl {
     reserve_fault_used: bool,
 }
 
-/// Hides real user-space addresses (hex literals of 11 or 12 digits) in
-/// text that came from the executor, so transcripts stay the same.
-pub(crate) fn mask_addrs(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'0' && b.get(i + 1) == Some(&b'x') {
-            let digits = b[i + 2..]
-                .iter()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count();
-            if (11..=12).contains(&digits) {
-                out.push_str("0x<addr>");
-                i += 2 + digits;
-                continue;
-            }
-        }
-        let ch = s[i..].chars().next().expect("in bounds");
-        out.push(ch);
-        i += ch.len_utf8();
-    }
-    out
-}
-
-/// A service step (`reserve`, `write`, `read`, `release`). Returns false if
-/// the controller must first wait for the setup message.
+/// A service step (`reserve`, `write`, `read`, `release`): waits for the
+/// setup message, and for the result of the `reserve` of its region.
 pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> {
     use orc_rt::services::names;
-    use orc_rt::{ExecutorAddr, ExecutorAddrRange, sps};
     let mut st = w.lock();
     if let Some(why) = st.ctl.ended.clone() {
         st.ctl.calls.entry(handle.to_owned()).or_default().result =
@@ -179,9 +118,6 @@ pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> 
     if !st.ctl.setup {
         return Some(Wait::Setup);
     }
-    let sym = |st: &St, n: &str| st.ctl.symbols.get(n).copied().unwrap_or(0);
-    let mm = ExecutorAddr::new(sym(&st, names::MEMORY_MANAGER_INSTANCE));
-    let region = |st: &St, r: &str| st.ctl.regions.get(r).copied();
     if let SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r) = op
         && st
             .ctl
@@ -192,80 +128,43 @@ pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> 
         // Its region's reservation is still on its way.
         return Some(Wait::Result(r.clone()));
     }
-    let (fname, args, text) = match op {
-        SvcOp::Reserve(size) => {
-            let mut size = *size;
-            let faulty = !st.ctl.reserve_fault_used
-                && w.sc
-                    .faults
-                    .iter()
-                    .any(|f| f.kind == FaultKind::ReserveFails);
-            if faulty {
-                st.ctl.reserve_fault_used = true;
-                size = 1 << 62;
-                st.log(
-                    "fault",
-                    format!(
-                        "reserve-fails: {handle} asks for 2^62 bytes, more than any process can map"
-                    ),
-                    Shape::Note,
-                );
-            }
-            (
-                names::MEMORY_MANAGER_RESERVE,
-                sps::to_vec(&(mm, size)),
-                format!("reserve {handle}: {size:#x} bytes"),
-            )
-        }
-        SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r)
-            if region(&st, r).is_none() =>
-        {
-            st.ctl.calls.entry(handle.to_owned()).or_default().result =
-                Some(Res::Error(format!("region {r} was not reserved")));
-            st.log(
-                "ctl",
-                format!("{handle} fails at once: region {r} was not reserved"),
-                Shape::Note,
-            );
+    let mut size = None;
+    if matches!(op, SvcOp::Reserve(_))
+        && !st.ctl.reserve_fault_used
+        && w.sc
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::ReserveFails)
+    {
+        st.ctl.reserve_fault_used = true;
+        size = Some(crate::services::IMPOSSIBLE_SIZE);
+        st.log(
+            "fault",
+            format!("reserve-fails: {handle} asks for 2^62 bytes, more than any process can map"),
+            Shape::Note,
+        );
+    }
+    let mm = st
+        .ctl
+        .symbols
+        .get(names::MEMORY_MANAGER_INSTANCE)
+        .copied()
+        .unwrap_or(0);
+    let regions = st.ctl.regions.clone();
+    let enc = match crate::services::encode(handle, op, mm, |r| regions.get(r).copied(), size) {
+        Ok(e) => e,
+        Err(why) => {
+            st.log("ctl", format!("{handle} fails at once: {why}"), Shape::Note);
+            st.ctl.calls.entry(handle.to_owned()).or_default().result = Some(Res::Error(why));
             return None;
         }
-        SvcOp::Write(r, off, v) => {
-            let at = ExecutorAddr::new(region(&st, r).expect("checked") + off);
-            let bytes = v.encode().unwrap_or_default();
-            let writes: Vec<(ExecutorAddr, &[u8])> = vec![(at, &bytes)];
-            (
-                names::WRITE_BUFFERS,
-                sps::to_vec(&writes),
-                format!("write {handle}: {v} at {r}+{off:#x}"),
-            )
-        }
-        SvcOp::Read(r, off, len) => {
-            let at = region(&st, r).expect("checked") + off;
-            let ranges = vec![ExecutorAddrRange::new(
-                ExecutorAddr::new(at),
-                ExecutorAddr::new(at + len),
-            )];
-            (
-                names::READ_BUFFERS,
-                sps::to_vec(&ranges),
-                format!("read {handle}: {len} bytes at {r}+{off:#x}"),
-            )
-        }
-        SvcOp::Release(r) => {
-            let bases = vec![ExecutorAddr::new(region(&st, r).expect("checked"))];
-            (
-                names::MEMORY_MANAGER_RELEASE,
-                sps::to_vec(&(mm, bases)),
-                format!("release {handle}: region {r}"),
-            )
-        }
     };
-    let Some(&addr) = st.ctl.symbols.get(fname) else {
+    let Some(&addr) = st.ctl.symbols.get(enc.symbol) else {
         st.ctl.calls.entry(handle.to_owned()).or_default().result =
-            Some(Res::Error(format!("no symbol {fname}")));
+            Some(Res::Error(format!("no symbol {}", enc.symbol)));
         st.log(
             "ctl",
-            format!("{handle}: the executor announced no {fname}"),
+            format!("{handle}: the executor announced no {}", enc.symbol),
             Shape::Note,
         );
         return None;
@@ -278,62 +177,17 @@ pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> 
         id,
         handle: handle.to_owned(),
         addr,
-        args,
+        args: enc.args,
     };
-    send(w, &mut st, TO_EXEC, msg, "ctl", format!("{text} (id {id})"));
+    send(
+        w,
+        &mut st,
+        TO_EXEC,
+        msg,
+        "ctl",
+        format!("{} (id {id})", enc.text),
+    );
     None
-}
-
-/// Decodes a service result (SPS `Expected`/`Error` become errors), records
-/// reserved regions, and describes it without real addresses.
-fn service_result(st: &mut St, handle: &str, op: &SvcOp, res: Res) -> (Res, String) {
-    use orc_rt::{Error, ExecutorAddr, sps};
-    let bytes = match res {
-        Res::Error(m) => {
-            let m = mask_addrs(&m);
-            return (Res::Error(m.clone()), format!("error {m:?}"));
-        }
-        Res::Bytes(b) => b,
-    };
-    let bad = |what: &str| {
-        (
-            Res::Error(format!("undecodable {what} result")),
-            format!("undecodable {what} result"),
-        )
-    };
-    match op {
-        SvcOp::Reserve(_) => match sps::from_bytes::<Result<ExecutorAddr, Error>>(&bytes) {
-            Ok(Ok(a)) => {
-                st.ctl.regions.insert(handle.to_owned(), a.value());
-                (
-                    Res::Bytes(Vec::new()),
-                    format!("ok: region {handle} reserved"),
-                )
-            }
-            Ok(Err(e)) => {
-                let m = mask_addrs(e.message());
-                (Res::Error(m.clone()), format!("error {m:?}"))
-            }
-            Err(_) => bad("reserve"),
-        },
-        SvcOp::Write(..) => (Res::Bytes(bytes), "ok".to_owned()),
-        SvcOp::Read(..) => match sps::from_bytes::<Vec<Vec<u8>>>(&bytes) {
-            Ok(bufs) => {
-                let data = bufs.into_iter().next().unwrap_or_default();
-                let text = format!("ok {}", hex(&data));
-                (Res::Bytes(data), text)
-            }
-            Err(_) => bad("read"),
-        },
-        SvcOp::Release(_) => match sps::from_bytes::<Result<(), Error>>(&bytes) {
-            Ok(Ok(())) => (Res::Bytes(Vec::new()), "ok".to_owned()),
-            Ok(Err(e)) => {
-                let m = mask_addrs(e.message());
-                (Res::Error(m.clone()), format!("error {m:?}"))
-            }
-            Err(_) => bad("release"),
-        },
-    }
 }
 
 /// Puts `msg` on channel `dir` (logged by `actor` as `text`), applying the
@@ -513,7 +367,10 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
         Msg::Result { handle, result, .. } => {
             let (result, text) = match st.ctl.svc.remove(&handle) {
                 Some(op) => {
-                    let (r, d) = service_result(&mut st, &handle, &op, result);
+                    let (r, d, base) = crate::services::decode(&handle, &op, result);
+                    if let Some(base) = base {
+                        st.ctl.regions.insert(handle.clone(), base);
+                    }
                     (r, format!("{handle} → {d} [m{no}]"))
                 }
                 None => {
