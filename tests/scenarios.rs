@@ -3,10 +3,15 @@
 //! with `INSTA_UPDATE=no`, so a changed or new transcript fails). Also:
 //! determinism across seeds, and that the scenarios cover the spec.
 
+mod executor_support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use orc_sim::{RunConfig, Scenario};
+
+const LLVM_EXECUTOR: &str = "/usr/lib/llvm-22/bin/llvm-jitlink-executor";
 
 fn load(path: &Path) -> Scenario {
     let name = format!("scenarios/{}", path.file_name().unwrap().to_string_lossy());
@@ -104,4 +109,47 @@ fn a_bad_scenario_is_reported_with_its_position() {
         err.to_string(),
         "scenarios/bad.scn:3:1: error: `nowhere` is not a declared JIT'd function (use `0x...` for a raw address)"
     );
+}
+
+/// Protocol-level scenarios (`wire`) played over LLVM 22's wire protocol
+/// against `orc-executor` and against LLVM's `llvm-jitlink-executor`: both
+/// pass, their transcripts are identical (differential testing), and the
+/// transcript is snapshot-checked. Without LLVM 22 the LLVM half is skipped,
+/// unless `ORC_RT_REQUIRE_LLVM=1`.
+#[test]
+fn wire_scenarios_match_llvm_executor() {
+    let ours = executor_support::executor_binary(executor_support::own_profile());
+    let llvm = Path::new(LLVM_EXECUTOR);
+    let require = std::env::var_os("ORC_RT_REQUIRE_LLVM").is_some_and(|v| v == "1");
+    assert!(
+        llvm.is_file() || !require,
+        "{LLVM_EXECUTOR} is missing and ORC_RT_REQUIRE_LLVM=1"
+    );
+    let mut played = 0;
+    insta::glob!("../scenarios", "wire_*.scn", |path| {
+        let sc = load(path);
+        assert!(
+            orc_sim::wire::not_wire_capable(&sc).is_none(),
+            "{}: {:?}",
+            sc.file,
+            orc_sim::wire::not_wire_capable(&sc)
+        );
+        let a = orc_sim::wire::run(&sc, &ours, Duration::from_secs(20));
+        assert!(a.passed(), "{}", a.render());
+        if llvm.is_file() {
+            let b = orc_sim::wire::run(&sc, llvm, Duration::from_secs(20));
+            assert!(b.passed(), "{}", b.render());
+            assert_eq!(
+                orc_sim::wire::compare(&a, &b),
+                None,
+                "{} differs from LLVM's executor",
+                sc.file
+            );
+        }
+        played += 1;
+        insta::with_settings!({ omit_expression => true }, {
+            insta::assert_snapshot!(a.transcript());
+        });
+    });
+    assert!(played >= 4, "only {played} wire scenarios");
 }

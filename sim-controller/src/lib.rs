@@ -9,6 +9,8 @@
 //! - [`replay`]: what `orc-sim replay` and `tests/scenarios.rs` call.
 //! - [`render`]: a run as a Mermaid sequence diagram or a Chrome/Perfetto
 //!   trace.
+//! - [`wire`]: protocol-level scenarios played over LLVM 22's wire protocol
+//!   against an executor process (ours or LLVM's), for differential testing.
 //!
 //! ```
 //! let script = r#"
@@ -32,6 +34,7 @@ pub mod scenario;
 pub mod services;
 mod sim;
 pub mod transcript;
+pub mod wire;
 
 pub use scenario::{ParseError, Scenario, parse};
 pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, TAG_BASE, run};

@@ -56,11 +56,58 @@ enum Cmd {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Play protocol-level scenarios over LLVM 22's wire protocol against
+    /// executor processes and compare their transcripts.
+    Wire {
+        /// Scenario files or directories (default: scenarios/); scenarios that
+        /// need the in-process session are skipped.
+        paths: Vec<PathBuf>,
+        /// An executor binary (`orc-executor`, `llvm-jitlink-executor`); give
+        /// two to compare them.
+        #[arg(long = "executor", required = true)]
+        executors: Vec<PathBuf>,
+        /// Only scenarios whose file name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Print each transcript.
+        #[arg(long)]
+        print: bool,
+        /// Seconds to wait for any one message.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Wire {
+            paths,
+            executors,
+            filter,
+            print,
+            timeout,
+        } => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from("scenarios")]
+            } else {
+                paths
+            };
+            match wire(
+                &paths,
+                &executors,
+                filter.as_deref(),
+                print,
+                Duration::from_secs(timeout),
+            ) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("orc-sim: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Replay {
             paths,
             seed,
@@ -103,4 +150,86 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `orc-sim wire`: each protocol-level scenario against each executor; the
+/// transcripts of two executors must be identical.
+fn wire(
+    paths: &[PathBuf],
+    executors: &[PathBuf],
+    filter: Option<&str>,
+    print: bool,
+    timeout: Duration,
+) -> Result<bool, String> {
+    let files = orc_sim::runner::collect(paths)?;
+    let mut ok = true;
+    let mut ran = 0;
+    let mut skipped = 0;
+    println!(
+        "{:<36}  {}",
+        "scenario",
+        executors
+            .iter()
+            .map(|e| e.display().to_string())
+            .collect::<Vec<_>>()
+            .join("  |  ")
+    );
+    for f in files {
+        let name = f.display().to_string();
+        if filter.is_some_and(|x| !name.contains(x)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{name}: {e}"))?;
+        let sc = orc_sim::parse(&name, &text).map_err(|e| e.to_string())?;
+        if orc_sim::wire::not_wire_capable(&sc).is_some() {
+            skipped += 1;
+            continue;
+        }
+        ran += 1;
+        let outs: Vec<orc_sim::wire::WireOutcome> = executors
+            .iter()
+            .map(|e| orc_sim::wire::run(&sc, e, timeout))
+            .collect();
+        let mut cells: Vec<String> = outs
+            .iter()
+            .map(|o| {
+                if o.passed() {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                }
+            })
+            .collect();
+        let diff = outs
+            .windows(2)
+            .find_map(|p| orc_sim::wire::compare(&p[0], &p[1]));
+        if diff.is_some() {
+            cells.push("DIFFERENT".into());
+        } else if outs.len() > 1 {
+            cells.push("same".into());
+        }
+        println!("{:<36}  {}", sc.name, cells.join("  |  "));
+        for o in &outs {
+            if print || !o.passed() {
+                println!("{}", o.render());
+                if !o.stderr.is_empty() {
+                    println!("# stderr of {}:\n{}", o.executor, o.stderr.trim_end());
+                }
+            }
+            ok &= o.passed();
+        }
+        if let Some(d) = diff {
+            println!("  transcripts differ at {d}");
+            ok = false;
+        }
+        for p in outs.windows(2) {
+            for note in orc_sim::wire::symbol_differences(&p[0], &p[1]) {
+                println!("  note: {note}");
+            }
+        }
+    }
+    println!(
+        "{ran} protocol-level scenario(s) played, {skipped} skipped (they need the in-process session)"
+    );
+    Ok(ok && ran > 0)
 }

@@ -72,6 +72,9 @@ pub struct Scenario {
     /// Install the real executor services (`services`): memory manager,
     /// memory access, dylib manager, running code.
     pub services: bool,
+    /// A protocol-level scenario (`wire`): also played over LLVM 22's wire
+    /// protocol against executor processes by `orc-sim wire`.
+    pub wire: bool,
     /// Faults to inject.
     pub faults: Vec<Fault>,
     /// The controller's script.

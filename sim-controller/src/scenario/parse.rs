@@ -24,6 +24,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         jits: Vec::new(),
         handlers: Vec::new(),
         services: false,
+        wire: false,
         faults: Vec::new(),
         steps: Vec::new(),
         expects: Vec::new(),
@@ -329,10 +330,12 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "handler",
         "fault",
         "services",
+        "wire",
     ])?;
     match kw.as_str() {
         "seed" => sc.seed = c.number("a seed (a number)")?,
         "services" => sc.services = true,
+        "wire" => sc.wire = true,
         "latency" => {
             let lo = c.number("the minimum latency in ticks")?;
             let p = c.pos();
