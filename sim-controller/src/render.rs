@@ -17,6 +17,26 @@ fn lane(actor: &str) -> &str {
     }
 }
 
+/// Left to right: the controller and its transport, the executor's access,
+/// the session and its machinery, JIT'd code, managers, the rest.
+fn rank(lane: &str) -> u8 {
+    let first = lane.split(' ').next().unwrap_or(lane);
+    match first {
+        "script" => 0,
+        "ctl" => 1,
+        "net" => 2,
+        "ca" => 3,
+        "session" => 4,
+        "dispatcher" => 5,
+        "tasks" => 6,
+        "jit" => 7,
+        "host" => 8,
+        "rm" | "memory" => 9,
+        "cb" => 10,
+        _ => 11,
+    }
+}
+
 fn ident(lane: &str) -> String {
     lane.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -41,6 +61,8 @@ pub fn mermaid(o: &RunOutcome) -> String {
             lanes.push(l);
         }
     }
+    // Stable: actors of one rank keep their order of appearance.
+    lanes.sort_by_key(|l| rank(l));
     for l in &lanes {
         let _ = writeln!(out, "    participant {} as {}", ident(l), l);
     }
