@@ -387,6 +387,9 @@ pub enum FaultKind {
     AtStep(u64, Action),
     /// Do ACTION as soon as an event matching the pattern is logged.
     On(String, Action),
+    /// The controller access breaks obligation 4: it still hands incoming
+    /// calls to the session after disconnecting.
+    CaDeliversLate,
     /// The next memory reservation asks for more than any process can map,
     /// so the real memory manager's reservation fails.
     ReserveFails,

@@ -415,6 +415,7 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                 "at-step",
                 "on",
                 "reserve-fails",
+                "ca-delivers-late",
             ])?;
             let kind = match k.as_str() {
                 "drop" => FaultKind::Drop(msg_sel(c)?),
@@ -432,7 +433,8 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                     let pat = c.string("an event pattern (a quoted string)")?;
                     FaultKind::On(pat, action(c)?)
                 }
-                _ => FaultKind::ReserveFails,
+                "reserve-fails" => FaultKind::ReserveFails,
+                _ => FaultKind::CaDeliversLate,
             };
             sc.faults.push(Fault { kind, pos });
         }

@@ -330,7 +330,20 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
     let no = p.no;
     let recv = Shape::Recv(no, "ctl".into());
     let mut st = w.lock();
-    if !st.ca.connected {
+    let faulty = matches!(p.msg, Msg::Call { .. })
+        && w.sc
+            .faults
+            .iter()
+            .any(|f| f.kind == crate::scenario::FaultKind::CaDeliversLate);
+    if !st.ca.connected && faulty {
+        // A broken access (obligation 4 of spec 7): the session must still
+        // drop a call that arrives once its scope is closed.
+        st.log(
+            "fault",
+            "ca-delivers-late: the access hands a call to the session after disconnecting",
+            Shape::Note,
+        );
+    } else if !st.ca.connected {
         let what = match &p.msg {
             Msg::Call { handle, .. } => format!("call {handle}"),
             Msg::Reply { tag, n, .. } => format!("reply of {tag} #{n}"),
