@@ -4,6 +4,7 @@
 //! exactly the same bytes.
 
 use orc_rt::services::names;
+use orc_rt::services::types::{ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange, sps};
 
 use crate::scenario::SvcOp;
@@ -88,18 +89,23 @@ pub struct Encoded {
     pub text: String,
 }
 
-/// Encodes service step `op` of call `handle`. `memory_manager` is the
-/// instance address from the setup message; `region` maps a reserve's
-/// handle to its base. `Err` = the step fails at once at the controller.
+/// Encodes service step `op` of call `handle`. `symbol` looks up the setup
+/// message's bootstrap symbols (service instances); `named` maps the handle
+/// of an earlier step to the address its result named (a region, a library,
+/// an initialized segment). `Err` = the step fails at once at the controller.
 pub fn encode(
     handle: &str,
     op: &SvcOp,
-    memory_manager: u64,
-    region: impl Fn(&str) -> Option<u64>,
+    symbol: impl Fn(&str) -> Option<u64>,
+    named: impl Fn(&str) -> Option<u64>,
     reserve_override: Option<u64>,
 ) -> Result<Encoded, String> {
-    let mm = ExecutorAddr::new(memory_manager);
-    let base = |r: &str| region(r).ok_or_else(|| format!("region {r} was not reserved"));
+    let instance = |n: &str| ExecutorAddr::new(symbol(n).unwrap_or(0));
+    let mm = instance(names::MEMORY_MANAGER_INSTANCE);
+    let base = |r: &str| {
+        let kind = op.needs().unwrap_or("address");
+        named(r).ok_or_else(|| format!("{kind} {r} is not available (its step failed)"))
+    };
     Ok(match op {
         SvcOp::Reserve(size) => {
             let size = reserve_override.unwrap_or(*size);
@@ -139,7 +145,69 @@ pub fn encode(
                 text: format!("release {handle}: region {r}"),
             }
         }
+        SvcOp::Initialize(r, off, size, prot, v) => {
+            let content = v.encode().unwrap_or_default();
+            let req = FinalizeRequest {
+                segments: vec![SegmentRequest {
+                    group: *prot,
+                    addr: ExecutorAddr::new(base(r)? + off),
+                    size: *size,
+                    content: &content,
+                }],
+                actions: Vec::new(),
+            };
+            Encoded {
+                symbol: names::MEMORY_MANAGER_INITIALIZE,
+                args: sps::to_vec(&(mm, req)),
+                text: format!(
+                    "initialize {handle}: {size:#x} bytes {} at {r}+{off:#x} holding {v}",
+                    prot_text(*prot)
+                ),
+            }
+        }
+        SvcOp::Deinitialize(i) => {
+            let keys = vec![ExecutorAddr::new(base(i)?)];
+            Encoded {
+                symbol: names::MEMORY_MANAGER_DEINITIALIZE,
+                args: sps::to_vec(&(mm, keys)),
+                text: format!("deinitialize {handle}: segment {i}"),
+            }
+        }
+        SvcOp::Open(path) => Encoded {
+            symbol: names::DYLIB_MANAGER_OPEN,
+            args: sps::to_vec(&(
+                instance(names::DYLIB_MANAGER_INSTANCE),
+                path.as_bytes(),
+                0u64,
+            )),
+            text: format!("open {handle}: {path:?}"),
+        },
+        SvcOp::Resolve(lib, syms) => {
+            let lookups: Vec<(&[u8], bool)> =
+                syms.iter().map(|(n, req)| (n.as_bytes(), *req)).collect();
+            let list: Vec<String> = syms
+                .iter()
+                .map(|(n, req)| {
+                    if *req {
+                        n.clone()
+                    } else {
+                        format!("{n} (weak)")
+                    }
+                })
+                .collect();
+            Encoded {
+                symbol: names::DYLIB_MANAGER_RESOLVE,
+                args: sps::to_vec(&(ExecutorAddr::new(base(lib)?), lookups)),
+                text: format!("resolve {handle} in {lib}: {}", list.join(", ")),
+            }
+        }
     })
+}
+
+/// `r-x` for protection bits 0b101.
+fn prot_text(p: u8) -> String {
+    let f = |bit: u8, c: char| if p & bit != 0 { c } else { '-' };
+    [f(1, 'r'), f(2, 'w'), f(4, 'x')].iter().collect()
 }
 
 /// Decodes a service result (SPS `Expected`/`Error` failures become
@@ -181,11 +249,54 @@ pub fn decode(handle: &str, op: &SvcOp, res: Res) -> (Res, String, Option<u64>) 
             }
             Err(_) => bad("read"),
         },
-        SvcOp::Release(_) => match sps::from_bytes::<Result<(), Error>>(&bytes) {
-            Ok(Ok(())) => (Res::Bytes(Vec::new()), "ok".to_owned(), None),
-            Ok(Err(e)) => failed(e),
-            Err(_) => bad("release"),
-        },
+        SvcOp::Release(_) | SvcOp::Deinitialize(_) => {
+            match sps::from_bytes::<Result<(), Error>>(&bytes) {
+                Ok(Ok(())) => (Res::Bytes(Vec::new()), "ok".to_owned(), None),
+                Ok(Err(e)) => failed(e),
+                Err(_) => bad("release/deinitialize"),
+            }
+        }
+        SvcOp::Initialize(..) | SvcOp::Open(_) => {
+            match sps::from_bytes::<Result<ExecutorAddr, Error>>(&bytes) {
+                Ok(Ok(a)) => {
+                    let what = if matches!(op, SvcOp::Open(_)) {
+                        "library"
+                    } else {
+                        "segment"
+                    };
+                    (
+                        Res::Bytes(Vec::new()),
+                        format!("ok: {what} {handle}"),
+                        Some(a.value()),
+                    )
+                }
+                Ok(Err(e)) => failed(e),
+                Err(_) => bad("initialize/open"),
+            }
+        }
+        SvcOp::Resolve(_, syms) => {
+            match sps::from_bytes::<Result<Vec<Option<ExecutorSymbolDef>>, Error>>(&bytes) {
+                Ok(Ok(defs)) if defs.len() == syms.len() => {
+                    let parts: Vec<String> = syms
+                        .iter()
+                        .zip(&defs)
+                        .map(|((n, _), d)| match d {
+                            None => format!("{n} missing"),
+                            Some(d) if d.addr.is_null() => format!("{n} absent (0)"),
+                            Some(d) => format!("{n} found (flags {:#x})", d.flags),
+                        })
+                        .collect();
+                    (
+                        Res::Bytes(Vec::new()),
+                        format!("ok: {}", parts.join(", ")),
+                        None,
+                    )
+                }
+                Ok(Ok(_)) => bad("resolve (wrong count)"),
+                Ok(Err(e)) => failed(e),
+                Err(_) => bad("resolve"),
+            }
+        }
     }
 }
 
@@ -206,14 +317,15 @@ mod tests {
 
     #[test]
     fn encodes_llvm_shapes_and_decodes_results() {
-        let e = encode("r", &SvcOp::Reserve(4096), 0x10, |_| None, None).unwrap();
+        let sym = |n: &str| (n == names::MEMORY_MANAGER_INSTANCE).then_some(0x10);
+        let e = encode("r", &SvcOp::Reserve(4096), sym, |_| None, None).unwrap();
         assert_eq!(e.symbol, names::MEMORY_MANAGER_RESERVE);
         assert_eq!(e.args, sps::to_vec(&(ExecutorAddr::new(0x10), 4096u64)));
         let op = SvcOp::Write("r".into(), 8, Value::U32(7));
         assert!(
-            encode("w", &op, 0x10, |_| None, None)
+            encode("w", &op, sym, |_| None, None)
                 .unwrap_err()
-                .contains("not reserved")
+                .contains("region r is not available")
         );
         let ok: Result<ExecutorAddr, Error> = Ok(ExecutorAddr::new(0x7000_0000_0000));
         let (r, text, base) = decode("r", &SvcOp::Reserve(4096), Res::Bytes(sps::to_vec(&ok)));

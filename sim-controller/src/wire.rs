@@ -21,7 +21,8 @@ use orc_rt::services::names;
 use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 
 use crate::scenario::{
-    Action, AttachHow, AwaitCond, ExpectKind, FaultKind, ResultExpect, Scenario, StepKind, SvcOp,
+    Action, AttachHow, AwaitCond, CallTarget, ExpectKind, FaultKind, ResultExpect, Scenario,
+    StepKind, SvcOp,
 };
 use crate::services::{self, Res};
 
@@ -44,7 +45,11 @@ pub fn not_wire_capable(sc: &Scenario) -> Option<String> {
     }
     for s in &sc.steps {
         let ok = match &s.kind {
-            StepKind::Attach(AttachHow::Normal)
+            StepKind::Call {
+                target: CallTarget::Jit(_),
+                ..
+            }
+            | StepKind::Attach(AttachHow::Normal)
             | StepKind::Service(..)
             | StepKind::Tick(_)
             | StepKind::Act(Action::Hangup | Action::Close) => true,
@@ -107,12 +112,17 @@ pub fn symbol_differences(a: &WireOutcome, b: &WireOutcome) -> Vec<String> {
 }
 
 /// The symbols the wire mode calls.
-const USED_SYMBOLS: [&str; 5] = [
+const USED_SYMBOLS: [&str; 10] = [
     names::MEMORY_MANAGER_INSTANCE,
     names::MEMORY_MANAGER_RESERVE,
+    names::MEMORY_MANAGER_INITIALIZE,
+    names::MEMORY_MANAGER_DEINITIALIZE,
     names::MEMORY_MANAGER_RELEASE,
     names::WRITE_BUFFERS,
     names::READ_BUFFERS,
+    names::DYLIB_MANAGER_INSTANCE,
+    names::DYLIB_MANAGER_OPEN,
+    names::DYLIB_MANAGER_RESOLVE,
 ];
 
 impl WireOutcome {
@@ -395,11 +405,13 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
                     o.lines
                         .push(format!("fault: reserve-fails: {h} asks for 2^62 bytes"));
                 }
-                let mm = symbols
-                    .get(names::MEMORY_MANAGER_INSTANCE)
-                    .copied()
-                    .unwrap_or(0);
-                let enc = match services::encode(h, op, mm, |r| regions.get(r).copied(), size) {
+                let enc = match services::encode(
+                    h,
+                    op,
+                    |n| symbols.get(n).copied(),
+                    |r| regions.get(r).copied(),
+                    size,
+                ) {
                     Ok(e) => e,
                     Err(why) => {
                         o.lines.push(format!("ctl: {h} fails at once: {why}"));
@@ -467,6 +479,61 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
                     o.lines.push("ctl: close the pipes (end of stream)".into());
                     c.stdin = None;
                     ended = Some("the transport closed".into());
+                }
+            }
+            StepKind::Call {
+                handle: h,
+                target: CallTarget::Jit(f),
+                arg,
+            } => {
+                let Some(c) = conn.as_mut().filter(|_| ended.is_none()) else {
+                    let why = ended.clone().unwrap_or_else(|| "never attached".into());
+                    o.lines
+                        .push(format!("ctl: {h} fails at once: not connected ({why})"));
+                    results.insert(h.clone(), Res::Error(format!("not connected ({why})")));
+                    continue;
+                };
+                let Some(&addr) = symbols.get(f) else {
+                    o.lines
+                        .push(format!("ctl: call {h}: no symbol {f} in the setup message"));
+                    results.insert(h.clone(), Res::Error(format!("no symbol {f}")));
+                    continue;
+                };
+                seqno += 1;
+                o.lines
+                    .push(format!("ctl: call {h} = {f}({arg}) (seqno {seqno})"));
+                if let Err(e) = c.send(
+                    Opcode::CallWrapper,
+                    seqno,
+                    ExecutorAddr::new(addr),
+                    &arg.encode().unwrap_or_default(),
+                ) {
+                    fail(&mut o, e);
+                    continue;
+                }
+                match c.recv() {
+                    Ok(Incoming::Msg(m)) if m.opcode == Opcode::Result && m.seqno == seqno => {
+                        let r = Res::Bytes(m.payload.bytes().to_vec());
+                        o.lines.push(format!(
+                            "ctl: {h} → {}",
+                            services::mask_addrs(&r.describe())
+                        ));
+                        results.insert(h.clone(), r);
+                    }
+                    Ok(Incoming::Msg(m)) => fail(
+                        &mut o,
+                        format!(
+                            "expected the Result of seqno {seqno}, got {} seqno {}",
+                            m.opcode, m.seqno
+                        ),
+                    ),
+                    Ok(Incoming::Eof) => {
+                        o.lines
+                            .push(format!("ctl: {h} → the executor closed the connection"));
+                        results.insert(h.clone(), Res::Error("disconnected".into()));
+                        ended = Some("the executor closed the connection".into());
+                    }
+                    Ok(Incoming::Err(e)) | Err(e) => fail(&mut o, e),
                 }
             }
             // Calls complete one at a time: every await already holds.

@@ -55,6 +55,10 @@ pub struct Scenario {
     pub file: String,
     /// The spec rules the scenario checks (`# rule: ...` lines).
     pub rules: Vec<String>,
+    /// Known, deliberate differences from LLVM 22's executor
+    /// (`# deviation: ...` lines): over the wire, only the first executor
+    /// must pass, and the transcripts may differ.
+    pub deviations: Vec<String>,
     /// The seed whose transcript is the snapshot (`seed N`, default 0).
     pub seed: u64,
     /// Message latency range in ticks (`latency MIN MAX`, default 1 3).
@@ -495,6 +499,55 @@ pub enum SvcOp {
     Read(String, u64, u64),
     /// `release H REGION`: the memory manager releases the region.
     Release(String),
+    /// `initialize H REGION OFFSET SIZE PROT [VALUE]`: the memory manager
+    /// finalizes one standard-lifetime segment (content VALUE, zero-filled
+    /// to SIZE, protection PROT such as `r-x`); H then names its key.
+    Initialize(String, u64, u64, u8, Value),
+    /// `deinitialize H INIT`: runs the dealloc actions of an initialize.
+    Deinitialize(String),
+    /// `open H "PATH"`: the dylib manager opens a library ("" = the
+    /// process); H then names its handle.
+    Open(String),
+    /// `resolve H LIB "SYM" [weak] ...`: looks symbols up in an opened
+    /// library (required unless `weak`).
+    Resolve(String, Vec<(String, bool)>),
+}
+
+impl SvcOp {
+    /// The handle of the earlier step whose address this step uses.
+    pub fn uses(&self) -> Option<&str> {
+        match self {
+            SvcOp::Write(r, ..)
+            | SvcOp::Read(r, ..)
+            | SvcOp::Release(r)
+            | SvcOp::Initialize(r, ..) => Some(r),
+            SvcOp::Deinitialize(i) => Some(i),
+            SvcOp::Resolve(l, _) => Some(l),
+            SvcOp::Reserve(_) | SvcOp::Open(_) => None,
+        }
+    }
+
+    /// What kind of address this step's result names, if any.
+    pub fn produces(&self) -> Option<&'static str> {
+        match self {
+            SvcOp::Reserve(_) => Some("region"),
+            SvcOp::Initialize(..) => Some("initialized segment"),
+            SvcOp::Open(_) => Some("library"),
+            _ => None,
+        }
+    }
+
+    /// What kind of address this step needs.
+    pub fn needs(&self) -> Option<&'static str> {
+        match self {
+            SvcOp::Write(..) | SvcOp::Read(..) | SvcOp::Release(_) | SvcOp::Initialize(..) => {
+                Some("region")
+            }
+            SvcOp::Deinitialize(_) => Some("initialized segment"),
+            SvcOp::Resolve(..) => Some("library"),
+            _ => None,
+        }
+    }
 }
 
 /// How `attach` goes.

@@ -16,6 +16,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         name,
         file: file.to_owned(),
         rules: Vec::new(),
+        deviations: Vec::new(),
         seed: 0,
         latency: (1, 3),
         dispatcher: DispatcherDecl::default(),
@@ -42,6 +43,9 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         last_line = line_no;
         let trimmed = raw.trim_start();
         if let Some(rest) = trimmed.strip_prefix('#') {
+            if let Some(d) = rest.trim_start().strip_prefix("deviation:") {
+                sc.deviations.push(d.trim().to_owned());
+            }
             if let Some(rule) = rest.trim_start().strip_prefix("rule:") {
                 let rule = rule.trim();
                 if rule.is_empty() {
@@ -307,6 +311,20 @@ fn parse_number(w: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => w.parse().ok(),
     }
+}
+
+/// `r-x` → 0b101 (read 1, write 2, execute 4).
+fn parse_prot(w: &str) -> Option<u8> {
+    let b = w.as_bytes();
+    if b.len() != 3 {
+        return None;
+    }
+    let bit = |c: u8, want: u8, v: u8| match c {
+        b'-' => Some(0),
+        c if c == want => Some(v),
+        _ => None,
+    };
+    Some(bit(b[0], b'r', 1)? | bit(b[1], b'w', 2)? | bit(b[2], b'x', 4)?)
 }
 
 fn parse_hex(w: &str) -> Option<Vec<u8>> {
@@ -615,6 +633,10 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "write",
         "read",
         "release",
+        "initialize",
+        "deinitialize",
+        "open",
+        "resolve",
         "expect",
     ])?;
     let kind = match kw.as_str() {
@@ -684,7 +706,8 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
         "on-shutdown" => StepKind::OnShutdown(c.name("callback name")?.0),
         "enter" => StepKind::Enter(c.name("guard name")?.0),
         "leave" => StepKind::Leave(c.name("guard name")?.0),
-        "reserve" | "write" | "read" | "release" => {
+        "reserve" | "write" | "read" | "release" | "initialize" | "deinitialize" | "open"
+        | "resolve" => {
             let (h, _) = c.name("call handle")?;
             let op = match kw.as_str() {
                 "reserve" => SvcOp::Reserve(c.number("a size in bytes")?),
@@ -698,7 +721,44 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                     let off = c.number("an offset")?;
                     SvcOp::Read(r, off, c.number("a length")?)
                 }
-                _ => SvcOp::Release(c.name("a region (the handle of a `reserve`)")?.0),
+                "release" => SvcOp::Release(c.name("a region (the handle of a `reserve`)")?.0),
+                "initialize" => {
+                    let (r, _) = c.name("a region (the handle of a `reserve`)")?;
+                    let off = c.number("an offset")?;
+                    let size = c.number("a segment size")?;
+                    let (p, ppos) = c.word("a protection such as `r-x`")?;
+                    let prot = parse_prot(&p).ok_or((
+                        ppos,
+                        format!(
+                            "`{p}` is not a protection (three letters from `rwx`/`-`, e.g. `r-x`)"
+                        ),
+                    ))?;
+                    SvcOp::Initialize(r, off, size, prot, c.opt_value()?)
+                }
+                "deinitialize" => SvcOp::Deinitialize(
+                    c.name("an initialized segment (the handle of an `initialize`)")?
+                        .0,
+                ),
+                "open" => {
+                    SvcOp::Open(c.string("a library path (a quoted string; \"\" = the process)")?)
+                }
+                _ => {
+                    let (lib, _) = c.name("a library (the handle of an `open`)")?;
+                    let mut syms = vec![(c.string("a symbol name (a quoted string)")?, true)];
+                    loop {
+                        if c.eat_word("weak") {
+                            syms.last_mut().expect("one symbol").1 = false;
+                        } else if c.at_end() {
+                            break;
+                        } else {
+                            syms.push((
+                                c.string("a symbol name (a quoted string) or `weak`")?,
+                                true,
+                            ));
+                        }
+                    }
+                    SvcOp::Resolve(lib, syms)
+                }
             };
             StepKind::Service(h, op)
         }
@@ -833,7 +893,7 @@ fn validate(sc: &Scenario) -> PResult<()> {
     let mut handles = BTreeSet::new();
     let mut threads = BTreeSet::new();
     let mut guards = BTreeSet::new();
-    let mut regions = BTreeSet::new();
+    let mut regions: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
     for s in &sc.steps {
         match &s.kind {
             StepKind::Service(h, op) => {
@@ -846,27 +906,27 @@ fn validate(sc: &Scenario) -> PResult<()> {
                 if !handles.insert(h.as_str()) {
                     return Err((s.pos, format!("call handle `{h}` is used twice")));
                 }
-                match op {
-                    SvcOp::Reserve(_) => {
-                        regions.insert(h.as_str());
-                    }
-                    SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r)
-                        if !regions.contains(r.as_str()) =>
-                    {
-                        return Err((
-                            s.pos,
-                            format!("`{r}` is not a region reserved by an earlier `reserve`"),
-                        ));
-                    }
-                    _ => {}
+                if let (Some(used), Some(kind)) = (op.uses(), op.needs())
+                    && regions.get(used) != Some(&kind)
+                {
+                    return Err((
+                        s.pos,
+                        format!("`{used}` is not a {kind} named by an earlier step"),
+                    ));
+                }
+                if let Some(kind) = op.produces() {
+                    regions.insert(h.as_str(), kind);
                 }
             }
             StepKind::Call { handle, target, .. } => {
                 if !handles.insert(handle.as_str()) {
                     return Err((s.pos, format!("call handle `{handle}` is used twice")));
                 }
+                // With the services, any other name is a bootstrap symbol,
+                // looked up in the setup message at run time.
                 if let CallTarget::Jit(f) = target
                     && !has_jit(f)
+                    && !sc.services
                 {
                     return Err((
                         s.pos,

@@ -103,7 +103,6 @@ pub(crate) struct Ctl {
 /// A service step (`reserve`, `write`, `read`, `release`): waits for the
 /// setup message, and for the result of the `reserve` of its region.
 pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> {
-    use orc_rt::services::names;
     let mut st = w.lock();
     if let Some(why) = st.ctl.ended.clone() {
         st.ctl.calls.entry(handle.to_owned()).or_default().result =
@@ -118,15 +117,15 @@ pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> 
     if !st.ctl.setup {
         return Some(Wait::Setup);
     }
-    if let SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Release(r) = op
+    if let Some(r) = op.uses()
         && st
             .ctl
             .calls
             .get(r)
             .is_some_and(|c| c.sent && c.result.is_none())
     {
-        // Its region's reservation is still on its way.
-        return Some(Wait::Result(r.clone()));
+        // The result naming its address is still on its way.
+        return Some(Wait::Result(r.to_owned()));
     }
     let mut size = None;
     if matches!(op, SvcOp::Reserve(_))
@@ -144,14 +143,15 @@ pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> 
             Shape::Note,
         );
     }
-    let mm = st
-        .ctl
-        .symbols
-        .get(names::MEMORY_MANAGER_INSTANCE)
-        .copied()
-        .unwrap_or(0);
+    let symbols = st.ctl.symbols.clone();
     let regions = st.ctl.regions.clone();
-    let enc = match crate::services::encode(handle, op, mm, |r| regions.get(r).copied(), size) {
+    let enc = match crate::services::encode(
+        handle,
+        op,
+        |n| symbols.get(n).copied(),
+        |r| regions.get(r).copied(),
+        size,
+    ) {
         Ok(e) => e,
         Err(why) => {
             st.log("ctl", format!("{handle} fails at once: {why}"), Shape::Note);
@@ -299,8 +299,12 @@ pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Valu
                 return None;
             };
             // The simulated JIT'd functions take the call's handle first, so
-            // that the transcript can name the thread running it.
-            let mut args = orc_rt::sps::to_vec(handle);
+            // that the transcript can name the thread running it; a
+            // bootstrap service gets the argument bytes as they are.
+            let mut args = Vec::new();
+            if w.sc.jit(f).is_some() {
+                args = orc_rt::sps::to_vec(handle);
+            }
             args.extend(arg.encode().unwrap_or_default());
             (addr, args)
         }
