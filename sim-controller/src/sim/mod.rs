@@ -30,7 +30,7 @@ use crate::scenario::{Action, AwaitCond, FaultKind, MsgSel, QueuePolicy, Scenari
 use crate::transcript::{Event, Shape, Transcript};
 
 pub(crate) use controller::{Msg, Res};
-use workers::{Hang, Pool, Report};
+use workers::{Hang, Pool};
 
 /// Where simulated JIT'd functions live (a fake base, so transcripts hold
 /// no real address).
@@ -114,7 +114,22 @@ impl RunOutcome {
 pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
     executor::quiet_injected_panics();
     let world = World::new(sc, cfg);
-    let mut pool = Pool::new(cfg.hang_timeout);
+    let looper: workers::Looper = {
+        let w = world.clone();
+        Arc::new(move || w.sched_loop())
+    };
+    // Worker threads are reused from run to run on the same thread (a run
+    // costs far fewer steps than thread spawns otherwise).
+    thread_local! {
+        static POOL: std::cell::RefCell<Option<Pool>> = const { std::cell::RefCell::new(None) };
+    }
+    let mut pool = match POOL.with(|p| p.borrow_mut().take()) {
+        Some(mut p) => {
+            p.reset(cfg.hang_timeout, Some(looper));
+            p
+        }
+        None => Pool::new(cfg.hang_timeout, looper),
+    };
     let session = match executor::build_session(&world) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -137,7 +152,13 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
             std::mem::forget(session);
         }
     }
-    drop(pool);
+    // The loop holds the world: let go of it, and keep healthy workers.
+    pool.reset(cfg.hang_timeout, None);
+    if pool.hung {
+        drop(pool);
+    } else {
+        POOL.with(|p| *p.borrow_mut() = Some(pool));
+    }
     let mut outcome = world.finish();
     outcome.seed = cfg.seed;
     outcome
@@ -282,6 +303,8 @@ pub(crate) struct St {
     pub(crate) next_task: u64,
     pub(crate) next_thread: u64,
     pub(crate) host_guards: BTreeMap<String, executor::SimGuard>,
+    /// The step limit was hit: nothing more runs.
+    stopped: bool,
 }
 
 /// The simulation of one run.
@@ -346,6 +369,7 @@ impl World {
                 next_task: 0,
                 next_thread: 0,
                 host_guards: BTreeMap::new(),
+                stopped: false,
             }),
             me: me.clone(),
             session: OnceLock::new(),
@@ -487,47 +511,41 @@ impl World {
     /// Scheduler: runs the script, then the epilogue. On the scheduler
     /// thread; never calls session code itself except read-only queries.
     fn drive(self: &Arc<Self>, pool: &mut Pool, session: &Session) {
+        let progress = || self.progress();
         // Phase 1: the script and everything it causes.
-        if self.run_until_quiet(pool).is_err() {
+        if self.settle(pool.run(Box::new(|| {}), progress)).is_err() {
             return;
         }
         self.script_leftovers();
         // Phase 2: the owner lets go of the session: shutdown.
-        if !session.is_shut_down() {
+        if !session.is_shut_down() && !self.lock().stopped {
             self.log("sim", "end of script: shutting the session down");
-            let r = pool.run(Box::new({
-                let w = self.clone();
-                move || w.session().shutdown()
-            }));
-            if self.after_run(pool, r).is_err() || self.run_until_quiet(pool).is_err() {
+            let w = self.clone();
+            let r = pool.run(Box::new(move || w.session().shutdown()), progress);
+            if self.settle(r).is_err() {
                 return;
             }
         }
         // Phase 3: threads still suspended are stuck; abort them so that
         // their guards are released, and report it.
-        let parked = pool.parked();
-        if !parked.is_empty() {
-            for w in parked {
-                let (actor, what) = {
-                    let mut st = self.lock();
-                    st.pattern_waiters.retain(|(x, _)| *x != w);
-                    st.flag_waiters.retain(|_, x| *x != w);
-                    st.parked
-                        .get(&w)
-                        .map(|p| (p.actor.clone(), p.what.clone()))
-                        .unwrap_or_default()
-                };
-                self.failure(format!("{actor} never resumed: it was waiting for {what}"));
-                self.log(
-                    "sim",
-                    format!("aborting {actor} (stuck waiting for {what})"),
-                );
-                let r = pool.resume(w, false);
-                if self.after_run(pool, r).is_err() {
-                    return;
-                }
-            }
-            if self.run_until_quiet(pool).is_err() {
+        for w in pool.parked() {
+            let (actor, what) = {
+                let mut st = self.lock();
+                st.pattern_waiters.retain(|(x, _)| *x != w);
+                st.flag_waiters.retain(|_, x| *x != w);
+                st.timers
+                    .retain(|t| !matches!(t.ev, Ev::Resume(x) if x == w));
+                st.parked
+                    .get(&w)
+                    .map(|p| (p.actor.clone(), p.what.clone()))
+                    .unwrap_or_default()
+            };
+            self.failure(format!("{actor} never resumed: it was waiting for {what}"));
+            self.log(
+                "sim",
+                format!("aborting {actor} (stuck waiting for {what})"),
+            );
+            if self.settle(pool.resume(w, false, progress)).is_err() {
                 return;
             }
         }
@@ -542,6 +560,24 @@ impl World {
                 }
             ));
         }
+    }
+
+    /// Something that changes with every step, or `None` if the world is
+    /// locked just now (no information).
+    fn progress(&self) -> Option<u64> {
+        let st = self.st.try_lock().ok()?;
+        Some(
+            st.step
+                .wrapping_mul(1 << 20)
+                .wrapping_add(st.events.len() as u64),
+        )
+    }
+
+    fn settle(&self, r: Result<(), Hang>) -> Result<(), Hang> {
+        if r.is_err() {
+            self.violation("hang: the simulated thread holding the baton made no progress in time (a deadlock in the runtime?)");
+        }
+        r
     }
 
     fn script_leftovers(&self) {
@@ -574,55 +610,59 @@ impl World {
     }
 
     /// Steps until nothing is ready and no timer is pending.
-    fn run_until_quiet(self: &Arc<Self>, pool: &mut Pool) -> Result<(), Hang> {
+    /// The scheduling loop, on the worker holding the baton: pick the
+    /// next step and run it here, until nothing is left (then tell the
+    /// run's thread) or a parked thread must resume (then hand it the
+    /// baton and return).
+    pub(crate) fn sched_loop(self: &Arc<Self>) {
         loop {
             let pick = {
                 let mut st = self.lock();
-                if st.step >= self.max_steps {
+                if st.stopped {
+                    None
+                } else if st.step >= self.max_steps {
                     let n = self.max_steps;
                     st.violation(format!("no end after {n} steps (a livelock?)"));
-                    return Err(Hang);
-                }
-                // A fault scheduled for the coming step.
-                let next = st.step + 1;
-                let mut due_actions = Vec::new();
-                for (n, a, fired) in &mut st.at_steps {
-                    if *n == next && !*fired {
-                        *fired = true;
-                        due_actions.push(a.clone());
+                    st.stopped = true;
+                    None
+                } else {
+                    // A fault scheduled for the coming step.
+                    let next = st.step + 1;
+                    let mut due_actions = Vec::new();
+                    for (n, a, fired) in &mut st.at_steps {
+                        if *n == next && !*fired {
+                            *fired = true;
+                            due_actions.push(a.clone());
+                        }
+                    }
+                    for a in due_actions {
+                        st.urgent.push_back(Ev::Act(a, format!("at step {next}")));
+                    }
+                    self.update_waits(&mut st);
+                    match self.choose(&mut st) {
+                        Some(c) => {
+                            st.step += 1;
+                            Some(self.take(&mut st, c))
+                        }
+                        None => None,
                     }
                 }
-                for a in due_actions {
-                    st.urgent.push_back(Ev::Act(a, format!("at step {next}")));
+            };
+            match pick {
+                None => {
+                    workers::quiet();
+                    return;
                 }
-                self.update_waits(&mut st);
-                match self.choose(&mut st) {
-                    Some(c) => {
-                        st.step += 1;
-                        Some(self.take(&mut st, c))
+                Some(Work::Run(job)) => {
+                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+                        let m = workers::panic_message(p.as_ref());
+                        self.violation(format!("a panic escaped into the simulation: {m}"));
                     }
-                    None => None,
                 }
-            };
-            let Some(work) = pick else { return Ok(()) };
-            let r = match work {
-                Work::Run(job) => pool.run(job),
-                Work::Resume(w) => pool.resume(w, true),
-            };
-            self.after_run(pool, r)?;
-        }
-    }
-
-    fn after_run(&self, _pool: &mut Pool, r: Result<(usize, Report), Hang>) -> Result<(), Hang> {
-        match r {
-            Ok((_, Report::Panicked(m))) => {
-                self.violation(format!("a panic escaped into the simulation: {m}"));
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(h) => {
-                self.violation("hang: a thread did not give the baton back in time (a deadlock in the runtime?)");
-                Err(h)
+                Some(Work::Resume(id)) => {
+                    workers::resume(id);
+                    return;
+                }
             }
         }
     }

@@ -1,45 +1,39 @@
 //! Simulated threads on real OS threads, one running at a time.
 //!
 //! Everything the simulation does (a message delivery, a task, a step of
-//! JIT'd code) runs on a worker thread, and the scheduler hands a single
-//! baton from worker to worker: it sends a worker a command and waits until
-//! that worker finishes or *parks* (suspends in the middle of JIT'd code,
-//! keeping its stack, so the guards and the task it is inside stay live as
-//! in a real process). Only one thread ever runs simulation code, so the
-//! order of everything is the scheduler's choice, and the scheduler itself
-//! never runs session code: if the runtime deadlocks, the scheduler notices
-//! that the baton did not come back and reports a hang instead of hanging.
+//! JIT'd code) runs on a worker thread, and a single *baton* says which
+//! worker may run. The worker holding the baton runs the scheduling loop
+//! itself and executes what the loop picks inline, so most steps cost no
+//! thread switch at all. JIT'd code that waits *parks* its worker, keeping
+//! its stack (and the task and guards on it) live: before blocking, the
+//! parking worker hands the scheduling loop to an idle worker. Resuming a
+//! parked thread hands the baton over to it; its loop frame, below the job
+//! it was running, carries on scheduling once that job returns.
+//!
+//! The run's own thread only starts the loop and waits for it to go quiet,
+//! watching progress: if the runtime deadlocks, the baton never comes back,
+//! no step is taken, and the run is reported as hung instead of hanging.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Work for a worker.
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// The scheduling loop a worker runs while it holds the baton.
+pub(crate) type Looper = Arc<dyn Fn() + Send + Sync + 'static>;
+
 enum Cmd {
+    /// Run the job, then the scheduling loop.
     Run(Job),
+    /// Wake a parked worker (`false`: abort it).
     Resume(bool),
     Quit,
 }
-
-/// What a worker tells the scheduler when it gives the baton back.
-#[derive(Debug)]
-pub(crate) enum Report {
-    /// The job returned.
-    Finished,
-    /// The job suspended; the worker waits for `resume`.
-    Parked,
-    /// The job panicked and nothing caught it (the message).
-    Panicked(String),
-}
-
-/// A parked thread was told to give up (end of run): unwind, dropping
-/// what it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Aborted;
 
 /// Why a thread could not suspend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +44,73 @@ pub(crate) enum ParkError {
     NotAWorker,
 }
 
-impl From<Aborted> for ParkError {
-    fn from(_: Aborted) -> Self {
-        ParkError::Aborted
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Idle,
+    Busy,
+    Parked,
+}
+
+struct Worker {
+    tx: Sender<Cmd>,
+    slot: Slot,
+    handle: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    workers: Mutex<Vec<Worker>>,
+    /// The current run's loop (workers are reused from run to run).
+    looper: Mutex<Option<Looper>>,
+    quiet: Sender<()>,
+}
+
+impl Shared {
+    fn workers(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives `cmd` to an idle worker (spawning one if none is idle).
+    fn give(self: &Arc<Self>, cmd: Cmd) {
+        let mut ws = self.workers();
+        let id = match ws.iter().position(|w| w.slot == Slot::Idle) {
+            Some(id) => id,
+            None => {
+                let id = ws.len();
+                let (tx, rx) = channel();
+                let shared = self.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("orc-sim-{id}"))
+                    .spawn(move || worker_main(id, rx, shared))
+                    .expect("spawning a simulation worker thread");
+                ws.push(Worker {
+                    tx,
+                    slot: Slot::Idle,
+                    handle: Some(handle),
+                });
+                id
+            }
+        };
+        ws[id].slot = Slot::Busy;
+        let _ = ws[id].tx.send(cmd);
+    }
+
+    fn set(&self, id: usize, slot: Slot) {
+        self.workers()[id].slot = slot;
+    }
+
+    fn looper(&self) -> Looper {
+        self.looper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .expect("a run has set its scheduling loop")
     }
 }
 
 struct Ctx {
     id: usize,
     rx: Receiver<Cmd>,
-    report: Sender<(usize, Report)>,
+    shared: Arc<Shared>,
 }
 
 thread_local! {
@@ -71,47 +122,66 @@ pub(crate) fn current() -> Option<usize> {
     CTX.with(|c| c.borrow().as_ref().map(|c| c.id))
 }
 
-/// Gives the baton back to the scheduler and blocks until resumed. The
-/// caller must already have arranged its wake-up (a timer, a flag, ...).
+/// Suspends the calling worker until it is resumed. The caller must
+/// already have arranged its wake-up (a timer, a flag, ...). The
+/// scheduling loop goes on on another worker meanwhile.
 pub(crate) fn park() -> Result<(), ParkError> {
     CTX.with(|c| {
         let c = c.borrow();
         let Some(c) = c.as_ref() else {
             return Err(ParkError::NotAWorker);
         };
-        c.report
-            .send((c.id, Report::Parked))
-            .map_err(|_| ParkError::Aborted)?;
+        c.shared.set(c.id, Slot::Parked);
+        let looper = c.shared.looper();
+        c.shared.give(Cmd::Run(Box::new(move || looper())));
         loop {
             match c.rx.recv() {
-                Ok(Cmd::Resume(true)) => return Ok(()),
-                Ok(Cmd::Resume(false)) | Err(_) => return Err(ParkError::Aborted),
-                // A job cannot arrive while parked; the scheduler never sends one.
+                Ok(Cmd::Resume(go)) => {
+                    c.shared.set(c.id, Slot::Busy);
+                    return if go { Ok(()) } else { Err(ParkError::Aborted) };
+                }
+                // Nothing else is sent to a parked worker.
                 Ok(Cmd::Run(_)) => continue,
-                Ok(Cmd::Quit) => return Err(ParkError::Aborted),
+                Ok(Cmd::Quit) | Err(_) => return Err(ParkError::Aborted),
             }
         }
     })
 }
 
-fn worker_main(ctx: Ctx) {
-    CTX.with(|c| *c.borrow_mut() = Some(ctx));
+/// From the scheduling loop: hands the baton to the parked worker `id`.
+/// The caller must return from the loop right after, touching nothing.
+pub(crate) fn resume(id: usize) {
+    CTX.with(|c| {
+        let c = c.borrow();
+        let c = c.as_ref().expect("the scheduling loop runs on a worker");
+        let ws = c.shared.workers();
+        let _ = ws[id].tx.send(Cmd::Resume(true));
+    });
+}
+
+/// From the scheduling loop: nothing is left to run; tell the run's thread.
+pub(crate) fn quiet() {
+    CTX.with(|c| {
+        if let Some(c) = c.borrow().as_ref() {
+            let _ = c.shared.quiet.send(());
+        }
+    });
+}
+
+fn worker_main(id: usize, rx: Receiver<Cmd>, shared: Arc<Shared>) {
+    CTX.with(|c| *c.borrow_mut() = Some(Ctx { id, rx, shared }));
     loop {
         let cmd = CTX.with(|c| c.borrow().as_ref().map(|c| c.rx.recv()));
         match cmd {
             Some(Ok(Cmd::Run(job))) => {
-                let report = match catch_unwind(AssertUnwindSafe(job)) {
-                    Ok(()) => Report::Finished,
-                    Err(p) => Report::Panicked(panic_message(p.as_ref())),
-                };
-                let sent = CTX.with(|c| {
-                    let c = c.borrow();
-                    let c = c.as_ref().expect("worker context");
-                    c.report.send((c.id, report)).is_ok()
+                // The job and the loop contain their own panics; this is
+                // only a last line of defence for the worker.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+                CTX.with(|c| {
+                    if let Some(c) = c.borrow().as_ref() {
+                        c.shared.set(c.id, Slot::Idle);
+                    }
                 });
-                if !sent {
-                    return;
-                }
             }
             Some(Ok(Cmd::Resume(_))) => continue,
             _ => return,
@@ -130,19 +200,12 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-struct Worker {
-    tx: Sender<Cmd>,
-    handle: Option<JoinHandle<()>>,
-    parked: bool,
-}
-
-/// The scheduler's side: a pool of workers.
+/// The run's side: starts the loop, waits for quiet, resumes from outside.
 pub(crate) struct Pool {
-    workers: Vec<Worker>,
-    report_tx: Sender<(usize, Report)>,
-    report_rx: Receiver<(usize, Report)>,
+    shared: Arc<Shared>,
+    quiet: Receiver<()>,
     hang: Duration,
-    /// Set once a worker failed to give the baton back: nothing more runs.
+    /// Set once the baton did not come back: nothing more runs.
     pub(crate) hung: bool,
 }
 
@@ -151,90 +214,102 @@ pub(crate) struct Pool {
 pub(crate) struct Hang;
 
 impl Pool {
-    pub(crate) fn new(hang: Duration) -> Self {
-        let (report_tx, report_rx) = channel();
+    /// A pool whose workers run `looper` while they hold the baton.
+    pub(crate) fn new(hang: Duration, looper: Looper) -> Self {
+        let (tx, quiet) = channel();
         Pool {
-            workers: Vec::new(),
-            report_tx,
-            report_rx,
+            shared: Arc::new(Shared {
+                workers: Mutex::new(Vec::new()),
+                looper: Mutex::new(Some(looper)),
+                quiet: tx,
+            }),
+            quiet,
             hang,
             hung: false,
         }
     }
 
-    /// Runs `job` on an idle worker (the lowest-numbered, for determinism
-    /// of worker ids) and waits for the baton.
-    pub(crate) fn run(&mut self, job: Job) -> Result<(usize, Report), Hang> {
-        let id = match self.workers.iter().position(|w| !w.parked) {
-            Some(id) => id,
-            None => self.spawn(),
-        };
-        let _ = self.workers[id].tx.send(Cmd::Run(job));
-        self.wait(id)
+    /// Reuses the pool (its threads) for another run with its own loop.
+    pub(crate) fn reset(&mut self, hang: Duration, looper: Option<Looper>) {
+        self.hang = hang;
+        *self.shared.looper.lock().unwrap_or_else(|e| e.into_inner()) = looper;
+        while self.quiet.try_recv().is_ok() {}
     }
 
-    /// Resumes the parked worker `id` (`go = false`: abort it).
-    pub(crate) fn resume(&mut self, id: usize, go: bool) -> Result<(usize, Report), Hang> {
-        debug_assert!(self.workers[id].parked);
-        let _ = self.workers[id].tx.send(Cmd::Resume(go));
-        self.wait(id)
+    /// Runs `job` on a worker, then the scheduling loop, and waits until
+    /// nothing is left to run. `progress` must change while work goes on.
+    pub(crate) fn run(&mut self, job: Job, progress: impl Fn() -> Option<u64>) -> Result<(), Hang> {
+        let looper = self.shared.looper();
+        self.shared.give(Cmd::Run(Box::new(move || {
+            job();
+            looper();
+        })));
+        self.wait_quiet(progress)
     }
 
-    fn wait(&mut self, id: usize) -> Result<(usize, Report), Hang> {
-        match self.report_rx.recv_timeout(self.hang) {
-            Ok((from, report)) => {
-                debug_assert_eq!(from, id, "only the worker holding the baton reports");
-                self.workers[from].parked = matches!(report, Report::Parked);
-                Ok((from, report))
-            }
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                self.hung = true;
-                Err(Hang)
+    /// Resumes the parked worker `id` from outside the loop (`go = false`:
+    /// abort it) and waits until nothing is left to run.
+    pub(crate) fn resume(
+        &mut self,
+        id: usize,
+        go: bool,
+        progress: impl Fn() -> Option<u64>,
+    ) -> Result<(), Hang> {
+        {
+            let ws = self.shared.workers();
+            let _ = ws[id].tx.send(Cmd::Resume(go));
+        }
+        self.wait_quiet(progress)
+    }
+
+    fn wait_quiet(&mut self, progress: impl Fn() -> Option<u64>) -> Result<(), Hang> {
+        let mut last = progress();
+        let mut since = Instant::now();
+        loop {
+            match self.quiet.recv_timeout(Duration::from_millis(50)) {
+                Ok(()) => return Ok(()),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = progress();
+                    if now.is_some() && now != last {
+                        last = now;
+                        since = Instant::now();
+                    } else if since.elapsed() >= self.hang {
+                        self.hung = true;
+                        return Err(Hang);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.hung = true;
+                    return Err(Hang);
+                }
             }
         }
     }
 
-    fn spawn(&mut self) -> usize {
-        let id = self.workers.len();
-        let (tx, rx) = channel();
-        let ctx = Ctx {
-            id,
-            rx,
-            report: self.report_tx.clone(),
-        };
-        let handle = std::thread::Builder::new()
-            .name(format!("orc-sim-{id}"))
-            .spawn(move || worker_main(ctx))
-            .expect("spawning a simulation worker thread");
-        self.workers.push(Worker {
-            tx,
-            handle: Some(handle),
-            parked: false,
-        });
-        id
-    }
-
     /// Workers currently parked.
     pub(crate) fn parked(&self) -> Vec<usize> {
-        (0..self.workers.len())
-            .filter(|&i| self.workers[i].parked)
+        let ws = self.shared.workers();
+        (0..ws.len())
+            .filter(|&i| ws[i].slot == Slot::Parked)
             .collect()
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for w in &self.workers {
-            let _ = w.tx.send(Cmd::Quit);
-        }
+        let handles: Vec<JoinHandle<()>> = {
+            let mut ws = self.shared.workers();
+            for w in ws.iter() {
+                let _ = w.tx.send(Cmd::Quit);
+            }
+            ws.iter_mut().filter_map(|w| w.handle.take()).collect()
+        };
         if self.hung {
             // A worker is stuck inside the runtime: joining would hang too.
             return;
         }
-        for w in &mut self.workers {
-            if let Some(h) = w.handle.take() {
-                let _ = h.join();
-            }
+        for h in handles {
+            let _ = h.join();
         }
     }
 }
@@ -242,55 +317,101 @@ impl Drop for Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A tiny scheduler for the tests: a queue of jobs and resumes.
+    struct Mini {
+        queue: Mutex<std::collections::VecDeque<Result<Job, usize>>>,
+        steps: AtomicU64,
+    }
+
+    fn looper(m: &Arc<Mini>) -> Looper {
+        let m = m.clone();
+        Arc::new(move || {
+            loop {
+                let next = m.queue.lock().unwrap().pop_front();
+                m.steps.fetch_add(1, Ordering::Relaxed);
+                match next {
+                    Some(Ok(job)) => job(),
+                    Some(Err(id)) => {
+                        resume(id);
+                        return;
+                    }
+                    None => {
+                        quiet();
+                        return;
+                    }
+                }
+            }
+        })
+    }
 
     #[test]
     fn one_thread_at_a_time_with_park_and_resume() {
+        let m = Arc::new(Mini {
+            queue: Mutex::new(Default::default()),
+            steps: AtomicU64::new(0),
+        });
         let log = Arc::new(Mutex::new(Vec::new()));
-        let mut pool = Pool::new(Duration::from_secs(5));
-        let l = log.clone();
-        let (id, r) = pool
-            .run(Box::new(move || {
+        let mut pool = Pool::new(Duration::from_secs(5), looper(&m));
+        let (l, mm) = (log.clone(), m.clone());
+        let progress = || Some(m.steps.load(Ordering::Relaxed));
+        pool.run(
+            Box::new(move || {
                 l.lock().unwrap().push("a1");
+                // Schedule "b", then our own resume, then park.
+                let l2 = l.clone();
+                mm.queue
+                    .lock()
+                    .unwrap()
+                    .push_back(Ok(Box::new(move || l2.lock().unwrap().push("b"))));
+                mm.queue.lock().unwrap().push_back(Err(current().unwrap()));
                 park().unwrap();
                 l.lock().unwrap().push("a2");
-            }))
-            .unwrap();
-        assert!(matches!(r, Report::Parked));
-        let l = log.clone();
-        let (id2, r) = pool
-            .run(Box::new(move || l.lock().unwrap().push("b")))
-            .unwrap();
-        assert_ne!(id, id2);
-        assert!(matches!(r, Report::Finished));
-        assert_eq!(pool.parked(), [id]);
-        let (_, r) = pool.resume(id, true).unwrap();
-        assert!(matches!(r, Report::Finished));
+            }),
+            progress,
+        )
+        .unwrap();
         assert_eq!(*log.lock().unwrap(), ["a1", "b", "a2"]);
+        assert!(pool.parked().is_empty());
         assert!(park().is_err(), "the test thread is not a worker");
     }
 
     #[test]
-    fn abort_and_panics_are_reported() {
-        let mut pool = Pool::new(Duration::from_secs(5));
-        let (id, _) = pool
-            .run(Box::new(|| assert_eq!(park(), Err(ParkError::Aborted))))
-            .unwrap();
-        let (_, r) = pool.resume(id, false).unwrap();
-        assert!(matches!(r, Report::Finished));
-        let (_, r) = pool
-            .run(Box::new(|| std::panic::panic_any("[sim] boom".to_owned())))
-            .unwrap();
-        assert!(matches!(r, Report::Panicked(m) if m == "[sim] boom"));
+    fn abort_from_outside() {
+        let m = Arc::new(Mini {
+            queue: Mutex::new(Default::default()),
+            steps: AtomicU64::new(0),
+        });
+        let mut pool = Pool::new(Duration::from_secs(5), looper(&m));
+        let seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        let progress = || Some(m.steps.load(Ordering::Relaxed));
+        pool.run(
+            Box::new(move || *s.lock().unwrap() = Some(park())),
+            progress,
+        )
+        .unwrap();
+        let parked = pool.parked();
+        assert_eq!(parked.len(), 1);
+        pool.resume(parked[0], false, progress).unwrap();
+        assert_eq!(*seen.lock().unwrap(), Some(Err(ParkError::Aborted)));
     }
 
     #[test]
     fn a_stuck_worker_is_a_hang() {
-        let mut pool = Pool::new(Duration::from_millis(50));
+        let m = Arc::new(Mini {
+            queue: Mutex::new(Default::default()),
+            steps: AtomicU64::new(0),
+        });
+        let mut pool = Pool::new(Duration::from_millis(100), looper(&m));
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let r = pool.run(Box::new(move || {
-            let _ = rx.recv();
-        }));
+        let r = pool.run(
+            Box::new(move || {
+                let _ = rx.recv();
+            }),
+            || Some(0),
+        );
         assert!(r.is_err());
         assert!(pool.hung);
         drop(tx);
