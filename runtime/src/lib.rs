@@ -14,6 +14,8 @@
 //!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
 //!   and [`dispatcher`].
 //! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
+//! - [`wire`]: LLVM 22's SimpleRemoteEPC protocol and the controller access
+//!   that speaks it; [`services`]: the executor services LLVM 22 expects.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -44,13 +46,20 @@ pub mod ffi;
 )]
 pub mod fuzzing;
 pub mod resource_manager;
+pub mod services;
 pub mod session;
 pub mod sps;
+pub mod wire;
 #[allow(
     unsafe_code,
     reason = "#[repr(C)] buffer union, storage from the C allocator"
 )]
 pub mod wrapper;
+
+#[allow(unsafe_code, reason = "calling JIT'd code at an ExecutorAddr")]
+mod call;
+#[allow(unsafe_code, reason = "mmap/mprotect/dlopen: the OS boundary")]
+mod sys;
 
 pub(crate) mod sync;
 
@@ -63,4 +72,6 @@ pub use resource_manager::{OnComplete, ResourceManager};
 pub use session::{
     ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
 };
+#[cfg(feature = "derive")]
+pub use sps::Sps;
 pub use wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};

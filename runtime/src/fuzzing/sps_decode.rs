@@ -415,7 +415,7 @@ where
             sorted.sort();
             Some((sorted, encoded))
         }
-        (Err(DecodeError::InvalidValue(_)), pairs) => {
+        (Err(DecodeError::DuplicateKey), pairs) => {
             // A duplicate key, refused as soon as it is read. If every pair
             // is complete the sequence decodes and shows the duplicate;
             // otherwise it fails later, past the duplicate.

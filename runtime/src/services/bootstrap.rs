@@ -1,0 +1,181 @@
+//! The executor services of LLVM 22's `llvm-jitlink-executor`, installed in
+//! a session: each service is a resource manager the session owns, and
+//! each of its wrapper functions is registered with the session (so the
+//! session calls it with the asynchronous ABI) and published under LLVM
+//! 22's bootstrap symbol name.
+
+use std::sync::Arc;
+
+use crate::addr::ExecutorAddr;
+use crate::call::entry_points;
+use crate::controller_access::BootstrapInfo;
+use crate::error::Error;
+use crate::resource_manager::{OnComplete, ResourceManager};
+use crate::session::{ProcessInfo, SessionHandle};
+use crate::wrapper::WrapperFunctionBuffer;
+
+use super::alloc_actions::ActionCaller;
+use super::dylib_manager::{self, DylibManager};
+use super::memory_access::{self, MemoryAccess};
+use super::memory_manager::{self, MemoryManager};
+use super::{names, run_code};
+
+/// The process facts an LLVM 22 controller expects: the process triple as
+/// LLVM spells it and the page size.
+pub fn host_process_info() -> ProcessInfo {
+    ProcessInfo::new(
+        crate::sys::process_triple(),
+        crate::sys::page_size() as usize,
+    )
+}
+
+/// The installed services, for inspection (tests count their resources).
+#[derive(Debug, Clone)]
+pub struct ExecutorServices {
+    /// The memory manager (reservations for JIT'd code).
+    pub memory_manager: Arc<MemoryManager>,
+    /// Memory reads and writes for the controller.
+    pub memory_access: Arc<MemoryAccess>,
+    /// Libraries opened for the controller.
+    pub dylib_manager: Arc<DylibManager>,
+}
+
+struct MemoryManagerRm(Arc<MemoryManager>);
+
+impl ResourceManager for MemoryManagerRm {
+    fn name(&self) -> &str {
+        "memory manager"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+        // JIT'd code may still run in our memory: keep everything.
+        done.ok();
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        done.complete(self.0.release_all());
+    }
+}
+
+struct DylibManagerRm(Arc<DylibManager>);
+
+impl ResourceManager for DylibManagerRm {
+    fn name(&self) -> &str {
+        "dylib manager"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+        done.ok();
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        self.0.close_all();
+        done.ok();
+    }
+}
+
+type Handler = Box<dyn Fn(&[u8]) -> WrapperFunctionBuffer + Send + Sync>;
+
+impl ExecutorServices {
+    /// Creates the services, adds them to `session` as resource managers
+    /// (the dylib manager first, so it shuts down last, after the memory
+    /// that may refer to its libraries), registers their wrapper functions,
+    /// and returns the bootstrap symbols to announce.
+    pub fn install(session: &SessionHandle) -> Result<(ExecutorServices, BootstrapInfo), Error> {
+        let dylib_manager = Arc::new(DylibManager::new()?);
+        session.add_resource_manager(DylibManagerRm(dylib_manager.clone()));
+        let memory_manager = Arc::new(MemoryManager::new(ActionCaller::legacy()));
+        session.add_resource_manager(MemoryManagerRm(memory_manager.clone()));
+        let memory_access = Arc::new(MemoryAccess::new(vec![memory_manager.clone()]));
+
+        let mut symbols: Vec<(&'static str, ExecutorAddr)> = vec![
+            (
+                names::MEMORY_MANAGER_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&memory_manager)),
+            ),
+            (
+                names::DYLIB_MANAGER_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
+            ),
+            (
+                names::REGISTER_EH_FRAME,
+                entry_points::addr_of(entry_points::register_eh_frame),
+            ),
+            (
+                names::DEREGISTER_EH_FRAME,
+                entry_points::addr_of(entry_points::deregister_eh_frame),
+            ),
+            (
+                names::REGISTER_JIT_LOADER_GDB,
+                entry_points::addr_of(entry_points::register_jit_loader_gdb),
+            ),
+        ];
+
+        let mm = |f: fn(&MemoryManager, &[u8]) -> WrapperFunctionBuffer| -> Handler {
+            let svc = memory_manager.clone();
+            Box::new(move |args| f(&svc, args))
+        };
+        let ma = |f: fn(&MemoryAccess, &[u8]) -> WrapperFunctionBuffer| -> Handler {
+            let svc = memory_access.clone();
+            Box::new(move |args| f(&svc, args))
+        };
+        let dm = |f: fn(&DylibManager, &[u8]) -> WrapperFunctionBuffer| -> Handler {
+            let svc = dylib_manager.clone();
+            Box::new(move |args| f(&svc, args))
+        };
+        let plain = |f: fn(&[u8]) -> WrapperFunctionBuffer| -> Handler { Box::new(f) };
+        let handlers: Vec<(&'static str, Handler)> = vec![
+            (
+                names::MEMORY_MANAGER_RESERVE,
+                mm(memory_manager::wire::reserve),
+            ),
+            (
+                names::MEMORY_MANAGER_INITIALIZE,
+                mm(memory_manager::wire::initialize),
+            ),
+            (
+                names::MEMORY_MANAGER_DEINITIALIZE,
+                mm(memory_manager::wire::deinitialize),
+            ),
+            (
+                names::MEMORY_MANAGER_RELEASE,
+                mm(memory_manager::wire::release),
+            ),
+            (names::DYLIB_MANAGER_OPEN, dm(dylib_manager::wire::open)),
+            (
+                names::DYLIB_MANAGER_RESOLVE,
+                dm(dylib_manager::wire::resolve),
+            ),
+            (names::WRITE_UINT8S, ma(memory_access::wire::write_uint8s)),
+            (names::WRITE_UINT16S, ma(memory_access::wire::write_uint16s)),
+            (names::WRITE_UINT32S, ma(memory_access::wire::write_uint32s)),
+            (names::WRITE_UINT64S, ma(memory_access::wire::write_uint64s)),
+            (
+                names::WRITE_POINTERS,
+                ma(memory_access::wire::write_pointers),
+            ),
+            (names::WRITE_BUFFERS, ma(memory_access::wire::write_buffers)),
+            (names::READ_UINT8S, ma(memory_access::wire::read_uint8s)),
+            (names::READ_UINT16S, ma(memory_access::wire::read_uint16s)),
+            (names::READ_UINT32S, ma(memory_access::wire::read_uint32s)),
+            (names::READ_UINT64S, ma(memory_access::wire::read_uint64s)),
+            (names::READ_POINTERS, ma(memory_access::wire::read_pointers)),
+            (names::READ_BUFFERS, ma(memory_access::wire::read_buffers)),
+            (names::READ_STRINGS, ma(memory_access::wire::read_strings)),
+            (names::RUN_AS_MAIN, plain(run_code::run_as_main)),
+            (names::RUN_AS_VOID, plain(run_code::run_as_void)),
+            (names::RUN_AS_INT, plain(run_code::run_as_int)),
+        ];
+        for (name, handler) in handlers {
+            let addr = session.register_wrapper(move |args, ret| ret.send(handler(args.bytes())));
+            symbols.push((name, addr));
+        }
+
+        let mut bootstrap = BootstrapInfo::new();
+        bootstrap.symbols.add_unique(symbols)?;
+        Ok((
+            ExecutorServices {
+                memory_manager,
+                memory_access,
+                dylib_manager,
+            },
+            bootstrap,
+        ))
+    }
+}

@@ -1,0 +1,516 @@
+//! Memory for JIT'd code: anonymous mappings owned by a [`Region`],
+//! protections, instruction-cache flushes, and fault-checked copies to and
+//! from arbitrary process addresses (`process_vm_readv`/`process_vm_writev`
+//! on our own pid: a bad address is an `EFAULT`, never a crash).
+
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::addr::{ExecutorAddr, ExecutorAddrRange};
+
+/// Page protections (`MemProt` bits: read 1, write 2, exec 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Prot(u8);
+
+impl Prot {
+    pub(crate) const READ: u8 = 1;
+    pub(crate) const WRITE: u8 = 2;
+    pub(crate) const EXEC: u8 = 4;
+    pub(crate) const RW: Prot = Prot(Self::READ | Self::WRITE);
+
+    /// From the low three bits of an `AllocGroup`/`MemProt` byte.
+    pub(crate) fn from_bits(bits: u8) -> Prot {
+        Prot(bits & 7)
+    }
+
+    pub(crate) fn is_exec(self) -> bool {
+        self.0 & Self::EXEC != 0
+    }
+
+    fn to_os(self) -> libc::c_int {
+        let mut p = libc::PROT_NONE;
+        if self.0 & Self::READ != 0 {
+            p |= libc::PROT_READ;
+        }
+        if self.0 & Self::WRITE != 0 {
+            p |= libc::PROT_WRITE;
+        }
+        if self.0 & Self::EXEC != 0 {
+            p |= libc::PROT_EXEC;
+        }
+        p
+    }
+}
+
+/// An anonymous private mapping this process owns; unmapped on drop.
+///
+/// Nothing in Rust holds references into a region: only JIT'd code and the
+/// controller's requests use its bytes, so copying into it cannot break a
+/// Rust aliasing guarantee.
+#[derive(Debug)]
+pub(crate) struct Region {
+    base: usize,
+    len: usize,
+}
+
+// SAFETY: a Region is an address range and the right to unmap it; all
+// accesses go through methods that are fine from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above; `&Region` only offers bounds-checked copies.
+unsafe impl Sync for Region {}
+
+/// Zero ranges at least this large are returned to the kernel (fresh zero
+/// pages on demand) instead of being written.
+const MADVISE_ZERO_THRESHOLD: usize = 64 * 1024;
+
+impl Region {
+    /// Maps `len` bytes read+write (the protection LLVM 22's executor gives
+    /// a fresh reservation), backed lazily.
+    pub(crate) fn map(len: u64) -> io::Result<Region> {
+        let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's
+        // choosing overlaps nothing.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Region {
+            base: p as usize,
+            len,
+        })
+    }
+
+    /// The mapped range.
+    pub(crate) fn range(&self) -> ExecutorAddrRange {
+        ExecutorAddrRange::new(
+            ExecutorAddr::new(self.base as u64),
+            ExecutorAddr::new((self.base + self.len) as u64),
+        )
+    }
+
+    /// The offset of `[addr, addr + len)` in the region, if it lies inside.
+    fn offset_of(&self, addr: ExecutorAddr, len: u64) -> io::Result<usize> {
+        let start = addr.value().checked_sub(self.base as u64);
+        match start {
+            Some(off)
+                if off
+                    .checked_add(len)
+                    .is_some_and(|end| end <= self.len as u64) =>
+            {
+                Ok(off as usize)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "range {:#x}..{:#x} is outside the mapping {:#x}..{:#x}",
+                    addr.value(),
+                    addr.value().saturating_add(len),
+                    self.base,
+                    self.base + self.len
+                ),
+            )),
+        }
+    }
+
+    /// The page-aligned span covering `[off, off + len)`, clipped to the region.
+    fn page_span(&self, off: usize, len: usize) -> (usize, usize) {
+        let page = super::page_size() as usize;
+        let start = (self.base + off) & !(page - 1);
+        let end = (self.base + off + len)
+            .next_multiple_of(page)
+            .min(self.base + self.len);
+        (start.max(self.base), end)
+    }
+
+    /// Writes `content` at `addr` and zero-fills up to `addr + len`, after
+    /// making those pages read+write (they may still carry the protection of
+    /// an earlier, deinitialized use).
+    pub(crate) fn fill(&self, addr: ExecutorAddr, len: u64, content: &[u8]) -> io::Result<()> {
+        if content.len() as u64 > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "content larger than the segment",
+            ));
+        }
+        let off = self.offset_of(addr, len)?;
+        let len = len as usize;
+        if len == 0 {
+            return Ok(());
+        }
+        self.protect_span(off, len, Prot::RW)?;
+        let dst = (self.base + off) as *mut u8;
+        // SAFETY: `offset_of` checked that [off, off+len) lies inside our
+        // mapping, which was just made writable, and no Rust reference
+        // points into it (type invariant); `content` is a separate buffer.
+        unsafe { ptr::copy_nonoverlapping(content.as_ptr(), dst, content.len()) };
+        self.zero(off + content.len(), len - content.len())
+    }
+
+    /// Zeroes `[off, off + len)`, which is inside the region and writable.
+    fn zero(&self, off: usize, len: usize) -> io::Result<()> {
+        let page = super::page_size() as usize;
+        let start = self.base + off;
+        let end = start + len;
+        let inner_start = start.next_multiple_of(page);
+        let inner_end = end & !(page - 1);
+        if len >= MADVISE_ZERO_THRESHOLD && inner_end > inner_start {
+            // SAFETY: both edge ranges lie inside [start, end), which is
+            // inside our writable mapping (caller's contract).
+            unsafe {
+                ptr::write_bytes(start as *mut u8, 0, inner_start - start);
+                ptr::write_bytes(inner_end as *mut u8, 0, end - inner_end);
+            }
+            // SAFETY: whole pages of our own private anonymous mapping; after
+            // MADV_DONTNEED they read back as zero, which is what we want.
+            let rc = unsafe {
+                libc::madvise(
+                    inner_start as *mut libc::c_void,
+                    inner_end - inner_start,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            if rc == 0 {
+                return Ok(());
+            }
+        }
+        // SAFETY: [start, end) is inside our writable mapping.
+        unsafe { ptr::write_bytes(start as *mut u8, 0, len) };
+        Ok(())
+    }
+
+    fn protect_span(&self, off: usize, len: usize, prot: Prot) -> io::Result<()> {
+        let (start, end) = self.page_span(off, len);
+        if end <= start {
+            return Ok(());
+        }
+        // SAFETY: page-aligned span inside our own mapping; changing its
+        // protection cannot invalidate any Rust reference (none point here).
+        let rc = unsafe { libc::mprotect(start as *mut libc::c_void, end - start, prot.to_os()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Sets the protection of the pages covering `[addr, addr + len)`.
+    pub(crate) fn protect(&self, addr: ExecutorAddr, len: u64, prot: Prot) -> io::Result<()> {
+        let off = self.offset_of(addr, len)?;
+        self.protect_span(off, len as usize, prot)
+    }
+
+    /// Makes freshly written code in `[addr, addr + len)` visible to
+    /// instruction fetch (a no-op on x86-64, whose caches are coherent).
+    pub(crate) fn flush_icache(&self, addr: ExecutorAddr, len: u64) -> io::Result<()> {
+        let off = self.offset_of(addr, len)?;
+        flush_icache_range(self.base + off, len as usize);
+        Ok(())
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: we mapped exactly this range and nothing else owns it.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+    }
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+fn flush_icache_range(_start: usize, _len: usize) {}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+fn flush_icache_range(start: usize, len: usize) {
+    unsafe extern "C" {
+        // libgcc/compiler-rt builtin that does the architecture's dance.
+        fn __clear_cache(start: *mut libc::c_char, end: *mut libc::c_char);
+    }
+    // SAFETY: the range is inside a mapping we own; __clear_cache only
+    // issues cache-maintenance instructions for it.
+    unsafe {
+        __clear_cache(
+            start as *mut libc::c_char,
+            (start + len) as *mut libc::c_char,
+        )
+    };
+}
+
+/// Whether `process_vm_*v` works here (it may be filtered by seccomp).
+static VM_SYSCALLS_USABLE: AtomicBool = AtomicBool::new(true);
+
+/// Most iovecs one `process_vm_*v` call takes (Linux `UIO_MAXIOV`).
+const MAX_IOV: usize = 1024;
+
+fn fault_error(addr: u64, len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "cannot access {len} bytes at {addr:#x}: address not mapped or protection forbids it"
+        ),
+    )
+}
+
+/// Copies each `(addr, bytes)` of `writes` into our own memory, checking
+/// first that every target lies inside one of `regions`. The kernel refuses
+/// (EFAULT) pages whose protection forbids writing, so a write into
+/// finalized code is an error, not a crash.
+pub(crate) fn write_checked(
+    regions: &[&Region],
+    writes: &[(ExecutorAddr, &[u8])],
+) -> io::Result<()> {
+    for &(addr, bytes) in writes {
+        if !regions
+            .iter()
+            .any(|r| r.offset_of(addr, bytes.len() as u64).is_ok())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "write of {} bytes at {:#x} is outside any reservation",
+                    bytes.len(),
+                    addr.value()
+                ),
+            ));
+        }
+    }
+    for chunk in writes.chunks(MAX_IOV) {
+        let local: Vec<libc::iovec> = chunk
+            .iter()
+            .map(|(_, b)| libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            })
+            .collect();
+        let remote: Vec<libc::iovec> = chunk
+            .iter()
+            .map(|(a, b)| libc::iovec {
+                iov_base: a.value() as usize as *mut libc::c_void,
+                iov_len: b.len(),
+            })
+            .collect();
+        let total: usize = chunk.iter().map(|(_, b)| b.len()).sum();
+        if VM_SYSCALLS_USABLE.load(Ordering::Relaxed) {
+            // SAFETY: the local iovecs describe live byte slices; the remote
+            // ones lie inside mappings we own (checked above) that no Rust
+            // reference points into; the kernel checks page protections.
+            let n = unsafe {
+                libc::process_vm_writev(
+                    libc::getpid(),
+                    local.as_ptr(),
+                    local.len() as libc::c_ulong,
+                    remote.as_ptr(),
+                    remote.len() as libc::c_ulong,
+                    0,
+                )
+            };
+            if n >= 0 && n as usize == total {
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
+                let failed =
+                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
+                return Err(fault_error(failed.0.value(), failed.1));
+            }
+            if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+                return Err(err);
+            }
+            VM_SYSCALLS_USABLE.store(false, Ordering::Relaxed);
+        }
+        for (addr, bytes) in chunk {
+            // SAFETY: inside a mapping we own (checked above); without the
+            // kernel's check a write to a read-only page would fault, the
+            // same as LLVM's executor, but only on systems that filter
+            // process_vm_writev.
+            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), addr.to_ptr::<u8>(), bytes.len()) };
+        }
+    }
+    Ok(())
+}
+
+/// The entry a partial transfer of `done` bytes stopped in.
+fn first_failed(
+    entries: impl Iterator<Item = (ExecutorAddr, usize)>,
+    done: usize,
+) -> (ExecutorAddr, usize) {
+    let mut seen = 0usize;
+    let mut last = (ExecutorAddr::NULL, 0);
+    for (addr, len) in entries {
+        last = (addr, len);
+        if seen + len > done {
+            return last;
+        }
+        seen += len;
+    }
+    last
+}
+
+/// Fills each `(addr, buffer)` from our own memory at `addr`. Any address
+/// may be asked for: an unmapped or unreadable one is an error.
+pub(crate) fn read_checked(reads: &mut [(ExecutorAddr, &mut [u8])]) -> io::Result<()> {
+    for chunk in reads.chunks_mut(MAX_IOV) {
+        let total: usize = chunk.iter().map(|(_, b)| b.len()).sum();
+        if VM_SYSCALLS_USABLE.load(Ordering::Relaxed) {
+            let local: Vec<libc::iovec> = chunk
+                .iter_mut()
+                .map(|(_, b)| libc::iovec {
+                    iov_base: b.as_mut_ptr() as *mut libc::c_void,
+                    iov_len: b.len(),
+                })
+                .collect();
+            let remote: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|(a, b)| libc::iovec {
+                    iov_base: a.value() as usize as *mut libc::c_void,
+                    iov_len: b.len(),
+                })
+                .collect();
+            // SAFETY: the local iovecs describe live, exclusively borrowed
+            // buffers; the kernel checks the remote (source) addresses.
+            let n = unsafe {
+                libc::process_vm_readv(
+                    libc::getpid(),
+                    local.as_ptr(),
+                    local.len() as libc::c_ulong,
+                    remote.as_ptr(),
+                    remote.len() as libc::c_ulong,
+                    0,
+                )
+            };
+            if n >= 0 && n as usize == total {
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
+                let failed =
+                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
+                return Err(fault_error(failed.0.value(), failed.1));
+            }
+            if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+                return Err(err);
+            }
+            VM_SYSCALLS_USABLE.store(false, Ordering::Relaxed);
+        }
+        for (addr, buf) in chunk.iter_mut() {
+            // SAFETY: only reached where the kernel filters process_vm_readv;
+            // then, like LLVM's executor, we trust the controller's address.
+            unsafe { ptr::copy_nonoverlapping(addr.to_ptr::<u8>(), buf.as_mut_ptr(), buf.len()) };
+        }
+    }
+    Ok(())
+}
+
+/// Reads the NUL-terminated string at `addr` (without the NUL), one page
+/// at a time so that a string ending just before an unmapped page reads.
+pub(crate) fn read_c_string(addr: ExecutorAddr) -> io::Result<Vec<u8>> {
+    let page = super::page_size();
+    let mut out = Vec::new();
+    let mut cur = addr;
+    loop {
+        let to_page_end = page - (cur.value() % page);
+        let mut chunk = vec![0u8; to_page_end as usize];
+        read_checked(&mut [(cur, &mut chunk[..])])?;
+        if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..nul]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk);
+        cur = cur
+            .checked_add(to_page_end)
+            .ok_or_else(|| fault_error(cur.value(), 1))?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_copies_and_zero_fills() {
+        let page = super::super::page_size();
+        let r = Region::map(page * 40).unwrap();
+        let base = r.range().start;
+        // Dirty the region, then fill over it: the tail must read as zero,
+        // including the madvise path for the large tail.
+        r.fill(base, page * 40, &vec![0xaa; (page * 40) as usize])
+            .unwrap();
+        r.fill(base + 3, page * 39, b"abc").unwrap();
+        let mut buf = vec![0xffu8; (page * 39) as usize];
+        read_checked(&mut [(base + 3, &mut buf[..])]).unwrap();
+        assert_eq!(&buf[..3], b"abc");
+        assert!(buf[3..].iter().all(|&b| b == 0));
+        let mut first = [0u8; 3];
+        read_checked(&mut [(base, &mut first[..])]).unwrap();
+        assert_eq!(first, [0xaa; 3]);
+    }
+
+    #[test]
+    fn out_of_range_and_oversized_fills_are_errors() {
+        let page = super::super::page_size();
+        let r = Region::map(page).unwrap();
+        let base = r.range().start;
+        assert!(r.fill(base, page + 1, b"").is_err());
+        assert!(r.fill(base + page, 1, b"").is_err());
+        assert!(r.fill(ExecutorAddr::new(u64::MAX), 2, b"").is_err());
+        assert!(r.fill(base, 2, b"abc").is_err());
+    }
+
+    #[test]
+    fn writes_respect_reservations_and_protections() {
+        let page = super::super::page_size();
+        let r = Region::map(page * 2).unwrap();
+        let base = r.range().start;
+        write_checked(&[&r], &[(base, b"hi"), (base + page, b"yo")]).unwrap();
+        let mut got = [0u8; 2];
+        read_checked(&mut [(base + page, &mut got[..])]).unwrap();
+        assert_eq!(&got, b"yo");
+
+        let outside = write_checked(&[&r], &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
+        assert!(
+            outside.to_string().contains("outside any reservation"),
+            "{outside}"
+        );
+        let straddling = write_checked(&[&r], &[(base + page * 2 - 1, b"xy")]).unwrap_err();
+        assert!(straddling.to_string().contains("outside any reservation"));
+
+        r.protect(base + page, page, Prot::from_bits(Prot::READ))
+            .unwrap();
+        let ro = write_checked(&[&r], &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
+        assert!(
+            ro.to_string()
+                .contains(&format!("{:#x}", (base + page).value())),
+            "{ro}"
+        );
+    }
+
+    #[test]
+    fn reads_of_bad_addresses_are_errors() {
+        let mut buf = [0u8; 4];
+        assert!(read_checked(&mut [(ExecutorAddr::new(8), &mut buf[..])]).is_err());
+        assert!(read_c_string(ExecutorAddr::new(8)).is_err());
+    }
+
+    #[test]
+    fn c_strings_read_up_to_the_nul_even_at_a_page_end() {
+        let page = super::super::page_size();
+        let r = Region::map(page * 2).unwrap();
+        let base = r.range().start;
+        r.fill(base + page - 4, 3, b"end").unwrap();
+        r.protect(base + page, page, Prot::from_bits(0)).unwrap();
+        // "end" then the zero byte at the last position of the readable page.
+        assert_eq!(read_c_string(base + page - 4).unwrap(), b"end");
+        assert_eq!(read_c_string(base).unwrap(), b"");
+    }
+}

@@ -1,0 +1,480 @@
+//! The controller access that speaks LLVM 22's SimpleRemoteEPC protocol
+//! over a byte-stream pair (the executor side of upstream
+//! `SimpleRemoteEPCServer`).
+//!
+//! Threads: one reader thread per connection reads frames and hands them to
+//! the session (calls are dispatched, results complete pending calls).
+//! Writers are whoever has something to send (dispatcher workers sending
+//! results, JIT'd code calling the controller); one lock per frame keeps
+//! messages whole.
+//!
+//! Sequence numbers: incoming calls are answered with the caller's seqno,
+//! blindly (LLVM's controller may reuse none, we check none). Our own calls
+//! are numbered from 1 upwards, never reused (0 is the seqno of Setup and
+//! Hangup; LLVM 22's executor starts at 0, which the controller does not
+//! care about).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{Read, Write};
+
+use crate::addr::ExecutorAddr;
+use crate::call::entry_points::{DispatchContext, jit_dispatch_addr};
+use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
+use crate::error::{Error, ErrorKind};
+use crate::services::names;
+use crate::session::SessionHooks;
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
+
+use crate::services::{lock, read, write};
+use crate::wrapper::{BufferView, WrapperFunctionBuffer};
+
+use super::{FrameReader, Message, Opcode, SetupInfo, write_message};
+
+type BoxedReader = Box<dyn Read + Send>;
+type BoxedWriter = Box<dyn Write + Send>;
+
+/// Called with the seqno of a result that could not be sent because the
+/// controller had already gone.
+pub type LostResultFn = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Options of a wire connection.
+#[derive(Clone)]
+pub struct WireOptions {
+    /// The largest message accepted (size field, header included); larger
+    /// claims end the session with a protocol error. Default: no limit
+    /// beyond the bytes actually received.
+    pub max_message_size: u64,
+    /// The name of the reader thread.
+    pub reader_thread_name: String,
+    /// Told about each result dropped because the controller had closed the
+    /// connection (LLVM's executor prints "SimpleRemoteEPCServer
+    /// FD-transport disconnected" then; the executor binary does too).
+    pub on_lost_result: Option<LostResultFn>,
+}
+
+impl fmt::Debug for WireOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireOptions")
+            .field("max_message_size", &self.max_message_size)
+            .field("reader_thread_name", &self.reader_thread_name)
+            .field("on_lost_result", &self.on_lost_result.is_some())
+            .finish()
+    }
+}
+
+impl Default for WireOptions {
+    fn default() -> Self {
+        WireOptions {
+            max_message_size: u64::MAX,
+            reader_thread_name: "orc-rt-wire-reader".into(),
+            on_lost_result: None,
+        }
+    }
+}
+
+struct CallState {
+    /// Our calls waiting for a Result, by seqno.
+    pending: HashMap<u64, ControllerCallReturn>,
+    next_seqno: u64,
+    /// Set once the connection is ending: no new calls go out.
+    disconnecting: bool,
+    /// The controller's calls delivered to the session and not answered yet.
+    in_flight: usize,
+    /// How the connection ended, kept until the calls in flight are done.
+    ending: Option<Result<(), Error>>,
+    /// `notify_disconnected` ran (or is running).
+    notified: bool,
+}
+
+/// A [`ControllerAccess`] over LLVM 22's wire protocol.
+pub struct WireControllerAccess {
+    hooks: SessionHooks,
+    me: Weak<WireControllerAccess>,
+    options: WireOptions,
+    reader: Mutex<Option<BoxedReader>>,
+    writer: Mutex<Option<BoxedWriter>>,
+    calls: Mutex<CallState>,
+    /// `true` once the connection started ending: nothing more is delivered
+    /// to the session. Deliveries happen under the read lock, so none can
+    /// follow the switch.
+    closed: RwLock<bool>,
+    dispatch_ctx: &'static DispatchContext,
+}
+
+impl fmt::Debug for WireControllerAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireControllerAccess")
+            .field("closed", &*read(&self.closed))
+            .field("pending", &lock(&self.calls).pending.len())
+            .finish()
+    }
+}
+
+fn protocol(message: String) -> Error {
+    Error::new(ErrorKind::Protocol, message)
+}
+
+impl WireControllerAccess {
+    /// A controller access reading messages from `reader` and writing to
+    /// `writer`, reporting to the session through `hooks`. Nothing happens
+    /// until the session calls `connect`.
+    pub fn new(
+        hooks: SessionHooks,
+        reader: impl Read + Send + 'static,
+        writer: impl Write + Send + 'static,
+        options: WireOptions,
+    ) -> Arc<Self> {
+        let dispatch_ctx = DispatchContext::leak();
+        let ca = Arc::new_cyclic(|me| WireControllerAccess {
+            hooks,
+            me: me.clone(),
+            options,
+            reader: Mutex::new(Some(Box::new(reader))),
+            writer: Mutex::new(Some(Box::new(writer))),
+            calls: Mutex::new(CallState {
+                pending: HashMap::new(),
+                next_seqno: 1,
+                disconnecting: false,
+                in_flight: 0,
+                ending: None,
+                notified: false,
+            }),
+            closed: RwLock::new(false),
+            dispatch_ctx,
+        });
+        // JIT'd code's calls to the controller go through the session, which
+        // sends them back to us as `call_controller`.
+        let session = ca.hooks.session();
+        dispatch_ctx.set_target(Some(Arc::new(move |tag: ExecutorAddr, args: &[u8]| {
+            blocking_call(&session, tag, args)
+        })));
+        ca
+    }
+
+    /// The bootstrap symbols this access adds to the session's: the
+    /// dispatch context and function JIT'd code calls the controller with.
+    fn dispatch_symbols(&self) -> [(&'static str, ExecutorAddr); 2] {
+        [
+            (
+                names::DISPATCH_CTX,
+                ExecutorAddr::from_ptr(self.dispatch_ctx as *const DispatchContext),
+            ),
+            (names::DISPATCH_FN, jit_dispatch_addr()),
+        ]
+    }
+
+    /// Sends one message. A controller that closed its end gives an
+    /// [`ErrorKind::Detached`] error; other failures are [`ErrorKind::Io`].
+    fn send(
+        &self,
+        opcode: Opcode,
+        seqno: u64,
+        tag: ExecutorAddr,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let mut writer = lock(&self.writer);
+        let Some(w) = writer.as_mut() else {
+            return Err(Error::new(ErrorKind::Detached, "the connection is closed"));
+        };
+        tracing::debug!(
+            target: "orc_rt::wire",
+            "E->C {opcode} seq={seqno} tag={:#x} payload={} bytes",
+            tag.value(),
+            payload.len()
+        );
+        write_message(w.as_mut(), opcode, seqno, tag, payload).map_err(|e| {
+            use std::io::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
+            ) {
+                Error::with_source(ErrorKind::Detached, e)
+            } else {
+                Error::io("writing a message to the controller", e)
+            }
+        })
+    }
+
+    /// Ends the connection after a failed send: the controller closing its
+    /// end is an orderly end (it does that with calls outstanding when a link
+    /// fails), anything else an error.
+    fn end_after_send_error(&self, e: Error) {
+        if e.kind() == ErrorKind::Detached {
+            self.end(Ok(()));
+        } else {
+            self.end(Err(e));
+        }
+    }
+
+    /// The connection is ending (end of stream, Hangup, a protocol or I/O
+    /// error): deliver nothing more, fail our pending calls, refuse new
+    /// ones. The session is told once the controller's calls still running
+    /// have finished, as LLVM's executor drains its dispatcher first: their
+    /// results are still sent (or reported lost), and JIT'd code they run
+    /// that waits for the controller gets "disconnected" now.
+    fn end(&self, result: Result<(), Error>) {
+        *write(&self.closed) = true;
+        let (pending, finish_now) = {
+            let mut calls = lock(&self.calls);
+            if calls.ending.is_some() || calls.notified {
+                return;
+            }
+            match &result {
+                Ok(()) => tracing::debug!(target: "orc_rt::wire", "connection ended"),
+                Err(e) => tracing::debug!(target: "orc_rt::wire", "connection ended: {e}"),
+            }
+            calls.disconnecting = true;
+            calls.ending = Some(result);
+            let pending: Vec<ControllerCallReturn> =
+                calls.pending.drain().map(|(_, ret)| ret).collect();
+            (pending, calls.in_flight == 0)
+        };
+        for ret in pending {
+            self.hooks.fail_pending_call(ret);
+        }
+        if finish_now {
+            self.finish();
+        } else {
+            tracing::debug!(target: "orc_rt::wire", "waiting for the calls in flight");
+        }
+    }
+
+    /// Tells the session, once.
+    fn finish(&self) {
+        let result = {
+            let mut calls = lock(&self.calls);
+            if calls.notified {
+                return;
+            }
+            calls.notified = true;
+            calls.ending.take().unwrap_or(Ok(()))
+        };
+        self.dispatch_ctx.set_target(None);
+        // Close our write side: the controller sees end of stream.
+        drop(lock(&self.writer).take());
+        self.hooks.notify_disconnected(result);
+    }
+
+    fn reader_loop(self: Arc<Self>, reader: BoxedReader) {
+        // Buffered: one read syscall usually brings a whole message, header
+        // and payload, or several.
+        let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+        let mut frames =
+            FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
+        let result = loop {
+            let msg = match frames.read_message() {
+                Ok(Some(msg)) => msg,
+                // End of stream at a message boundary: LLVM 22's controller
+                // ends every session this way (it never sends Hangup).
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(Error::from(e)),
+            };
+            tracing::debug!(
+                target: "orc_rt::wire",
+                "C->E {} seq={} tag={:#x} payload={} bytes",
+                msg.opcode,
+                msg.seqno,
+                msg.tag.value(),
+                msg.payload.bytes().len()
+            );
+            match self.deliver(msg) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.end(result);
+    }
+
+    /// Hands one message to the session. `Ok(false)` ends the session.
+    fn deliver(&self, msg: Message) -> Result<bool, Error> {
+        let closed = read(&self.closed);
+        if *closed {
+            return Ok(false);
+        }
+        match msg.opcode {
+            Opcode::CallWrapper => {
+                lock(&self.calls).in_flight += 1;
+                self.hooks
+                    .handle_wrapper_call(msg.tag, msg.payload, msg.seqno);
+                Ok(true)
+            }
+            Opcode::Result => {
+                let ret = lock(&self.calls).pending.remove(&msg.seqno);
+                match ret {
+                    Some(ret) => {
+                        self.hooks.complete_call(ret, msg.payload);
+                        Ok(true)
+                    }
+                    None => Err(protocol(format!(
+                        "No call for sequence number {}",
+                        msg.seqno
+                    ))),
+                }
+            }
+            Opcode::Hangup => {
+                // LLVM 22 ignores the payload; newer LLVM sends an SPS Error.
+                if let Ok((Err(e), _)) =
+                    crate::sps::from_prefix::<Result<(), Error>>(msg.payload.bytes())
+                {
+                    tracing::debug!(target: "orc_rt::wire", "controller hung up: {e}");
+                }
+                Ok(false)
+            }
+            Opcode::Setup => Err(protocol("Unexpected Setup opcode".into())),
+        }
+    }
+}
+
+/// Calls the controller's handler `tag` and blocks the calling thread until
+/// it answers: the synchronous form JIT'd code needs (protocol §8).
+fn blocking_call(
+    session: &crate::session::SessionHandle,
+    tag: ExecutorAddr,
+    args: &[u8],
+) -> WrapperFunctionBuffer {
+    let slot: Arc<(Mutex<Option<WrapperFunctionBuffer>>, Condvar)> =
+        Arc::new((Mutex::new(None), Condvar::new()));
+    let done = slot.clone();
+    session.call_controller(tag, WrapperFunctionBuffer::copy_from(args), move |result| {
+        *lock(&done.0) = Some(result);
+        done.1.notify_all();
+    });
+    let mut result = lock(&slot.0);
+    loop {
+        if let Some(r) = result.take() {
+            return r;
+        }
+        result = slot.1.wait(result).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+impl ControllerAccess for WireControllerAccess {
+    fn connect(&self, bootstrap: BootstrapInfo) {
+        let info = self.hooks.session().process_info().clone();
+        let mut setup = SetupInfo {
+            target_triple: info.target_triple,
+            page_size: info.page_size.unwrap_or(4096) as u64,
+            ..SetupInfo::default()
+        };
+        for (name, value) in bootstrap.values {
+            setup.bootstrap_map.insert(name, value.into_bytes());
+        }
+        for (name, addr) in bootstrap.symbols.iter() {
+            setup.bootstrap_symbols.insert(name.to_owned(), addr);
+        }
+        for (name, addr) in self.dispatch_symbols() {
+            setup.bootstrap_symbols.insert(name.to_owned(), addr);
+        }
+        if let Err(e) = self.send(Opcode::Setup, 0, ExecutorAddr::NULL, &setup.to_bytes()) {
+            self.end(Err(e.context("sending the Setup message")));
+            return;
+        }
+        let Some(reader) = lock(&self.reader).take() else {
+            self.end(Err(protocol("connect called twice".into())));
+            return;
+        };
+        let Some(me) = self.me.upgrade() else {
+            self.end(Err(protocol(
+                "controller access dropped while connecting".into(),
+            )));
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name(self.options.reader_thread_name.clone())
+            .spawn(move || me.reader_loop(reader));
+        if let Err(e) = spawned {
+            self.end(Err(Error::io("spawning the wire reader thread", e)));
+        }
+    }
+
+    fn disconnect(&self) {
+        // Announce the end (SPS Error success), then stop at once: the
+        // session asked, so calls still running do not hold it up (their
+        // results are dropped). The reader thread may stay blocked until the
+        // controller closes its side; it then delivers nothing.
+        if !*read(&self.closed) {
+            let _ = self.send(Opcode::Hangup, 0, ExecutorAddr::NULL, &[0]);
+        }
+        self.end(Ok(()));
+        self.finish();
+    }
+
+    fn call_controller(
+        &self,
+        tag: ExecutorAddr,
+        args: WrapperFunctionBuffer,
+        on_complete: ControllerCallReturn,
+    ) {
+        let seqno = {
+            let mut calls = lock(&self.calls);
+            if calls.disconnecting {
+                drop(calls);
+                self.hooks.fail_call_inline(on_complete);
+                return;
+            }
+            let seqno = calls.next_seqno;
+            calls.next_seqno += 1;
+            calls.pending.insert(seqno, on_complete);
+            seqno
+        };
+        if let Err(e) = self.send(Opcode::CallWrapper, seqno, tag, args.bytes()) {
+            // The connection is broken: ending it fails this call (still
+            // pending) together with every other one.
+            self.end_after_send_error(e);
+        }
+    }
+
+    fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {
+        let (notified, finish_after) = {
+            let mut calls = lock(&self.calls);
+            calls.in_flight = calls.in_flight.saturating_sub(1);
+            (
+                calls.notified,
+                calls.ending.is_some() && calls.in_flight == 0,
+            )
+        };
+        let lost = || {
+            tracing::debug!(target: "orc_rt::wire", "result seq={call_id} dropped: the controller is gone");
+            if let Some(f) = &self.options.on_lost_result {
+                f(call_id);
+            }
+        };
+        if notified {
+            lost();
+            return;
+        }
+        let payload = match result.view() {
+            BufferView::Bytes(b) => b,
+            BufferView::Empty => &[],
+            // LLVM 22 has no way to carry an out-of-band error: it sends an
+            // empty result, which the controller then fails to decode (or,
+            // for a void function, takes as success). Do the same, and log.
+            BufferView::Error(msg) => {
+                tracing::warn!(
+                    target: "orc_rt::wire",
+                    "call seq={call_id} failed: {}",
+                    msg.to_string_lossy()
+                );
+                &[]
+            }
+        };
+        if let Err(e) = self.send(Opcode::Result, call_id, ExecutorAddr::NULL, payload) {
+            if e.kind() == ErrorKind::Detached {
+                lost();
+            }
+            self.end_after_send_error(e);
+        }
+        if finish_after {
+            self.finish();
+        }
+    }
+}
+
+impl Drop for WireControllerAccess {
+    fn drop(&mut self) {
+        // JIT'd code may still hold the dispatch context: make it refuse.
+        self.dispatch_ctx.set_target(None);
+    }
+}
