@@ -212,7 +212,7 @@ impl WrapperFunction {
 
 /// A function signature, `fn(A, B, ..) -> R`, naming a wrapper function's
 /// SPS argument list and result. The SPS types are the Rust types
-/// (`String` is SPSString, `Result<T, Error>` is SPSExpected<T>, ...).
+/// (`String` is SPSString, `Result<T, Error>` is `SPSExpected<T>`, ...).
 pub trait Signature {
     /// The arguments, as a tuple (`()` for none).
     type Args;
