@@ -88,14 +88,19 @@ fn parse_transport(args: &[OsString]) -> Result<(Transport, bool), String> {
     }
 }
 
-type Stream = (Box<dyn Read + Send>, Box<dyn Write + Send>);
+/// Reader, writer, and for sockets a way to shut the connection down.
+type Stream = (
+    Box<dyn Read + Send>,
+    Box<dyn Write + Send>,
+    Option<orc_rt::wire::CloseFn>,
+);
 
 fn open_transport(transport: &Transport) -> Result<Stream, String> {
     match transport {
         Transport::Fds(r, w) => {
             let (r_file, w_file) =
                 adopt_fds(*r, *w).map_err(|e| format!("filedescs={r},{w}: {e}"))?;
-            Ok((Box::new(r_file), Box::new(w_file)))
+            Ok((Box::new(r_file), Box::new(w_file), None))
         }
         Transport::Listen(addr) => {
             let listener =
@@ -106,10 +111,16 @@ fn open_transport(transport: &Transport) -> Result<Stream, String> {
             tracing::debug!("controller connected from {peer}");
             drop(listener);
             let _ = stream.set_nodelay(true);
-            let writer = stream
-                .try_clone()
-                .map_err(|e| format!("cloning the connection: {e}"))?;
-            Ok((Box::new(stream), Box::new(writer)))
+            let clone = || {
+                stream
+                    .try_clone()
+                    .map_err(|e| format!("cloning the connection: {e}"))
+            };
+            let (writer, closer) = (clone()?, clone()?);
+            let close: orc_rt::wire::CloseFn = Arc::new(move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            });
+            Ok((Box::new(stream), Box::new(writer), Some(close)))
         }
     }
 }
@@ -141,7 +152,7 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         let _ = ended_tx.send(result);
     })?;
 
-    let (reader, writer) = match open_transport(&transport) {
+    let (reader, writer, close_transport) = match open_transport(&transport) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{argv0}: {message}");
@@ -153,6 +164,7 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         on_lost_result: Some(Arc::new(|_seqno| {
             eprintln!("SimpleRemoteEPCServer FD-transport disconnected");
         })),
+        close_transport,
         ..WireOptions::default()
     };
     session.attach_with(bootstrap, |hooks| {

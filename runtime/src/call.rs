@@ -243,6 +243,34 @@ pub(crate) mod entry_points {
     pub(crate) fn jit_dispatch_addr() -> ExecutorAddr {
         ExecutorAddr::from_ptr(jit_dispatch as *const ())
     }
+
+    /// Calls the dispatch function at `f` the way JIT'd code does,
+    /// `f(ctx, tag, args, len)` (for tests of the executor-to-controller path).
+    #[cfg(test)]
+    pub(crate) fn call_dispatch_fn(
+        f: ExecutorAddr,
+        ctx: ExecutorAddr,
+        tag: ExecutorAddr,
+        args: &[u8],
+    ) -> WrapperFunctionBuffer {
+        type DispatchFn = unsafe extern "C" fn(
+            *mut c_void,
+            *const c_void,
+            *const c_char,
+            usize,
+        ) -> CWrapperFunctionResult;
+        assert!(!f.is_null());
+        // SAFETY: tests pass the published dispatch function; args is live.
+        unsafe {
+            let f = std::mem::transmute::<usize, DispatchFn>(f.value() as usize);
+            WrapperFunctionBuffer::from_legacy(f(
+                ctx.to_ptr(),
+                tag.to_ptr::<c_void>(),
+                args.as_ptr().cast(),
+                args.len(),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -51,7 +51,15 @@ pub struct WireOptions {
     /// connection (LLVM's executor prints "SimpleRemoteEPCServer
     /// FD-transport disconnected" then; the executor binary does too).
     pub on_lost_result: Option<LostResultFn>,
+    /// Shuts the transport down when the connection ends, after our write
+    /// side is dropped: needed for sockets, whose reader and writer are
+    /// clones of one descriptor (`shutdown(2)` also wakes the reader thread).
+    /// Pipes need nothing: dropping the writer closes it.
+    pub close_transport: Option<CloseFn>,
 }
+
+/// Shuts a transport down (see [`WireOptions::close_transport`]).
+pub type CloseFn = Arc<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for WireOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,6 +67,7 @@ impl fmt::Debug for WireOptions {
             .field("max_message_size", &self.max_message_size)
             .field("reader_thread_name", &self.reader_thread_name)
             .field("on_lost_result", &self.on_lost_result.is_some())
+            .field("close_transport", &self.close_transport.is_some())
             .finish()
     }
 }
@@ -69,6 +78,7 @@ impl Default for WireOptions {
             max_message_size: u64::MAX,
             reader_thread_name: "orc-rt-wire-reader".into(),
             on_lost_result: None,
+            close_transport: None,
         }
     }
 }
@@ -253,6 +263,9 @@ impl WireControllerAccess {
         self.dispatch_ctx.set_target(None);
         // Close our write side: the controller sees end of stream.
         drop(lock(&self.writer).take());
+        if let Some(close) = &self.options.close_transport {
+            close();
+        }
         self.hooks.notify_disconnected(result);
     }
 
@@ -478,3 +491,6 @@ impl Drop for WireControllerAccess {
         self.dispatch_ctx.set_target(None);
     }
 }
+
+#[cfg(test)]
+mod tests;
