@@ -81,7 +81,7 @@ fn connect() -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
 
 #[test]
 fn setup_carries_the_process_info_bootstrap_and_dispatch_symbols() {
-    let (session, mut c, rx) = connect();
+    let (session, c, rx) = connect();
     assert_eq!(c.setup.target_triple, "x86_64-test-linux");
     assert_eq!(c.setup.page_size, 4096);
     assert_eq!(c.setup.bootstrap_map["key"], b"value");
