@@ -42,11 +42,10 @@ use std::fmt;
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
-use crate::session::Shared;
-use crate::sync::Arc;
+use crate::session::SharedArc;
 use crate::wrapper::WrapperFunctionBuffer;
 
-pub use in_process::{InProcessController, InProcessControllerAccess};
+pub use in_process::{ControllerReply, InProcessController, InProcessControllerAccess};
 
 /// A connection to a controller, as the session sees it.
 pub trait ControllerAccess: Send + Sync {
@@ -86,11 +85,11 @@ type ReturnFn = Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>;
 #[must_use = "every controller call is completed exactly once"]
 pub struct ControllerCallReturn {
     f: Option<ReturnFn>,
-    session: Option<Arc<Shared>>,
+    session: Option<SharedArc>,
 }
 
 impl ControllerCallReturn {
-    pub(crate) fn new(f: ReturnFn, session: Arc<Shared>) -> Self {
+    pub(crate) fn new(f: ReturnFn, session: SharedArc) -> Self {
         ControllerCallReturn {
             f: Some(f),
             session: Some(session),

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::sync::{Arc, Condvar, Mutex, lock, thread, wait};
 
 /// A unit of work.
@@ -24,15 +24,26 @@ pub type Task = Box<dyn FnOnce() + Send + 'static>;
 
 /// Runs the session's tasks.
 ///
-/// Contract: after [`shutdown`](Self::shutdown) has begun, `dispatch` is a
-/// contract violation; implementations drop such a task (which drops its
-/// guard and buffers) rather than run it. When `shutdown` returns, every
-/// task dispatched before it has run or been dropped, except tasks still
-/// running on the calling thread itself (shutdown requested from inside a
-/// task must not wait for that task).
+/// Contract: once [`shutdown`](Self::shutdown) has begun, a dispatcher
+/// refuses new tasks: [`try_dispatch`](Self::try_dispatch) hands them back
+/// (the session then runs such a task inline, under the guard it owns, so a
+/// task accepted by the session is never lost to the race between a guard
+/// taken before shutdown and the dispatcher's shutdown), and
+/// [`dispatch`](Self::dispatch) drops them (which drops their guards and
+/// buffers). When `shutdown` returns, every task accepted before it has run
+/// or been dropped, except tasks still running on the calling thread itself
+/// (shutdown requested from inside a task must not wait for that task).
 pub trait TaskDispatcher: Send + Sync {
-    /// Runs `task` now, later, or on another thread.
+    /// Runs `task` now, later, or on another thread; drops it if refused.
     fn dispatch(&self, task: Task);
+
+    /// Like [`dispatch`](Self::dispatch), but gives a refused task back.
+    /// The session calls this one. The default accepts everything through
+    /// `dispatch`; a dispatcher that can refuse should override it.
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
+        self.dispatch(task);
+        Ok(())
+    }
 
     /// Stops accepting tasks and waits until the accepted ones are done.
     /// Called once by the session, during shutdown.
@@ -148,17 +159,20 @@ fn worker(shared: &PoolShared) {
 
 impl TaskDispatcher for ThreadPoolDispatcher {
     fn dispatch(&self, task: Task) {
+        // Refused: dropped here, outside the lock (its drop may release a
+        // guard and run completion callbacks).
+        drop(self.try_dispatch(task));
+    }
+
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
         let mut state = lock(&self.shared.state);
         if state.shutting_down {
-            // Contract violation: drop the task (outside the lock: its
-            // drop may release a guard and run completion callbacks).
-            drop(state);
-            drop(task);
-            return;
+            return Err(task);
         }
         state.queue.push_back(task);
         drop(state);
         self.shared.work.notify_one();
+        Ok(())
     }
 
     fn shutdown(&self) {
@@ -305,14 +319,17 @@ impl Default for QueueingDispatcher {
 
 impl TaskDispatcher for QueueingDispatcher {
     fn dispatch(&self, task: Task) {
+        drop(self.try_dispatch(task));
+    }
+
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
         let mut state = lock(&self.state);
         if state.closed {
-            drop(state);
-            drop(task);
-            return;
+            return Err(task);
         }
         state.dispatched += 1;
         state.tasks.push_back(task);
+        Ok(())
     }
 
     fn shutdown(&self) {
@@ -342,15 +359,6 @@ impl fmt::Debug for QueueingDispatcher {
     }
 }
 
-/// The error a session reports when a task arrives after its dispatcher is
-/// gone (a controller access that broke its contract).
-pub(crate) fn dispatch_after_shutdown() -> Error {
-    Error::new(
-        ErrorKind::ShuttingDown,
-        "task dispatched after the session's dispatcher shut down; task dropped",
-    )
-}
-
 #[cfg(all(test, not(orc_rt_loom)))]
 mod tests {
     use super::*;
@@ -376,6 +384,10 @@ mod tests {
             ran2.fetch_add(1, Ordering::SeqCst);
         }));
         assert_eq!(ran.load(Ordering::SeqCst), 100);
+        assert!(
+            pool.try_dispatch(Box::new(|| {})).is_err(),
+            "refused, handed back"
+        );
     }
 
     #[test]
@@ -448,6 +460,7 @@ mod tests {
                 unreachable!("dispatch after shutdown is dropped")
             }));
             assert_eq!(q.len(), expect_left, "{policy:?}");
+            assert!(q.try_dispatch(Box::new(|| {})).is_err(), "{policy:?}");
         }
     }
 

@@ -239,7 +239,6 @@ impl ExecutionScope {
     }
 
     /// Takes a count without a guard object (the C API's enter/leave pair).
-    #[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
     pub(crate) fn retain_raw(&self) -> bool {
         self.inner.retain()
     }
@@ -247,7 +246,6 @@ impl ExecutionScope {
     /// Gives back a count taken with [`retain_raw`](Self::retain_raw).
     /// Returns false (and changes nothing) if no count is held, so that an
     /// unbalanced leave from C is reported instead of corrupting the count.
-    #[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
     pub(crate) fn release_raw(&self) -> bool {
         let mut cur = self.inner.state.load(Ordering::Relaxed);
         loop {

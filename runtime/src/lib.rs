@@ -13,6 +13,7 @@
 //! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
 //!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
 //!   and [`dispatcher`].
+//! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
 //! - [`wire`]: LLVM 22's SimpleRemoteEPC protocol and the controller access
 //!   that speaks it; [`services`]: the executor services LLVM 22 expects.
 //!
@@ -31,6 +32,15 @@ pub mod controller_access;
 pub mod dispatcher;
 pub mod error;
 pub mod execution_scope;
+#[allow(unsafe_code, reason = "the extern \"C\" API")]
+pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the buffer oracle adopts raw C structs and calls the C API"
+)]
+pub mod fuzzing;
 pub mod resource_manager;
 pub mod services;
 pub mod session;
@@ -58,4 +68,6 @@ pub use resource_manager::{OnComplete, ResourceManager};
 pub use session::{
     ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
 };
+#[cfg(feature = "derive")]
+pub use sps::Sps;
 pub use wrapper::{SpsWrapperFunction, WrapperFunctionBuffer, WrapperReturn};

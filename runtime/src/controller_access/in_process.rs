@@ -289,6 +289,9 @@ impl ControllerAccess for InProcessControllerAccess {
         let id = st.next_call;
         st.next_call += 1;
         st.pending.insert(id, on_complete);
+        // Delivering the call is a message in flight: the drain waits for
+        // it, so the controller never sees a call after the disconnection.
+        st.in_flight += 1;
         drop(st);
         self.inner.controller.handle_call(
             tag,
@@ -298,6 +301,7 @@ impl ControllerAccess for InProcessControllerAccess {
                 id,
             },
         );
+        self.inner.end_in_flight();
     }
 
     fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {

@@ -114,6 +114,11 @@ impl ElasticDispatcher {
     pub fn workers(&self) -> usize {
         lock(&self.pool.state).workers.len()
     }
+
+    /// Worker threads waiting for work.
+    pub fn idle_workers(&self) -> usize {
+        lock(&self.pool.state).idle
+    }
 }
 
 fn worker(pool: Arc<Pool>) {
@@ -419,7 +424,15 @@ mod tests {
     #[test]
     fn idle_workers_are_reused_and_retired() {
         let d = ElasticDispatcher::with_options(256 * 1024, 0, Duration::from_millis(20));
-        for _ in 0..5 {
+        for i in 0..5 {
+            if i > 0 {
+                // The worker signals before it goes idle: wait until it has,
+                // or the next task may (correctly) start a second worker.
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while d.idle_workers() == 0 && std::time::Instant::now() < deadline {
+                    thread::yield_now();
+                }
+            }
             let (tx, rx) = mpsc::channel();
             d.dispatch(Box::new(move || tx.send(()).unwrap()));
             rx.recv().unwrap();

@@ -10,70 +10,27 @@
 //!   *ArgData, size_t ArgSize)`, used for any other address when the session
 //!   allows it (`legacy_wrapper_fallback`).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::Shared;
+use super::{Shared, SharedArc};
 use crate::addr::ExecutorAddr;
 use crate::error::Error;
 use crate::sync::Arc;
 use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer, orc_rt_WrapperFunctionBuffer};
 
-/// The C handle's target: a session. Only ever used behind a pointer.
-#[repr(C)]
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub struct orc_rt_OpaqueSession {
-    _private: [u8; 0],
-    _marker: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
-}
-
-/// `orc_rt_SessionRef`: an opaque reference to a session.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_SessionRef = *mut orc_rt_OpaqueSession;
-
-/// `orc_rt_ControllerHandlerTag`: a handler in the controller.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_ControllerHandlerTag = *mut c_void;
-
-/// `orc_rt_WrapperFunctionReturn`: `Return(S, CallId, ResultBytes)`.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_WrapperFunctionReturn = unsafe extern "C" fn(
-    s: orc_rt_SessionRef,
-    call_id: u64,
-    result_bytes: orc_rt_WrapperFunctionBuffer,
-);
-
-/// `orc_rt_WrapperFunction`: `fn(S, CallId, Return, ArgBytes)`.
-#[allow(
-    non_camel_case_types,
-    reason = "the C name, so both codebases can be grepped"
-)]
-pub type orc_rt_WrapperFunction = unsafe extern "C" fn(
-    s: orc_rt_SessionRef,
-    call_id: u64,
-    ret: orc_rt_WrapperFunctionReturn,
-    arg_bytes: orc_rt_WrapperFunctionBuffer,
-);
+pub use crate::ffi::{
+    orc_rt_ControllerHandlerTag, orc_rt_OpaqueSession, orc_rt_SessionRef, orc_rt_WrapperFunction,
+    orc_rt_WrapperFunctionReturn,
+};
 
 /// LLVM 22's synchronous wrapper-function ABI.
 type LegacyWrapperFunction =
     unsafe extern "C" fn(arg_data: *const c_char, arg_size: usize) -> CWrapperFunctionResult;
 
 /// The `orc_rt_SessionRef` of a session: the address of its shared state.
-pub(super) fn session_ref(shared: &Arc<Shared>) -> orc_rt_SessionRef {
-    Arc::as_ptr(shared).cast_mut().cast()
+pub(super) fn session_ref(shared: &SharedArc) -> orc_rt_SessionRef {
+    Arc::as_ptr(&shared.0).cast_mut().cast()
 }
 
 /// Calls an asynchronous C wrapper. The call borrows one strong reference
@@ -84,12 +41,12 @@ pub(super) fn session_ref(shared: &Arc<Shared>) -> orc_rt_SessionRef {
 /// `f` must be a function with the `orc_rt_WrapperFunction` ABI that keeps
 /// its contract: call `Return` exactly once, with the `S` and `CallId` it got.
 pub(super) unsafe fn call_async(
-    shared: &Arc<Shared>,
+    shared: &SharedArc,
     f: orc_rt_WrapperFunction,
     call_id: u64,
     args: WrapperFunctionBuffer,
 ) {
-    let s: orc_rt_SessionRef = Arc::into_raw(shared.clone()).cast_mut().cast();
+    let s: orc_rt_SessionRef = Arc::into_raw(shared.0.clone()).cast_mut().cast();
     // SAFETY: the caller vouches for `f`'s ABI; ownership of `args` passes
     // to it; `s` stays valid until `session_return` gives the reference back.
     unsafe { f(s, call_id, session_return, args.into_raw()) };
@@ -110,7 +67,7 @@ unsafe extern "C" fn session_return(
 ) {
     // SAFETY: `s` came from `Arc::into_raw` in `call_async` and is returned
     // exactly once (the wrapper contract).
-    let shared = unsafe { Arc::from_raw(s.cast_const().cast::<Shared>()) };
+    let shared = SharedArc(unsafe { Arc::from_raw(s.cast_const().cast::<Shared>()) });
     // SAFETY: the wrapper hands over a valid, owned buffer.
     let result = unsafe { WrapperFunctionBuffer::from_raw(result) };
     // No panic may unwind into the C caller.
@@ -150,14 +107,18 @@ pub(super) fn async_wrapper_addr(f: orc_rt_WrapperFunction) -> ExecutorAddr {
     ExecutorAddr::new(f as usize as u64)
 }
 
-/// The session behind an `orc_rt_SessionRef`.
+/// A new counted reference to the session behind an `orc_rt_SessionRef`.
 ///
 /// # Safety
-/// `s` must come from [`session_ref`] (or a wrapper's `S` argument) of a
+/// `s` must come from [`session_ref`] (or be a wrapper's `S` argument) of a
 /// session whose shared state is still alive, which holds while the
 /// `Session` owner exists or a call into the session is in flight.
-#[allow(dead_code, reason = "used by the C API (ffi/session.rs)")]
-pub(crate) unsafe fn shared_from_ref<'a>(s: orc_rt_SessionRef) -> &'a Shared {
-    // SAFETY: (caller) `s` points to a live `Shared`.
-    unsafe { &*s.cast_const().cast::<Shared>() }
+pub(super) unsafe fn shared_from_ref(s: orc_rt_SessionRef) -> SharedArc {
+    let p = s.cast_const().cast::<Shared>();
+    // SAFETY: (caller) `p` came from an `Arc<Shared>` that is still alive;
+    // we take a new count for the reference we return.
+    unsafe {
+        Arc::increment_strong_count(p);
+        SharedArc(Arc::from_raw(p))
+    }
 }

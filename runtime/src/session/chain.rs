@@ -11,7 +11,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{ManagerSlot, Shared, markers::Marker};
+use super::{ManagerSlot, SharedArc, markers::Marker};
 use crate::error::Error;
 use crate::resource_manager::{Completion, OnComplete, dropped_error};
 use crate::sync::{Arc, Mutex, lock};
@@ -32,10 +32,10 @@ impl Step {
     }
 }
 
-pub(super) type Then = Box<dyn FnOnce(&Arc<Shared>) + Send + 'static>;
+pub(super) type Then = Box<dyn FnOnce(&SharedArc) + Send + 'static>;
 
 pub(super) struct Chain {
-    shared: Arc<Shared>,
+    shared: SharedArc,
     /// Managers in registration order; `pop` yields the newest first.
     remaining: Vec<Arc<ManagerSlot>>,
     step: Step,
@@ -55,7 +55,7 @@ enum StepState {
 
 impl Chain {
     pub(super) fn new(
-        shared: Arc<Shared>,
+        shared: SharedArc,
         managers: Vec<Arc<ManagerSlot>>,
         step: Step,
         then: Then,
@@ -145,7 +145,7 @@ pub(super) fn drive(mut chain: Box<Chain>) {
 
 fn step_done(
     cell: &Mutex<StepState>,
-    shared: &Arc<Shared>,
+    shared: &SharedArc,
     name: &str,
     what: &'static str,
     c: Completion,
@@ -165,7 +165,7 @@ fn step_done(
     }
 }
 
-fn record(shared: &Shared, name: &str, what: &str, c: Completion) {
+fn record(shared: &SharedArc, name: &str, what: &str, c: Completion) {
     let err = match c {
         Completion::Called(Ok(())) => return,
         Completion::Called(Err(e)) => e,

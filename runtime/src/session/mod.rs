@@ -39,7 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
 use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
-use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher, dispatch_after_shutdown};
+use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher};
 use crate::error::{Error, ErrorKind};
 use crate::execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 use crate::resource_manager::ResourceManager;
@@ -206,15 +206,38 @@ pub(crate) struct Shared {
     legacy_fallback: bool,
     reporter: Reporter,
     process_info: ProcessInfo,
+    /// The owner of a session created through the C API
+    /// (`orc_rt_Session_create`), until `orc_rt_Session_destroy` drops it.
+    c_owner: Mutex<Option<Session>>,
 }
 
 fn contract(message: &str) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
+/// The session's shared state behind its reference count: what handles,
+/// hooks, tasks and continuations hold. (A newtype because loom's `Arc`
+/// cannot be a method receiver.)
+#[derive(Clone)]
+pub(crate) struct SharedArc(Arc<Shared>);
+
+impl std::ops::Deref for SharedArc {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl Shared {
-    pub(crate) fn id(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as usize
+    fn is_finished(st: &State) -> bool {
+        st.current == SessionState::ShutDown && st.target.is_none()
+    }
+}
+
+impl SharedArc {
+    /// The session's identity: the address of its shared state.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 
     pub(crate) fn report_error(&self, err: Error) {
@@ -236,14 +259,18 @@ impl Shared {
         }
     }
 
+    /// Hands `task` (which owns its guard) to the dispatcher. A task the
+    /// dispatcher refuses, or that arrives after shutdown removed it, was
+    /// accepted by the session before the scope closed (its guard proves
+    /// it): it runs inline, here, rather than being lost.
     fn dispatch(&self, task: Task) {
         let dispatcher = lock(&self.dispatcher).clone();
-        match dispatcher {
-            Some(d) => d.dispatch(task),
-            None => {
-                drop(task);
-                self.report_error(dispatch_after_shutdown());
-            }
+        let refused = match dispatcher {
+            Some(d) => d.try_dispatch(task).err(),
+            None => Some(task),
+        };
+        if let Some(task) = refused {
+            task();
         }
     }
 
@@ -259,7 +286,7 @@ impl Shared {
     }
 
     fn call_controller(
-        self: &Arc<Self>,
+        &self,
         tag: ExecutorAddr,
         args: WrapperFunctionBuffer,
         on_complete: Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>,
@@ -277,12 +304,7 @@ impl Shared {
         }
     }
 
-    fn handle_wrapper_call(
-        self: &Arc<Self>,
-        addr: ExecutorAddr,
-        args: WrapperFunctionBuffer,
-        call_id: u64,
-    ) {
+    fn handle_wrapper_call(&self, addr: ExecutorAddr, args: WrapperFunctionBuffer, call_id: u64) {
         // Denied after shutdown began: drop the call silently (8.7, 8.9).
         let Some(guard) = self.scope.retain() else {
             return;
@@ -297,7 +319,7 @@ impl Shared {
     }
 
     fn run_wrapper(
-        self: &Arc<Self>,
+        &self,
         addr: ExecutorAddr,
         target: Option<WrapperTarget>,
         args: WrapperFunctionBuffer,
@@ -346,7 +368,7 @@ impl Shared {
         }
     }
 
-    fn complete_call(self: &Arc<Self>, ret: ControllerCallReturn, result: WrapperFunctionBuffer) {
+    fn complete_call(&self, ret: ControllerCallReturn, result: WrapperFunctionBuffer) {
         let f = ret.take();
         match self.scope.retain() {
             Some(guard) => {
@@ -386,7 +408,7 @@ impl Shared {
 
     // ---- lifecycle --------------------------------------------------------
 
-    fn request_detach(self: &Arc<Self>) {
+    fn request_detach(&self) {
         let mut st = lock(&self.state);
         if let Some(t) = st.target {
             st.target = Some(t.max(SessionState::Detached));
@@ -411,7 +433,7 @@ impl Shared {
         }
     }
 
-    fn request_shutdown(self: &Arc<Self>, on_shutdown: Option<OnShutdownFn>) {
+    fn request_shutdown(&self, on_shutdown: Option<OnShutdownFn>) {
         let mut st = lock(&self.state);
         if let Some(cb) = on_shutdown {
             st.report_observed = true;
@@ -461,7 +483,7 @@ impl Shared {
 
     /// 8.6: runs on the thread that called `notify_disconnected`, or the one
     /// that requested detach/shutdown of a never-attached session.
-    fn detach_sequence(self: &Arc<Self>, result: Result<(), Error>) {
+    fn detach_sequence(&self, result: Result<(), Error>) {
         let _marker = Marker::enter(self.id());
         // Step 1.
         let (ca, managers, shutdown_requested, on_disconnect) = {
@@ -509,7 +531,7 @@ impl Shared {
         ));
     }
 
-    fn finish_detach(self: &Arc<Self>) {
+    fn finish_detach(&self) {
         // Step 5: on-detach callbacks, newest first.
         let callbacks = {
             let mut st = lock(&self.state);
@@ -532,7 +554,7 @@ impl Shared {
     }
 
     /// 8.7 step 1: close the scope, stop the dispatcher, wait for guards.
-    fn keepalive_drain(self: &Arc<Self>) {
+    fn keepalive_drain(&self) {
         let _marker = Marker::enter(self.id());
         // Our own count keeps the completion from firing before the
         // dispatcher is down (its tasks, or its own guard, hold counts too).
@@ -551,7 +573,7 @@ impl Shared {
     }
 
     /// 8.7 steps 2–3: on the thread that released the last guard.
-    fn proceed_to_shutdown(self: &Arc<Self>) {
+    fn proceed_to_shutdown(&self) {
         let managers = {
             let mut st = lock(&self.state);
             st.current = SessionState::ShutDown;
@@ -566,7 +588,7 @@ impl Shared {
     }
 
     /// 8.7 steps 4–5.
-    fn finish_shutdown(self: &Arc<Self>) {
+    fn finish_shutdown(&self) {
         let (callbacks, report) = {
             let mut st = lock(&self.state);
             st.shutdown_callbacks_ran = true;
@@ -588,34 +610,44 @@ impl Shared {
             }
         };
         self.changed.notify_all();
-        drop(leftovers);
+        if let Some(owned) = leftovers {
+            owned.release(self);
+        }
     }
 
     /// After shutdown with the owner gone: hands out what the session owns
     /// (dropped by the caller, outside the lock) so that reference cycles
-    /// through managers and handlers are broken, and reports errors nobody
-    /// will see otherwise.
+    /// through managers and handlers are broken, and the errors nobody will
+    /// see otherwise (reported by the caller, outside the lock).
     fn release_owned(&self, st: &mut State) -> Owned {
-        if !st.report_observed {
+        let unreported = if st.report_observed {
+            Vec::new()
+        } else {
             st.report_observed = true;
-            for e in st.report.errors.clone() {
-                self.report_error(e);
-            }
-        }
+            st.report.errors.clone()
+        };
         Owned {
-            _managers: std::mem::take(&mut st.managers),
-            _wrappers: std::mem::take(&mut *write(&self.wrappers)),
+            managers: std::mem::take(&mut st.managers),
+            wrappers: std::mem::take(&mut *write(&self.wrappers)),
+            unreported,
         }
-    }
-
-    fn is_finished(st: &State) -> bool {
-        st.current == SessionState::ShutDown && st.target.is_none()
     }
 }
 
 struct Owned {
-    _managers: Vec<Arc<ManagerSlot>>,
-    _wrappers: HashMap<ExecutorAddr, WrapperTarget>,
+    managers: Vec<Arc<ManagerSlot>>,
+    wrappers: HashMap<ExecutorAddr, WrapperTarget>,
+    unreported: Vec<Error>,
+}
+
+impl Owned {
+    fn release(self, shared: &SharedArc) {
+        for e in self.unreported {
+            shared.report_error(e);
+        }
+        drop(self.managers);
+        drop(self.wrappers);
+    }
 }
 
 /// A handle to a session: clonable, shares the session, never shuts it down
@@ -623,7 +655,7 @@ struct Owned {
 /// is here; `Session` derefs to it.
 #[derive(Clone)]
 pub struct SessionHandle {
-    shared: Arc<Shared>,
+    shared: SharedArc,
 }
 
 impl SessionHandle {
@@ -688,31 +720,35 @@ impl SessionHandle {
             }),
         });
         let mut st = lock(&self.shared.state);
-        st.managers.push(slot.clone());
         if st.current < SessionState::Detached {
+            st.managers.push(slot);
             return;
         }
+        // Added late: detach it now; only then does it join the list, so
+        // the shutdown chain cannot reach it before its detach was called.
         let shutdown_requested = st.target == Some(SessionState::ShutDown);
-        let shut_down = st.current == SessionState::ShutDown;
         drop(st);
-        let late = vec![slot];
-        let shared = self.shared.clone();
-        let then: chain::Then = if shut_down {
-            let late = late.clone();
-            Box::new(move |s: &Arc<Shared>| {
+        let slot_for_detach = slot.clone();
+        let then: chain::Then = Box::new(move |shared: &SharedArc| {
+            let mut st = lock(&shared.state);
+            st.managers.push(slot.clone());
+            // If the shutdown chain already took its snapshot, this manager
+            // is not in it: shut it down here (the flag in its slot makes
+            // sure only one of the two does).
+            let shut_down = st.current == SessionState::ShutDown;
+            drop(st);
+            if shut_down {
                 chain::drive(Chain::new(
-                    s.clone(),
-                    late,
+                    shared.clone(),
+                    vec![slot],
                     Step::Shutdown,
                     Box::new(|_| {}),
-                ))
-            })
-        } else {
-            Box::new(|_| {})
-        };
+                ));
+            }
+        });
         chain::drive(Chain::new(
-            shared,
-            late,
+            self.shared.clone(),
+            vec![slot_for_detach],
             Step::Detach { shutdown_requested },
             then,
         ));
@@ -920,8 +956,16 @@ impl SessionHandle {
 
     /// Runs `f` inside the execution scope: `Some(f())`, or `None` without
     /// calling `f` once shutdown has begun.
+    ///
+    /// The thread counts as inside the session's work while `f` runs, so a
+    /// [`wait_for_shutdown`](Self::wait_for_shutdown) from `f` fails instead
+    /// of deadlocking. (A bare guard from
+    /// [`try_enter_scope`](Self::try_enter_scope) can move between threads
+    /// and is not tracked.)
     pub fn call_with_keepalive<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        self.shared.scope.call_with_keepalive(f)
+        let _guard = self.shared.scope.retain()?;
+        let _marker = Marker::enter(self.shared.id());
+        Some(f())
     }
 
     /// A source of guards that does not keep the session alive by itself and
@@ -932,6 +976,33 @@ impl SessionHandle {
 
     pub(crate) fn scope(&self) -> &ExecutionScope {
         &self.shared.scope
+    }
+
+    /// A handle to the session behind a C reference.
+    ///
+    /// # Safety
+    /// `s` must be the `orc_rt_SessionRef` of a session whose shared state
+    /// is alive (see [`as_raw`](Self::as_raw)).
+    #[allow(unsafe_code, reason = "turns a C session reference back into a handle")]
+    pub(crate) unsafe fn from_raw(s: orc_rt_SessionRef) -> SessionHandle {
+        SessionHandle {
+            // SAFETY: (caller) `s` refers to live shared state.
+            shared: unsafe { abi::shared_from_ref(s) },
+        }
+    }
+
+    /// Keeps `owner` (this session's owner) alive inside the session until
+    /// [`take_c_owner`](Self::take_c_owner): the C API owns sessions this way.
+    pub(crate) fn adopt_c_owner(owner: Session) -> orc_rt_SessionRef {
+        let s = owner.as_raw();
+        let slot = owner.shared.clone();
+        *lock(&slot.c_owner) = Some(owner);
+        s
+    }
+
+    /// Takes back the owner stored by [`adopt_c_owner`](Self::adopt_c_owner).
+    pub(crate) fn take_c_owner(&self) -> Option<Session> {
+        lock(&self.shared.c_owner).take()
     }
 
     // ---- calls --------------------------------------------------------------------
@@ -981,7 +1052,7 @@ impl fmt::Debug for SessionHandle {
 /// state alive, not the session itself.
 #[derive(Clone)]
 pub struct SessionHooks {
-    shared: Arc<Shared>,
+    shared: SharedArc,
 }
 
 impl SessionHooks {
@@ -1080,7 +1151,7 @@ impl Session {
         reporter: Reporter,
         legacy_fallback: bool,
     ) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = SharedArc(Arc::new(Shared {
             state: Mutex::new(State {
                 current: SessionState::Start,
                 target: None,
@@ -1103,7 +1174,8 @@ impl Session {
             legacy_fallback,
             reporter,
             process_info,
-        });
+            c_owner: Mutex::new(None),
+        }));
         Session {
             handle: SessionHandle { shared },
         }
@@ -1142,7 +1214,9 @@ impl Drop for Session {
         st.owner_dropped = true;
         let leftovers = Shared::is_finished(&st).then(|| shared.release_owned(&mut st));
         drop(st);
-        drop(leftovers);
+        if let Some(owned) = leftovers {
+            owned.release(shared);
+        }
     }
 }
 

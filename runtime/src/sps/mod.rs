@@ -1,14 +1,73 @@
 //! Simple Packed Serialization (upstream `SimplePackedSerialization.h`),
 //! byte-identical to LLVM 22: little-endian, no padding, no type tags.
 //!
-//! Rust types map onto SPS types directly: integers, `bool`, `char` (as
-//! `u8`), `String`/`&str` (SPSString), `Vec<T>`/`&[T]` (SPSSequence),
-//! tuples, `Option<T>` (SPSOptional), `ExecutorAddr`, `ExecutorAddrRange`,
-//! `Result<(), Error>` (SPSError) and `Result<T, Error>` (SPSExpected<T>).
-//! Decoding borrows from the input where it can (`&'de [u8]`, `&'de str`)
-//! and never panics or allocates for an untrusted length.
+//! Rust types map onto SPS types directly:
+//!
+//! | SPS type | Rust types |
+//! |---|---|
+//! | `bool` | `bool` (decoding rejects bytes other than 0 and 1) |
+//! | `char`, `int8_t`..`uint64_t` | `u8` (also for C `char`), `i8`, `u16`..`u64`, `i16`..`i64` |
+//! | `SPSSize` | `usize` (a u64; decoding fails if it does not fit) |
+//! | `SPSEmpty` | `()` |
+//! | `SPSTuple<..>`, argument lists | tuples up to 12 fields, `#[derive(Sps)]` structs |
+//! | `SPSSequence<T>` | `Vec<T>`, `[T]`, `[T; N]`; `&'de [u8]` borrows |
+//! | `SPSString` | `String`, `str`, `&'de str` (borrows), `Cow<'de, str>` |
+//! | `SPSOptional<T>` | `Option<T>` |
+//! | `SPSMap<K, V>` | `HashMap`, `BTreeMap` (decoding rejects a duplicate key) |
+//! | `SPSExecutorAddr`, `SPSExecutorAddrRange` | [`ExecutorAddr`](crate::ExecutorAddr), [`ExecutorAddrRange`](crate::ExecutorAddrRange), [`ExecutorSpan<T>`] |
+//! | `SPSError`, `SPSExpected<T>` | `Result<(), Error>`, `Result<T, Error>` |
+//! | `SPSSequence<char>` as a buffer | [`WrapperFunctionBuffer`] |
+//! | `SPSRemoteAllocGroup`, `SPSWrapperFunctionCall`, `SPSAllocActionCallPair` | [`memory::AllocGroup`], [`memory::AllocAction`], [`memory::AllocActionPair`] |
+//!
+//! Decoding borrows from the input where it can (`&'de [u8]`, `&'de str`),
+//! never panics, and never reserves memory for a length the input could not
+//! hold: every count is checked against the bytes that remain first.
+//!
+//! ```
+//! use orc_rt::sps;
+//! let bytes = sps::to_vec(&(true, 42i32, "foo"));
+//! assert_eq!(bytes, b"\x01\x2a\0\0\0\x03\0\0\0\0\0\0\0foo");
+//! let (flag, n, s): (bool, i32, &str) = sps::from_bytes(&bytes).unwrap();
+//! assert_eq!((flag, n, s), (true, 42, "foo"));
+//! ```
 
 mod impls;
+pub mod memory;
+mod reader;
+mod span;
+#[allow(
+    unsafe_code,
+    reason = "from_utf8_unchecked after an ASCII check: the string-decoding hot path"
+)]
+mod utf8;
+mod writer;
+
+pub use reader::Reader;
+pub use span::ExecutorSpan;
+pub use writer::Writer;
+
+/// `#[derive(Sps)]`: gives a struct the SPS encoding of the tuple of its
+/// fields, in declaration order (`SpsEncode` and `SpsDecode<'de>`).
+///
+/// Structs with one lifetime parameter decode borrowing from the input
+/// (`&'a str`, `&'a [u8]` fields). Type parameters get `SpsEncode` /
+/// `SpsDecode<'de>` bounds. `#[sps(crate = "path")]` names the `sps`
+/// module when `orc_rt` is re-exported under another name.
+///
+/// ```
+/// use orc_rt::sps::{self, Sps};
+/// #[derive(Sps, Debug, PartialEq)]
+/// struct Symbol<'a> {
+///     name: &'a str,
+///     addr: orc_rt::ExecutorAddr,
+/// }
+/// let sym = Symbol { name: "main", addr: orc_rt::ExecutorAddr::new(0x1000) };
+/// let bytes = sps::to_vec(&sym);
+/// assert_eq!(bytes, sps::to_vec(&("main", orc_rt::ExecutorAddr::new(0x1000))));
+/// assert_eq!(sps::from_bytes::<Symbol<'_>>(&bytes).unwrap(), sym);
+/// ```
+#[cfg(feature = "derive")]
+pub use orc_rt_derive::Sps;
 
 use crate::wrapper::WrapperFunctionBuffer;
 
@@ -41,8 +100,11 @@ pub enum DecodeError {
         /// Bytes left in the input.
         remaining: usize,
     },
-    /// A value that is well-formed bytes but not a valid value of the type
-    /// (an address range with end < start, a duplicate map key, ...).
+    /// A map whose encoding holds the same key twice.
+    #[error("duplicate key in map")]
+    DuplicateKey,
+    /// Well-formed bytes that are not a valid value of the type (an address
+    /// range with end < start, a size that does not fit a usize, ...).
     #[error("invalid value: {0}")]
     InvalidValue(&'static str),
     /// Bytes left over after a value that should have consumed everything.
@@ -69,6 +131,14 @@ pub enum EncodeError {
         /// Bytes left in the output.
         remaining: usize,
     },
+    /// A hand-written `FIXED_SIZE` that disagrees with what `encode` wrote.
+    #[error("encoder declared a fixed size of {declared} bytes but wrote {written}")]
+    SizeMismatch {
+        /// The declared `FIXED_SIZE`.
+        declared: usize,
+        /// Bytes actually written.
+        written: usize,
+    },
 }
 
 impl From<EncodeError> for crate::Error {
@@ -77,132 +147,19 @@ impl From<EncodeError> for crate::Error {
     }
 }
 
-/// A bounds-checked cursor over the input; reads borrow from it.
-#[derive(Debug, Clone)]
-pub struct Reader<'de> {
-    input: &'de [u8],
-}
-
-impl<'de> Reader<'de> {
-    /// A reader over `input`.
-    #[inline]
-    pub fn new(input: &'de [u8]) -> Self {
-        Reader { input }
-    }
-
-    /// Bytes not read yet.
-    #[inline]
-    pub fn remaining(&self) -> usize {
-        self.input.len()
-    }
-
-    /// The unread rest of the input.
-    #[inline]
-    pub fn rest(&self) -> &'de [u8] {
-        self.input
-    }
-
-    /// Takes the next `n` bytes.
-    #[inline]
-    pub fn take(&mut self, n: usize) -> Result<&'de [u8], DecodeError> {
-        match self.input.split_at_checked(n) {
-            Some((head, tail)) => {
-                self.input = tail;
-                Ok(head)
-            }
-            None => Err(DecodeError::Truncated {
-                needed: n,
-                remaining: self.input.len(),
-            }),
-        }
-    }
-
-    /// Takes the next `N` bytes as an array.
-    #[inline]
-    pub fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        match self.input.split_first_chunk::<N>() {
-            Some((head, tail)) => {
-                self.input = tail;
-                Ok(*head)
-            }
-            None => Err(DecodeError::Truncated {
-                needed: N,
-                remaining: self.input.len(),
-            }),
-        }
-    }
-
-    /// Reads a u64 length prefix and checks that `len * min_element_size`
-    /// bytes remain (each element is counted as at least one byte, so a
-    /// count can never make a decoder loop or allocate beyond the input).
-    #[inline]
-    pub fn take_len(&mut self, min_element_size: usize) -> Result<usize, DecodeError> {
-        let claimed = u64::from_le_bytes(self.take_array::<8>()?);
-        let remaining = self.input.len();
-        let per = min_element_size.max(1) as u64;
-        match claimed.checked_mul(per) {
-            Some(total) if total <= remaining as u64 => Ok(claimed as usize),
-            _ => Err(DecodeError::LengthExceedsInput { claimed, remaining }),
-        }
-    }
-}
-
-/// A bounds-checked cursor over a pre-sized output buffer.
-#[derive(Debug)]
-pub struct Writer<'a> {
-    out: &'a mut [u8],
-    pos: usize,
-}
-
-impl<'a> Writer<'a> {
-    /// A writer filling `out` from its start.
-    #[inline]
-    pub fn new(out: &'a mut [u8]) -> Self {
-        Writer { out, pos: 0 }
-    }
-
-    /// Bytes written so far.
-    #[inline]
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// Appends `bytes`.
-    #[inline]
-    pub fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let remaining = self.out.len() - self.pos;
-        match self.out.get_mut(self.pos..self.pos + bytes.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(bytes);
-                self.pos += bytes.len();
-                Ok(())
-            }
-            None => Err(EncodeError::BufferTooSmall {
-                needed: bytes.len(),
-                remaining,
-            }),
-        }
-    }
-
-    /// Appends a fixed-size array (the integer fast path).
-    #[inline]
-    pub fn put_array<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), EncodeError> {
-        self.put(&bytes)
-    }
-
-    /// Appends a u64 length prefix.
-    #[inline]
-    pub fn put_len(&mut self, len: usize) -> Result<(), EncodeError> {
-        self.put_array((len as u64).to_le_bytes())
-    }
-}
-
 /// A value with an SPS encoding.
 pub trait SpsEncode {
     /// True only for `()`: lets `Result<(), Error>` encode as SPSError
-    /// while `Result<T, Error>` encodes as SPSExpected<T>.
+    /// while `Result<T, Error>` encodes as `SPSExpected<T>`.
     #[doc(hidden)]
     const IS_UNIT: bool = false;
+
+    /// `Some(n)` if every value encodes to exactly `n` bytes (integers,
+    /// addresses, tuples and structs of those). Tuples, structs and
+    /// sequences of such values check the output bounds once for the whole
+    /// value instead of once per field. An impl that declares a size it does
+    /// not write gets [`EncodeError::SizeMismatch`], never wrong bytes.
+    const FIXED_SIZE: Option<usize> = None;
 
     /// The exact number of bytes [`encode`](Self::encode) writes.
     fn encoded_size(&self) -> usize;
@@ -210,25 +167,47 @@ pub trait SpsEncode {
     /// Writes the encoding.
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 
-    /// Encodes a slice of `Self` as sequence elements; `u8` overrides this
-    /// with one copy.
+    /// Encodes a slice of `Self` as sequence elements (without the count);
+    /// `u8` overrides this with one copy.
     #[doc(hidden)]
     #[inline]
     fn encode_slice(items: &[Self], w: &mut Writer<'_>) -> Result<(), EncodeError>
     where
         Self: Sized,
     {
-        items.iter().try_for_each(|item| item.encode(w))
+        match Self::FIXED_SIZE {
+            Some(n) if n > 0 => {
+                let total = n
+                    .checked_mul(items.len())
+                    .ok_or(EncodeError::BufferTooSmall {
+                        needed: usize::MAX,
+                        remaining: w.remaining(),
+                    })?;
+                let out = w.claim(total)?;
+                // One bounds check for the whole slice; each element writes
+                // into its own exact chunk, where the checks fold away.
+                for (item, chunk) in items.iter().zip(out.chunks_exact_mut(n)) {
+                    let mut sub = Writer::new(chunk);
+                    item.encode(&mut sub)?;
+                    sub.end_fixed()?;
+                }
+                Ok(())
+            }
+            _ => items.iter().try_for_each(|item| item.encode(w)),
+        }
     }
 
     /// The encoded size of a slice of `Self` (without the count).
     #[doc(hidden)]
-    #[inline]
+    #[inline(always)]
     fn slice_encoded_size(items: &[Self]) -> usize
     where
         Self: Sized,
     {
-        items.iter().map(Self::encoded_size).sum()
+        match Self::FIXED_SIZE {
+            Some(n) => n.saturating_mul(items.len()),
+            None => items.iter().map(Self::encoded_size).sum(),
+        }
     }
 }
 
@@ -238,32 +217,79 @@ pub trait SpsDecode<'de>: Sized {
     /// the element count a length prefix may claim.
     const MIN_ENCODED_SIZE: usize;
 
+    /// `Some(n)` if every value takes exactly `n` bytes (see
+    /// [`SpsEncode::FIXED_SIZE`]); then `MIN_ENCODED_SIZE == n`.
+    const FIXED_SIZE: Option<usize> = None;
+
+    /// True only for `()` (see [`SpsEncode::IS_UNIT`]).
+    #[doc(hidden)]
+    const IS_UNIT: bool = false;
+
     /// Reads one value.
     fn decode(r: &mut Reader<'de>) -> Result<Self, DecodeError>;
 
-    /// Reads `count` values into a vector; `u8` overrides this with one copy.
+    /// Reads `count` values into a vector; `u8` overrides this with one
+    /// copy. `count` has been checked against the input by
+    /// [`Reader::take_len`] with `MIN_ENCODED_SIZE`.
     #[doc(hidden)]
     #[inline]
     fn decode_vec(r: &mut Reader<'de>, count: usize) -> Result<Vec<Self>, DecodeError> {
-        // `take_len` has checked `count` against the input, so this capacity
-        // is bounded by the bytes we were given.
-        let mut items = Vec::with_capacity(count);
-        for _ in 0..count {
-            items.push(Self::decode(r)?);
+        let mut items = Vec::with_capacity(bounded_capacity::<Self>(count, r.remaining()));
+        match Self::FIXED_SIZE {
+            Some(n) if n > 0 => {
+                let total = n
+                    .checked_mul(count)
+                    .ok_or(DecodeError::LengthExceedsInput {
+                        claimed: count as u64,
+                        remaining: r.remaining(),
+                    })?;
+                // One bounds check for the whole sequence; each element
+                // reads from its own exact chunk, where the checks fold away.
+                for chunk in r.take(total)?.chunks_exact(n) {
+                    let mut sub = Reader::new(chunk);
+                    items.push(Self::decode(&mut sub)?);
+                    sub.end_fixed()?;
+                }
+            }
+            _ => {
+                for _ in 0..count {
+                    items.push(Self::decode(r)?);
+                }
+            }
         }
         Ok(items)
     }
 }
 
+/// How many `T`s to reserve for a claimed `count` with `remaining` input
+/// bytes: never more memory than the input itself takes, whatever the
+/// count says (the vector grows past that only as real elements arrive).
+#[inline]
+pub(crate) fn bounded_capacity<T>(count: usize, remaining: usize) -> usize {
+    count.min(remaining / size_of::<T>().max(1))
+}
+
 /// Encodes `value` into a new vector.
+///
+/// # Panics
+///
+/// If the value's `encoded_size` disagrees with its `encode` (a bug in a
+/// hand-written [`SpsEncode`] impl; the built-in and derived ones are exact).
+#[inline]
 pub fn to_vec<T: SpsEncode + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = vec![0u8; value.encoded_size()];
-    let written = encode_into(value, &mut out).expect("encoded_size is exact");
-    debug_assert_eq!(written, out.len());
-    out
+    match encode_into(value, &mut out) {
+        Ok(written) if written == out.len() => out,
+        Ok(written) => panic!(
+            "SpsEncode::encoded_size said {} bytes, encode wrote {written}",
+            out.len()
+        ),
+        Err(err) => panic!("SpsEncode::encoded_size disagrees with encode: {err}"),
+    }
 }
 
 /// Encodes `value` into `out`, returning the number of bytes written.
+#[inline]
 pub fn encode_into<T: SpsEncode + ?Sized>(value: &T, out: &mut [u8]) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
     value.encode(&mut w)?;
@@ -274,18 +300,23 @@ pub fn encode_into<T: SpsEncode + ?Sized>(value: &T, out: &mut [u8]) -> Result<u
 pub fn to_buffer<T: SpsEncode + ?Sized>(value: &T) -> Result<WrapperFunctionBuffer, EncodeError> {
     let size = value.encoded_size();
     let mut buf = WrapperFunctionBuffer::allocate(size);
-    let out = buf.as_bytes_mut().expect("a fresh buffer is not an error");
+    let out = match buf.as_bytes_mut() {
+        Some(out) => out,
+        // A fresh buffer holds bytes, never an out-of-band error.
+        None => unreachable!("a freshly allocated buffer is not an error"),
+    };
     let written = encode_into(value, out)?;
     if written != size {
-        return Err(EncodeError::BufferTooSmall {
-            needed: size,
-            remaining: written,
+        return Err(EncodeError::SizeMismatch {
+            declared: size,
+            written,
         });
     }
     Ok(buf)
 }
 
 /// Decodes one `T` that must span all of `input`.
+#[inline]
 pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(input);
     let value = T::decode(&mut r)?;
@@ -297,10 +328,33 @@ pub fn from_bytes<'de, T: SpsDecode<'de>>(input: &'de [u8]) -> Result<T, DecodeE
 
 /// Decodes one `T` from the front of `input`, returning it and the rest
 /// (LLVM's decoders ignore trailing bytes; use this where we must too).
+#[inline]
 pub fn from_prefix<'de, T: SpsDecode<'de>>(
     input: &'de [u8],
 ) -> Result<(T, &'de [u8]), DecodeError> {
     let mut r = Reader::new(input);
     let value = T::decode(&mut r)?;
     Ok((value, r.rest()))
+}
+
+/// Support for `#[derive(Sps)]`; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    /// The fixed size of a tuple or struct: the sum of its fields' fixed
+    /// sizes, or `None` if any field has a variable size.
+    pub const fn fixed_sum(sizes: &[Option<usize>]) -> Option<usize> {
+        let mut total = 0usize;
+        let mut i = 0;
+        while i < sizes.len() {
+            match sizes[i] {
+                Some(n) => match total.checked_add(n) {
+                    Some(t) => total = t,
+                    None => return None,
+                },
+                None => return None,
+            }
+            i += 1;
+        }
+        Some(total)
+    }
 }

@@ -100,7 +100,7 @@ mod tests {
         ]));
         assert_eq!(
             SetupInfo::from_bytes(&bytes).unwrap_err(),
-            DecodeError::InvalidValue("duplicate key in map")
+            DecodeError::DuplicateKey
         );
     }
 

@@ -155,7 +155,12 @@ impl WrapperFunctionBuffer {
     /// An out-of-band error carrying `message`. A NUL inside `message`
     /// would truncate it in C, so the message is cut there.
     pub fn out_of_band_error(message: &str) -> Self {
-        let bytes = message.as_bytes();
+        WrapperFunctionBuffer::out_of_band_error_bytes(message.as_bytes())
+    }
+
+    /// An out-of-band error carrying `bytes` exactly, cut at a NUL: C
+    /// messages need not be UTF-8, and copies must not change them.
+    pub(crate) fn out_of_band_error_bytes(bytes: &[u8]) -> Self {
         let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let p = c_malloc(len + 1);
         // SAFETY: `p` holds `len + 1` bytes; we copy `len` and write the NUL.
@@ -340,7 +345,7 @@ impl Clone for WrapperFunctionBuffer {
             BufferView::Empty => WrapperFunctionBuffer::empty(),
             BufferView::Bytes(b) => WrapperFunctionBuffer::copy_from(b),
             BufferView::Error(msg) => {
-                WrapperFunctionBuffer::out_of_band_error(&msg.to_string_lossy())
+                WrapperFunctionBuffer::out_of_band_error_bytes(msg.to_bytes())
             }
         }
     }
@@ -456,6 +461,12 @@ mod tests {
             let back = unsafe { WrapperFunctionBuffer::from_legacy(back.into_legacy()) };
             assert_eq!(back, copy);
         }
+    }
+
+    #[test]
+    fn clones_keep_error_messages_that_are_not_utf8() {
+        let err = WrapperFunctionBuffer::out_of_band_error_bytes(b"bad \xff byte");
+        assert_eq!(err.clone().view(), BufferView::Error(c"bad \xff byte"));
     }
 
     #[test]

@@ -1,0 +1,103 @@
+//! Replays every checked-in fuzz input (`fuzz/seeds/<target>/` and
+//! `fuzz/regressions/<target>/`) through the oracles the fuzz targets run
+//! (`orc_rt::fuzzing`), so a past finding cannot come back unnoticed and the
+//! seeds keep exercising the decoders under plain `cargo test`.
+
+use std::path::{Path, PathBuf};
+
+/// An oracle, taking the raw input bytes exactly as its fuzz target does.
+type Oracle = fn(&[u8]);
+
+/// Each fuzz target's name and oracle.
+const TARGETS: &[(&str, Oracle)] = &[
+    ("sps_decode", orc_rt::fuzzing::sps_decode),
+    ("wrapper_buffer", orc_rt::fuzzing::wrapper_buffer_bytes),
+];
+
+/// Input files in `dir` (documentation files such as README.md and
+/// .gitkeep are not inputs), sorted for a stable order.
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.starts_with('.') && !name.ends_with(".md")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// Runs every input in `dir`; returns how many there were.
+fn replay(target: &str, oracle: Oracle, dir: &Path) -> usize {
+    let files = inputs(dir);
+    for file in &files {
+        let data = std::fs::read(file).unwrap();
+        // The oracle panics on a bug; name the file so it can be reproduced.
+        let result = std::panic::catch_unwind(|| oracle(&data));
+        assert!(
+            result.is_ok(),
+            "{target}: {} fails; reproduce with `cargo +nightly fuzz run {target} {}`",
+            file.display(),
+            file.display()
+        );
+    }
+    files.len()
+}
+
+#[test]
+fn seeds_replay_cleanly() {
+    for &(target, oracle) in TARGETS {
+        let n = replay(target, oracle, &fuzz_dir().join("seeds").join(target));
+        // An empty or misplaced directory would make this test vacuous.
+        assert!(n >= 3, "{target}: only {n} seed inputs");
+    }
+}
+
+#[test]
+fn regressions_replay_cleanly() {
+    for &(target, oracle) in TARGETS {
+        let dir = fuzz_dir().join("regressions").join(target);
+        // The directory exists (with its README) even before any finding.
+        assert!(
+            dir.join("README.md").is_file(),
+            "{} has no README.md",
+            dir.display()
+        );
+        replay(target, oracle, &dir);
+    }
+}
+
+/// Every fuzz target is replayed here: a target added to
+/// `fuzz/fuzz_targets/` without an entry in `TARGETS` fails this test.
+#[test]
+fn every_fuzz_target_is_replayed() {
+    let mut targets: Vec<String> = std::fs::read_dir(fuzz_dir().join("fuzz_targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_owned()))
+        .collect();
+    targets.sort();
+    let mut known: Vec<String> = TARGETS.iter().map(|(t, _)| (*t).to_owned()).collect();
+    known.sort();
+    assert_eq!(targets, known);
+}
+
+/// The `wrapper_buffer` seeds stand for real operation sequences: if the
+/// `arbitrary` byte format changed, they would decode to nothing useful
+/// (regenerate them with `python3 fuzz/make_seeds.py`).
+#[test]
+fn wrapper_buffer_seeds_decode_to_operations() {
+    let dir = fuzz_dir().join("seeds/wrapper_buffer");
+    for file in inputs(&dir) {
+        let data = std::fs::read(&file).unwrap();
+        let ops = orc_rt::fuzzing::wrapper_buffer_ops(&data).unwrap_or_default();
+        assert!(ops.len() >= 4, "{}: {ops:?}", file.display());
+    }
+}
