@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 
 use executor_support::{Executor, args, page_size, raw_header};
 use orc_rt::services::names;
-use orc_rt::services::types::{ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
+use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
 use orc_rt::sps;
 use orc_rt::wire::Opcode;
 use orc_rt::{Error, ExecutorAddr};
@@ -274,7 +274,7 @@ fn initialize_outside_any_reservation_is_an_error_result() {
     let init = ex.symbol(names::MEMORY_MANAGER_INITIALIZE);
     let req = FinalizeRequest {
         segments: vec![SegmentRequest {
-            group: 3,
+            group: AllocGroup::from_bits(3).unwrap(),
             addr: ExecutorAddr::new(0x10_0000),
             size: 4096,
             content: b"nowhere",
