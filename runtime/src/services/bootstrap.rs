@@ -72,15 +72,63 @@ impl ResourceManager for DylibManagerRm {
 
 type Handler = Box<dyn Fn(&[u8]) -> WrapperFunctionBuffer + Send + Sync>;
 
+/// How much the installed services may do beyond managing memory. The
+/// defaults are LLVM 22's executor: everything. Fuzzing and tests that feed
+/// untrusted requests turn off what would run arbitrary code.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// How alloc actions are called (default: the legacy wrapper ABI at the
+    /// action's address).
+    pub actions: ActionCaller,
+    /// Whether `run_as_main`/`run_as_void`/`run_as_int` run code (default
+    /// true); when false they answer with an out-of-band error.
+    pub run_code: bool,
+    /// Whether the dylib manager opens libraries by name (default true);
+    /// when false only the process itself (empty path) can be opened.
+    pub open_libraries: bool,
+    /// The largest reservation the memory manager grants (default: no
+    /// limit beyond the OS's).
+    pub max_reservation: u64,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            actions: ActionCaller::legacy(),
+            run_code: true,
+            open_libraries: true,
+            max_reservation: u64::MAX,
+        }
+    }
+}
+
+fn refuse(what: &'static str) -> Handler {
+    Box::new(move |_| {
+        WrapperFunctionBuffer::out_of_band_error(&format!("{what} is disabled in this executor"))
+    })
+}
+
 impl ExecutorServices {
     /// Creates the services, adds them to `session` as resource managers
     /// (the dylib manager first, so it shuts down last, after the memory
     /// that may refer to its libraries), registers their wrapper functions,
     /// and returns the bootstrap symbols to announce.
     pub fn install(session: &SessionHandle) -> Result<(ExecutorServices, BootstrapInfo), Error> {
+        ExecutorServices::install_with(session, ServiceOptions::default())
+    }
+
+    /// [`install`](Self::install) with explicit [`ServiceOptions`].
+    pub fn install_with(
+        session: &SessionHandle,
+        options: ServiceOptions,
+    ) -> Result<(ExecutorServices, BootstrapInfo), Error> {
         let dylib_manager = Arc::new(DylibManager::new()?);
+        dylib_manager.set_open_libraries(options.open_libraries);
         session.add_resource_manager(DylibManagerRm(dylib_manager.clone()));
-        let memory_manager = Arc::new(MemoryManager::new(ActionCaller::legacy()));
+        let memory_manager = Arc::new(
+            MemoryManager::new(options.actions.clone())
+                .with_max_reservation(options.max_reservation),
+        );
         session.add_resource_manager(MemoryManagerRm(memory_manager.clone()));
         let memory_access = Arc::new(MemoryAccess::new(vec![memory_manager.clone()]));
 
@@ -119,7 +167,13 @@ impl ExecutorServices {
             let svc = dylib_manager.clone();
             Box::new(move |args| f(&svc, args))
         };
-        let plain = |f: fn(&[u8]) -> WrapperFunctionBuffer| -> Handler { Box::new(f) };
+        let run = |f: fn(&[u8]) -> WrapperFunctionBuffer| -> Handler {
+            if options.run_code {
+                Box::new(f)
+            } else {
+                refuse("running code")
+            }
+        };
         let handlers: Vec<(&'static str, Handler)> = vec![
             (
                 names::MEMORY_MANAGER_RESERVE,
@@ -158,9 +212,9 @@ impl ExecutorServices {
             (names::READ_POINTERS, ma(memory_access::wire::read_pointers)),
             (names::READ_BUFFERS, ma(memory_access::wire::read_buffers)),
             (names::READ_STRINGS, ma(memory_access::wire::read_strings)),
-            (names::RUN_AS_MAIN, plain(run_code::run_as_main)),
-            (names::RUN_AS_VOID, plain(run_code::run_as_void)),
-            (names::RUN_AS_INT, plain(run_code::run_as_int)),
+            (names::RUN_AS_MAIN, run(run_code::run_as_main)),
+            (names::RUN_AS_VOID, run(run_code::run_as_void)),
+            (names::RUN_AS_INT, run(run_code::run_as_int)),
         ];
         for (name, handler) in handlers {
             let addr = session.register_wrapper(move |args, ret| ret.send(handler(args.bytes())));

@@ -17,7 +17,7 @@ pub(crate) mod registrars;
 pub mod run_code;
 pub mod types;
 
-pub use bootstrap::{ExecutorServices, host_process_info};
+pub use bootstrap::{ExecutorServices, ServiceOptions, host_process_info};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};

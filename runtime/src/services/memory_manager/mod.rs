@@ -42,6 +42,8 @@ pub struct MemoryManager {
     slabs: Mutex<BTreeMap<u64, Slab>>,
     actions: ActionCaller,
     page_size: u64,
+    /// The largest reservation granted.
+    max_reservation: u64,
 }
 
 impl fmt::Debug for MemoryManager {
@@ -67,7 +69,15 @@ impl MemoryManager {
             slabs: Mutex::new(BTreeMap::new()),
             actions,
             page_size: crate::sys::page_size(),
+            max_reservation: u64::MAX,
         }
+    }
+
+    /// Refuses reservations larger than `bytes` (default: only the OS
+    /// limits them).
+    pub fn with_max_reservation(mut self, bytes: u64) -> Self {
+        self.max_reservation = bytes;
+        self
     }
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
@@ -79,6 +89,15 @@ impl MemoryManager {
                 format!(
                     "reserve size {size:#x} is not a non-zero multiple of the page size {:#x}",
                     self.page_size
+                ),
+            ));
+        }
+        if size > self.max_reservation {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reserve of {size:#x} bytes exceeds this executor's limit of {:#x}",
+                    self.max_reservation
                 ),
             ));
         }
