@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, mpsc};
 
 use clap::Parser;
-use orc_rt::services::{ExecutorServices, dispatcher::ThreadPerTaskDispatcher, host_process_info};
+use orc_rt::services::{
+    ExecutorServices, dispatcher::ThreadPerTaskDispatcher, host_process_info,
+    use_c_signal_dispositions,
+};
 use orc_rt::wire::{WireControllerAccess, WireOptions, adopt_fds};
 use orc_rt::{Error, Session};
 
@@ -196,6 +199,9 @@ fn main() -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     init_logging();
+    // JIT'd programs get a C process's signals (SIGPIPE kills, as under
+    // LLVM's executor); our own writes to the controller are protected.
+    use_c_signal_dispositions();
     match run(&argv0, transport) {
         Ok(code) => code,
         Err(e) => {

@@ -29,6 +29,15 @@ pub fn host_process_info() -> ProcessInfo {
     )
 }
 
+/// Gives the process the signal dispositions of a C program, which JIT'd
+/// programs expect (Rust's runtime ignores SIGPIPE; LLVM's executor, a C++
+/// program, does not): a program writing to a closed pipe dies of SIGPIPE.
+/// The runtime's own writes to the controller stay safe (they block it).
+/// Call it early in an executor's `main`.
+pub fn use_c_signal_dispositions() {
+    crate::sys::signals::restore_default_sigpipe();
+}
+
 /// The installed services, for inspection (tests count their resources).
 #[derive(Debug, Clone)]
 pub struct ExecutorServices {

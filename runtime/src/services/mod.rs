@@ -17,7 +17,9 @@ pub(crate) mod registrars;
 pub mod run_code;
 pub mod types;
 
-pub use bootstrap::{ExecutorServices, ServiceOptions, host_process_info};
+pub use bootstrap::{
+    ExecutorServices, ServiceOptions, host_process_info, use_c_signal_dispositions,
+};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};

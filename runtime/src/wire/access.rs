@@ -193,7 +193,10 @@ impl WireControllerAccess {
             tag.value(),
             payload.len()
         );
-        write_message(w.as_mut(), opcode, seqno, tag, payload).map_err(|e| {
+        crate::sys::signals::without_sigpipe(|| {
+            write_message(w.as_mut(), opcode, seqno, tag, payload)
+        })
+        .map_err(|e| {
             use std::io::ErrorKind as K;
             if matches!(
                 e.kind(),
