@@ -67,31 +67,39 @@ fn parse_fd(s: &str) -> Result<i32, String> {
 
 fn parse_transport(args: &[OsString]) -> Result<(Transport, bool), String> {
     let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
-    let mut first = args.next().ok_or("insufficient arguments")?;
+    let mut next = args.next().ok_or("insufficient arguments")?;
+    // LLVM's `test-*` output flags come first; `test-jitloadergdb` is the
+    // one it knows.
     let mut test_gdb = false;
-    if first == "test-jitloadergdb" {
-        test_gdb = true;
-        first = args.next().ok_or("insufficient arguments")?;
+    while next.starts_with("test-") {
+        test_gdb |= next == "test-jitloadergdb";
+        next = args.next().ok_or("insufficient arguments")?;
     }
-    let (kind, value) = first.split_once('=').unwrap_or((first.as_str(), ""));
+    let (kind, value) = next.split_once('=').unwrap_or((next.as_str(), ""));
     match kind {
         "filedescs" => {
             let (r, w) = value.split_once(',').unwrap_or((value, ""));
             Ok((Transport::Fds(parse_fd(r)?, parse_fd(w)?), test_gdb))
         }
         "listen" => {
-            if value.rsplit_once(':').is_none() {
-                return Err(format!(
-                    "invalid listen address \"{value}\": expected <host>:<port>"
-                ));
+            let (_host, port) = value.split_once(':').unwrap_or((value, ""));
+            if port.parse::<u16>().is_err() {
+                return Err(format!("port number '{port}' is not a valid integer"));
             }
             Ok((Transport::Listen(value.to_owned()), test_gdb))
         }
-        _ => Err(format!("invalid specifier type \"{first}\"")),
+        _ => Err(format!("invalid specifier type \"{kind}\"")),
     }
 }
 
-/// Reader, writer, and for sockets a way to shut the connection down.
+/// What `test-jitloadergdb` prints before and after the session.
+fn print_gdb_last_entry() {
+    eprintln!(
+        "__jit_debug_descriptor.last_entry = {:#018x}",
+        orc_rt::services::gdb_jit_last_entry().value()
+    );
+}
+
 type Stream = (
     Box<dyn Read + Send>,
     Box<dyn Write + Send>,
@@ -139,7 +147,8 @@ fn init_logging() {
         .init();
 }
 
-fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
+/// Runs the session; the exit status (0 after an orderly end).
+fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
     let session = Session::builder()
         .process_info(host_process_info())
         // A fresh thread per call, as LLVM's executor: see ThreadPerTaskDispatcher.
@@ -159,7 +168,7 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{argv0}: {message}");
-            return Ok(ExitCode::from(1));
+            return Ok(1);
         }
     };
     let options = WireOptions {
@@ -180,10 +189,10 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         tracing::error!("during shutdown: {e}");
     }
     match ended {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("{argv0}: {e}");
-            Ok(ExitCode::from(1))
+            Ok(1)
         }
     }
 }
@@ -194,19 +203,27 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "orc-executor".into());
     let cli = Cli::parse();
-    let (transport, _test_gdb) = match parse_transport(&cli.args) {
+    let (transport, test_gdb) = match parse_transport(&cli.args) {
         Ok(t) => t,
         Err(message) => return usage_error(&message),
     };
+    if test_gdb {
+        print_gdb_last_entry();
+    }
     init_logging();
     // JIT'd programs get a C process's signals (SIGPIPE kills, as under
     // LLVM's executor); our own writes to the controller are protected.
     use_c_signal_dispositions();
-    match run(&argv0, transport) {
+    let code = match run(&argv0, transport) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{argv0}: {e}");
-            ExitCode::from(1)
+            1
         }
+    };
+    // As LLVM's executor: the second line only after an orderly end.
+    if test_gdb && code == 0 {
+        print_gdb_last_entry();
     }
+    ExitCode::from(code)
 }

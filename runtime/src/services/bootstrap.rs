@@ -38,6 +38,12 @@ pub fn use_c_signal_dispositions() {
     crate::sys::signals::restore_default_sigpipe();
 }
 
+/// The last entry of the GDB JIT interface's list of debug objects (null
+/// if none): what `llvm-jitlink-executor test-jitloadergdb` reports.
+pub fn gdb_jit_last_entry() -> ExecutorAddr {
+    crate::sys::gdb_jit::last_entry()
+}
+
 /// The installed services, for inspection (tests count their resources).
 #[derive(Debug, Clone)]
 pub struct ExecutorServices {

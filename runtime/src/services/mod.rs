@@ -18,7 +18,8 @@ pub mod run_code;
 pub mod types;
 
 pub use bootstrap::{
-    ExecutorServices, ServiceOptions, host_process_info, use_c_signal_dispositions,
+    ExecutorServices, ServiceOptions, gdb_jit_last_entry, host_process_info,
+    use_c_signal_dispositions,
 };
 
 use crate::addr::ExecutorAddr;
