@@ -511,7 +511,11 @@ fn llvm_jitlink_killed_mid_program_leaves_the_executor_to_finish_cleanly() {
         ),
     )
     .unwrap();
-    Command::new("chmod").arg("+x").arg(&wrapper).status().unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
     let mut jitlink = Command::new(llvm.join("llvm-jitlink"))
         .arg(format!("-oop-executor={}", wrapper.display()))
         .arg("slow.o")
@@ -529,7 +533,10 @@ fn llvm_jitlink_killed_mid_program_leaves_the_executor_to_finish_cleanly() {
     jitlink.wait().unwrap();
     let start = Instant::now();
     while !status_file.is_file() || std::fs::read_to_string(&status_file).unwrap().is_empty() {
-        assert!(start.elapsed() < executor_support::DEADLINE, "the executor hangs");
+        assert!(
+            start.elapsed() < executor_support::DEADLINE,
+            "the executor hangs"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let status = std::fs::read_to_string(&status_file).unwrap();

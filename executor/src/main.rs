@@ -158,7 +158,7 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
         .legacy_wrapper_fallback(true)
         .error_reporter(|e| tracing::error!("{e}"))
         .build()?;
-    let (_services, bootstrap) = ExecutorServices::install(&session)?;
+    let (services, bootstrap) = ExecutorServices::install(&session)?;
     let (ended_tx, ended_rx) = mpsc::channel();
     session.set_on_disconnect(move |result| {
         let _ = ended_tx.send(result);
@@ -177,6 +177,11 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
             eprintln!("SimpleRemoteEPCServer FD-transport disconnected");
         })),
         close_transport,
+        // Quick service calls run on the reader thread: no thread per call.
+        inline_calls: Arc::new(services.inline_safe.iter().copied().collect()),
+        // Results of JIT'd code's calls to the controller only wake the
+        // waiting thread.
+        inline_results: true,
         ..WireOptions::default()
     };
     session.attach_with(bootstrap, |hooks| {

@@ -53,6 +53,11 @@ pub struct ExecutorServices {
     pub memory_access: Arc<MemoryAccess>,
     /// Libraries opened for the controller.
     pub dylib_manager: Arc<DylibManager>,
+    /// The wrapper functions that never block and never run JIT'd code, so
+    /// a transport may run them on its reader thread (see
+    /// `dispatcher::with_inline_dispatch`): memory reads and writes, symbol
+    /// lookup, reserve.
+    pub inline_safe: Vec<ExecutorAddr>,
 }
 
 struct MemoryManagerRm(Arc<MemoryManager>);
@@ -231,9 +236,33 @@ impl ExecutorServices {
             (names::RUN_AS_VOID, run(run_code::run_as_void)),
             (names::RUN_AS_INT, run(run_code::run_as_int)),
         ];
+        // Quick, never blocking, never running JIT'd code (initialize,
+        // deinitialize and release run alloc actions, which may be JIT'd
+        // code; open runs library constructors; run_* run programs).
+        const INLINE_SAFE: &[&str] = &[
+            names::MEMORY_MANAGER_RESERVE,
+            names::DYLIB_MANAGER_RESOLVE,
+            names::WRITE_UINT8S,
+            names::WRITE_UINT16S,
+            names::WRITE_UINT32S,
+            names::WRITE_UINT64S,
+            names::WRITE_POINTERS,
+            names::WRITE_BUFFERS,
+            names::READ_UINT8S,
+            names::READ_UINT16S,
+            names::READ_UINT32S,
+            names::READ_UINT64S,
+            names::READ_POINTERS,
+            names::READ_BUFFERS,
+            names::READ_STRINGS,
+        ];
+        let mut inline_safe = Vec::new();
         for (name, handler) in handlers {
             let addr = session.register_wrapper(move |args, ret| ret.send(handler(args.bytes())));
             symbols.push((name, addr));
+            if INLINE_SAFE.contains(&name) {
+                inline_safe.push(addr);
+            }
         }
 
         let mut bootstrap = BootstrapInfo::new();
@@ -243,6 +272,7 @@ impl ExecutorServices {
                 memory_manager,
                 memory_access,
                 dylib_manager,
+                inline_safe,
             },
             bootstrap,
         ))

@@ -26,6 +26,7 @@ use crate::services::names;
 use crate::session::SessionHooks;
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 
+use crate::services::dispatcher::with_inline_dispatch;
 use crate::services::{lock, read, write};
 use crate::wrapper::{BufferView, WrapperFunctionBuffer};
 
@@ -51,6 +52,15 @@ pub struct WireOptions {
     /// connection (LLVM's executor prints "SimpleRemoteEPCServer
     /// FD-transport disconnected" then; the executor binary does too).
     pub on_lost_result: Option<LostResultFn>,
+    /// Calls to these addresses are handed to the session inside
+    /// `dispatcher::with_inline_dispatch`, so a dispatcher that honours it
+    /// runs them on the reader thread (for quick, non-blocking wrappers that
+    /// run no JIT'd code: `ExecutorServices::inline_safe`).
+    pub inline_calls: Arc<std::collections::HashSet<ExecutorAddr>>,
+    /// Whether the continuations of our own calls (Results) are handed to
+    /// the session inside `with_inline_dispatch` (right when they only wake
+    /// a waiting thread, as the jit-dispatch entry point's do).
+    pub inline_results: bool,
     /// Shuts the transport down when the connection ends, after our write
     /// side is dropped: needed for sockets, whose reader and writer are
     /// clones of one descriptor (`shutdown(2)` also wakes the reader thread).
@@ -68,6 +78,8 @@ impl fmt::Debug for WireOptions {
             .field("reader_thread_name", &self.reader_thread_name)
             .field("on_lost_result", &self.on_lost_result.is_some())
             .field("close_transport", &self.close_transport.is_some())
+            .field("inline_calls", &self.inline_calls.len())
+            .field("inline_results", &self.inline_results)
             .finish()
     }
 }
@@ -79,6 +91,8 @@ impl Default for WireOptions {
             reader_thread_name: "orc-rt-wire-reader".into(),
             on_lost_result: None,
             close_transport: None,
+            inline_calls: Arc::default(),
+            inline_results: false,
         }
     }
 }
@@ -312,15 +326,27 @@ impl WireControllerAccess {
         match msg.opcode {
             Opcode::CallWrapper => {
                 lock(&self.calls).in_flight += 1;
-                self.hooks
-                    .handle_wrapper_call(msg.tag, msg.payload, msg.seqno);
+                let deliver = || {
+                    self.hooks
+                        .handle_wrapper_call(msg.tag, msg.payload, msg.seqno)
+                };
+                if self.options.inline_calls.contains(&msg.tag) {
+                    with_inline_dispatch(deliver);
+                } else {
+                    deliver();
+                }
                 Ok(true)
             }
             Opcode::Result => {
                 let ret = lock(&self.calls).pending.remove(&msg.seqno);
                 match ret {
                     Some(ret) => {
-                        self.hooks.complete_call(ret, msg.payload);
+                        let complete = || self.hooks.complete_call(ret, msg.payload);
+                        if self.options.inline_results {
+                            with_inline_dispatch(complete);
+                        } else {
+                            complete();
+                        }
                         Ok(true)
                     }
                     None => Err(protocol(format!(
