@@ -23,6 +23,11 @@ SYMBOLS = sorted([
     "__llvm_orc_SimpleExecutorMemoryManager_deinitialize_wrapper",
     "__llvm_orc_SimpleExecutorMemoryManager_release_wrapper",
     "__llvm_orc_SimpleExecutorDylibManager_Instance",
+    "__llvm_orc_ExecutorSharedMemoryMapperService_Instance",
+    "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve",
+    "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize",
+    "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize",
+    "__llvm_orc_ExecutorSharedMemoryMapperService_Release",
     "__llvm_orc_SimpleExecutorDylibManager_open_wrapper",
     "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper",
     "__llvm_orc_bootstrap_mem_write_uint8s_wrapper",
@@ -68,6 +73,7 @@ def call(seqno, name, payload):
 
 MM = "__llvm_orc_SimpleExecutorMemoryManager_Instance"
 DM = "__llvm_orc_SimpleExecutorDylibManager_Instance"
+SM = "__llvm_orc_ExecutorSharedMemoryMapperService_Instance"
 P = "__llvm_orc_bootstrap_mem_"
 
 
@@ -134,6 +140,15 @@ SEEDS = {
         call(2, "__llvm_orc_SimpleExecutorDylibManager_open_wrapper", sym(DM) + blob(b'libm.so.6') + u64(0)),
         call(3, "__llvm_orc_SimpleExecutorDylibManager_resolve_wrapper",
              u64(1) + seq([blob(b'malloc') + u8(0), blob(b'') + u8(1)])),
+    ]),
+    'shared_memory_reserve_initialize_deinitialize_release': b''.join([
+        call(1, "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve", sym(SM) + u64(0x3000)),
+        call(2, "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize",
+             sym(SM) + base(0) + seq([u8(1) + base(0, 0x1000) + u64(0x58), u8(5) + base(0, 0x2000) + u64(0x1a)])
+             + seq([action(4) + action(8)])),
+        call(3, P + "write_uint8s_wrapper", seq([base(0) + u8(1)])),
+        call(4, "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize", sym(SM) + seq([base(0, 0x1000)])),
+        call(5, "__llvm_orc_ExecutorSharedMemoryMapperService_Release", sym(SM) + seq([base(0)])),
     ]),
     'run_code_refused_in_the_sandbox': b''.join([
         call(1, "__llvm_orc_bootstrap_run_as_main_wrapper", u64(0x1000) + seq([blob(b'prog')])),

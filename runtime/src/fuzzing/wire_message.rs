@@ -14,7 +14,7 @@
 //! (modulo their number, in name order); in the payload, a u64
 //! `0xF0F0F0F0F0F0F0kk` becomes the address of symbol `kk` (instances), and
 //! `0xE0E0E0E0_kk_oooooo` the base of the `kk`-th successful reservation
-//! plus `oooooo`.
+//! (memory manager or shared memory) plus `oooooo`.
 //!
 //! Checked: every CallWrapper gets exactly one Result with its seqno and tag
 //! 0; the session ends as the first frame that is not a CallWrapper says
@@ -159,6 +159,7 @@ pub fn wire_message(data: &[u8]) {
     let by_name: BTreeMap<String, ExecutorAddr> = info.bootstrap_symbols;
     let symbols: Vec<ExecutorAddr> = by_name.values().copied().collect();
     let reserve = by_name[names::MEMORY_MANAGER_RESERVE];
+    let shared_reserve = by_name[names::SHARED_MEMORY_RESERVE];
 
     let mut out = ours;
     let mut bases: Vec<ExecutorAddr> = Vec::new();
@@ -233,6 +234,13 @@ pub fn wire_message(data: &[u8]) {
                 if target == reserve
                     && let Ok((Ok(base), _)) =
                         sps::from_prefix::<Result<ExecutorAddr, Error>>(result.payload.bytes())
+                {
+                    bases.push(base);
+                }
+                if target == shared_reserve
+                    && let Ok((Ok((base, _name)), _)) = sps::from_prefix::<
+                        Result<(ExecutorAddr, &[u8]), Error>,
+                    >(result.payload.bytes())
                 {
                     bases.push(base);
                 }

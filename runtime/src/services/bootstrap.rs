@@ -18,6 +18,7 @@ use super::alloc_actions::ActionCaller;
 use super::dylib_manager::{self, DylibManager};
 use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
+use super::shared_memory::{self, SharedMemoryMapper};
 use super::{names, run_code};
 
 /// The process facts an LLVM 22 controller expects: the process triple as
@@ -53,6 +54,8 @@ pub struct ExecutorServices {
     pub memory_access: Arc<MemoryAccess>,
     /// Libraries opened for the controller.
     pub dylib_manager: Arc<DylibManager>,
+    /// Shared-memory reservations (`-use-memmgr=shared`).
+    pub shared_memory: Arc<SharedMemoryMapper>,
     /// The wrapper functions that never block and never run JIT'd code, so
     /// a transport may run them on its reader thread (see
     /// `dispatcher::with_inline_dispatch`): memory reads and writes, symbol
@@ -68,6 +71,20 @@ impl ResourceManager for MemoryManagerRm {
     }
     fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
         // JIT'd code may still run in our memory: keep everything.
+        done.ok();
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        done.complete(self.0.release_all());
+    }
+}
+
+struct SharedMemoryRm(Arc<SharedMemoryMapper>);
+
+impl ResourceManager for SharedMemoryRm {
+    fn name(&self) -> &str {
+        "shared memory mapper"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
         done.ok();
     }
     fn shutdown(&mut self, done: OnComplete) {
@@ -150,7 +167,15 @@ impl ExecutorServices {
                 .with_max_reservation(options.max_reservation),
         );
         session.add_resource_manager(MemoryManagerRm(memory_manager.clone()));
-        let memory_access = Arc::new(MemoryAccess::new(vec![memory_manager.clone()]));
+        let shared_memory = Arc::new(
+            SharedMemoryMapper::new(options.actions.clone())
+                .with_max_reservation(options.max_reservation),
+        );
+        session.add_resource_manager(SharedMemoryRm(shared_memory.clone()));
+        let memory_access = Arc::new(
+            MemoryAccess::new(vec![memory_manager.clone()])
+                .with_shared_memory(shared_memory.clone()),
+        );
 
         let mut symbols: Vec<(&'static str, ExecutorAddr)> = vec![
             (
@@ -160,6 +185,10 @@ impl ExecutorServices {
             (
                 names::DYLIB_MANAGER_INSTANCE,
                 ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
+            ),
+            (
+                names::SHARED_MEMORY_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&shared_memory)),
             ),
             (
                 names::REGISTER_EH_FRAME,
@@ -181,6 +210,10 @@ impl ExecutorServices {
         };
         let ma = |f: fn(&MemoryAccess, &[u8]) -> WrapperFunctionBuffer| -> Handler {
             let svc = memory_access.clone();
+            Box::new(move |args| f(&svc, args))
+        };
+        let sm = |f: fn(&SharedMemoryMapper, &[u8]) -> WrapperFunctionBuffer| -> Handler {
+            let svc = shared_memory.clone();
             Box::new(move |args| f(&svc, args))
         };
         let dm = |f: fn(&DylibManager, &[u8]) -> WrapperFunctionBuffer| -> Handler {
@@ -210,6 +243,22 @@ impl ExecutorServices {
             (
                 names::MEMORY_MANAGER_RELEASE,
                 mm(memory_manager::wire::release),
+            ),
+            (
+                names::SHARED_MEMORY_RESERVE,
+                sm(shared_memory::wire::reserve),
+            ),
+            (
+                names::SHARED_MEMORY_INITIALIZE,
+                sm(shared_memory::wire::initialize),
+            ),
+            (
+                names::SHARED_MEMORY_DEINITIALIZE,
+                sm(shared_memory::wire::deinitialize),
+            ),
+            (
+                names::SHARED_MEMORY_RELEASE,
+                sm(shared_memory::wire::release),
             ),
             (names::DYLIB_MANAGER_OPEN, dm(dylib_manager::wire::open)),
             (
@@ -272,6 +321,7 @@ impl ExecutorServices {
                 memory_manager,
                 memory_access,
                 dylib_manager,
+                shared_memory,
                 inline_safe,
             },
             bootstrap,
