@@ -3,7 +3,7 @@
 //! calls by *tag*, and results of controller-to-executor calls.
 //!
 //! An implementation gets a [`SessionHooks`] when it is built (see
-//! [`Session::attach_with`](crate::Session::attach_with)) and reports
+//! [`Session::attach_with`](crate::SessionHandle::attach_with)) and reports
 //! everything that comes from the controller through it: incoming calls
 //! ([`SessionHooks::handle_wrapper_call`]), results of the executor's calls
 //! ([`SessionHooks::complete_call`]), the end of the connection

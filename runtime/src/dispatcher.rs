@@ -65,6 +65,9 @@ impl TaskDispatcher for InlineDispatcher {
 struct PoolState {
     queue: VecDeque<Task>,
     shutting_down: bool,
+    /// Workers waiting for work: a dispatch wakes one only if there is one
+    /// (a condvar notification is a system call even when nobody waits).
+    idle: usize,
 }
 
 struct PoolShared {
@@ -91,6 +94,7 @@ impl ThreadPoolDispatcher {
             state: Mutex::new(PoolState {
                 queue: VecDeque::new(),
                 shutting_down: false,
+                idle: 0,
             }),
             work: Condvar::new(),
         });
@@ -152,7 +156,9 @@ fn worker(shared: &PoolShared) {
         } else if state.shutting_down {
             return;
         } else {
+            state.idle += 1;
             state = wait(&shared.work, state);
+            state.idle -= 1;
         }
     }
 }
@@ -170,8 +176,11 @@ impl TaskDispatcher for ThreadPoolDispatcher {
             return Err(task);
         }
         state.queue.push_back(task);
+        let wake = state.idle > 0;
         drop(state);
-        self.shared.work.notify_one();
+        if wake {
+            self.shared.work.notify_one();
+        }
         Ok(())
     }
 

@@ -31,6 +31,10 @@ pub mod addr;
 pub mod controller_access;
 pub mod dispatcher;
 pub mod error;
+#[allow(
+    unsafe_code,
+    reason = "the scope's guards and handles share one counted allocation"
+)]
 pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;

@@ -1,8 +1,8 @@
 //! loom model (a): the execution scope of a real `Session`.
 //!
-//! Guards are retained, cloned, moved and released on two threads while the
-//! main thread shuts the session down and waits. Checked in every
-//! interleaving: a resource manager's `shutdown` never runs while a guard is
+//! Guards are retained, cloned, moved and released on another thread (first
+//! model), or taken afresh on another thread (second model), while the main
+//! thread shuts the session down and waits. Checked in every interleaving: a resource manager's `shutdown` never runs while a guard is
 //! held; the wait always ends once every guard is gone (loom reports a
 //! deadlock otherwise); no guard is handed out once shutdown began.
 //!
@@ -10,7 +10,7 @@
 //! load separate from its decrement (`--cfg orc_rt_loom_bug=
 //! "scope_release_races_close"`, see `ExecutionScope`). A `close` landing
 //! between the two leaves nobody to complete the scope, and loom reports
-//! the main thread blocked forever in `wait_for_shutdown`.
+//! the main thread blocked forever in `wait_for_shutdown` (first model).
 //!
 //! Run: `RUSTFLAGS="--cfg orc_rt_loom" LOOM_MAX_PREEMPTIONS=3
 //! CARGO_TARGET_DIR=/work/targets/session-loom cargo test -p orc-rt --release
@@ -56,7 +56,7 @@ fn session_checking_no_guard_at_shutdown(live: &Arc<AtomicUsize>) -> Session {
 }
 
 #[test]
-fn shutdown_waits_for_guards_cloned_and_moved_across_threads() {
+fn shutdown_waits_for_a_guard_cloned_and_moved_to_another_thread() {
     model(|| {
         let live = Arc::new(AtomicUsize::new(0));
         let session = session_checking_no_guard_at_shutdown(&live);
@@ -66,7 +66,7 @@ fn shutdown_waits_for_guards_cloned_and_moved_across_threads() {
         live.fetch_add(1, Ordering::SeqCst);
         let l = live.clone();
         let mover = thread::spawn(move || {
-            let copy = guard.clone(); // may be empty if shutdown began
+            let copy = guard.clone(); // empty if shutdown began
             if copy.is_held() {
                 l.fetch_add(1, Ordering::SeqCst);
             }
@@ -78,6 +78,19 @@ fn shutdown_waits_for_guards_cloned_and_moved_across_threads() {
             }
             drop(copy);
         });
+
+        let report = session.wait_for_shutdown().unwrap();
+        assert!(report.is_ok());
+        assert!(session.try_enter_scope().is_err());
+        mover.join().unwrap();
+    });
+}
+
+#[test]
+fn no_guard_is_handed_out_once_shutdown_began() {
+    model(|| {
+        let live = Arc::new(AtomicUsize::new(0));
+        let session = session_checking_no_guard_at_shutdown(&live);
 
         // A thread entering on its own, racing the shutdown.
         let source = session.scope_source();
@@ -101,7 +114,6 @@ fn shutdown_waits_for_guards_cloned_and_moved_across_threads() {
         let report = session.wait_for_shutdown().unwrap();
         assert!(report.is_ok());
         assert!(session.try_enter_scope().is_err());
-        mover.join().unwrap();
         enterer.join().unwrap();
     });
 }

@@ -327,3 +327,16 @@ fn guards_from_many_threads_race_shutdown() {
         assert_eq!(violations.load(Ordering::SeqCst), 0);
     }
 }
+
+#[test]
+fn wait_for_shutdown_inside_call_with_keepalive_errors_instead_of_deadlocking() {
+    let s = Session::builder()
+        .dispatcher(InlineDispatcher)
+        .build()
+        .unwrap();
+    let inside = s.call_with_keepalive(|| s.wait_for_shutdown().map(|_| ()).map_err(|e| e.kind()));
+    assert_eq!(inside, Some(Err(ErrorKind::InvalidArgument)));
+    // The keepalive ended with the closure: the requested shutdown is done.
+    assert!(s.is_shut_down());
+    assert_eq!(s.call_with_keepalive(|| ()), None);
+}

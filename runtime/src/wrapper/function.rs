@@ -212,7 +212,7 @@ impl WrapperFunction {
 
 /// A function signature, `fn(A, B, ..) -> R`, naming a wrapper function's
 /// SPS argument list and result. The SPS types are the Rust types
-/// (`String` is SPSString, `Result<T, Error>` is SPSExpected<T>, ...).
+/// (`String` is SPSString, `Result<T, Error>` is `SPSExpected<T>`, ...).
 pub trait Signature {
     /// The arguments, as a tuple (`()` for none).
     type Args;
@@ -237,6 +237,35 @@ signature!(A B C D E);
 signature!(A B C D E F);
 signature!(A B C D E F G);
 signature!(A B C D E F G H);
+
+/// A signature whose first argument is the target object's address:
+/// `fn(ExecutorAddr, A, ..) -> R` (upstream's method wrappers).
+pub trait MethodSignature: Signature {
+    /// The arguments after the address.
+    type Rest;
+    /// Splits the argument tuple into the address and the rest.
+    fn split(args: Self::Args) -> (ExecutorAddr, Self::Rest);
+}
+
+macro_rules! method_signature {
+    ($($arg:ident)*) => {
+        #[allow(non_snake_case, reason = "macro-generated bindings")]
+        impl<R, $($arg),*> MethodSignature for fn(ExecutorAddr, $($arg),*) -> R {
+            type Rest = ($($arg,)*);
+            fn split((addr, $($arg,)*): Self::Args) -> (ExecutorAddr, Self::Rest) {
+                (addr, ($($arg,)*))
+            }
+        }
+    };
+}
+method_signature!();
+method_signature!(A);
+method_signature!(A B);
+method_signature!(A B C);
+method_signature!(A B C D);
+method_signature!(A B C D E);
+method_signature!(A B C D E F);
+method_signature!(A B C D E F G);
 
 /// A wrapper function with SPS signature `S`, e.g.
 /// `SpsWrapperFunction<fn(ExecutorAddr, u64) -> Result<ExecutorAddr, Error>>`
@@ -304,6 +333,48 @@ where
         f: impl Fn(S::Args, SpsReturn<S::Ret>) + Send + Sync + 'static,
     ) -> impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static {
         move |args, ret| Self::handle(args, ret, &f)
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: MethodSignature,
+    S::Args: for<'de> SpsDecode<'de>,
+    S::Ret: SpsEncode,
+{
+    /// A method wrapper (upstream `handleWithSyncMethod`): the first
+    /// argument names the target object, which `resolve` looks up (a table
+    /// of live instances, never a cast of an untrusted address); an unknown
+    /// address sends the out-of-band error `"no object at <addr>"`.
+    pub fn handle_with_sync_method<T>(
+        args: WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        resolve: impl FnOnce(ExecutorAddr) -> Option<T>,
+        method: impl FnOnce(T, S::Rest) -> S::Ret,
+    ) {
+        Self::handle_with_async_method(args, ret, resolve, |obj, rest, r| {
+            r.send(method(obj, rest))
+        });
+    }
+
+    /// A method wrapper whose method returns through its [`SpsReturn`]
+    /// (upstream `handleWithAsyncMethod`).
+    pub fn handle_with_async_method<T>(
+        args: WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        resolve: impl FnOnce(ExecutorAddr) -> Option<T>,
+        method: impl FnOnce(T, S::Rest, SpsReturn<S::Ret>),
+    ) {
+        Self::handle(args, ret, |a, r| {
+            let (addr, rest) = S::split(a);
+            match resolve(addr) {
+                Some(obj) => method(obj, rest, r),
+                None => r.send_error(&Error::new(
+                    ErrorKind::NotFound,
+                    format!("no object at {addr}"),
+                )),
+            }
+        });
     }
 }
 
@@ -476,6 +547,32 @@ mod tests {
         let inner: Result<u64, Error> = Err(Error::msg("remote says no"));
         let nested = Expect::decode_result(sps::to_buffer(&inner).unwrap()).unwrap();
         assert_eq!(nested.unwrap_err().message(), "remote says no");
+    }
+
+    #[test]
+    fn method_wrappers_resolve_their_target_by_address() {
+        type Get = SpsWrapperFunction<fn(ExecutorAddr, u32) -> u64>;
+        let objects = [
+            (ExecutorAddr::new(0x10), 100u64),
+            (ExecutorAddr::new(0x20), 200),
+        ];
+        let resolve = |a: ExecutorAddr| objects.iter().find(|(k, _)| *k == a).map(|(_, v)| *v);
+        let (ret, rx) = collect();
+        Get::handle_with_sync_method(
+            Get::encode_args(&(ExecutorAddr::new(0x20), 5)).unwrap(),
+            ret,
+            resolve,
+            |base, (n,)| base + u64::from(n),
+        );
+        assert_eq!(Get::decode_result(rx.recv().unwrap()).unwrap(), 205);
+        let (ret, rx) = collect();
+        Get::handle_with_sync_method(
+            Get::encode_args(&(ExecutorAddr::new(0x30), 5)).unwrap(),
+            ret,
+            resolve,
+            |_, _| unreachable!("no such object"),
+        );
+        assert_eq!(oob(&rx.recv().unwrap()), "no object at 0x30");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub use buffer::{
     orc_rt_WrapperFunctionBuffer, orc_rt_WrapperFunctionBufferDataUnion,
 };
 pub use function::{
-    ARG_DECODE_ERROR, CALL_ARGS_ENCODE_ERROR, RESULT_DECODE_ERROR, RESULT_ENCODE_ERROR,
-    RETURN_DROPPED_ERROR, Signature, SpsReturn, SpsWrapperFunction, WrapperFunction, WrapperReturn,
+    ARG_DECODE_ERROR, CALL_ARGS_ENCODE_ERROR, MethodSignature, RESULT_DECODE_ERROR,
+    RESULT_ENCODE_ERROR, RETURN_DROPPED_ERROR, Signature, SpsReturn, SpsWrapperFunction,
+    WrapperFunction, WrapperReturn,
 };
