@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 
 use executor_support::{Executor, args, page_size, raw_header};
 use orc_rt::services::names;
-use orc_rt::services::types::{ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
+use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
 use orc_rt::sps;
 use orc_rt::wire::Opcode;
 use orc_rt::{Error, ExecutorAddr};
@@ -274,7 +274,7 @@ fn initialize_outside_any_reservation_is_an_error_result() {
     let init = ex.symbol(names::MEMORY_MANAGER_INITIALIZE);
     let req = FinalizeRequest {
         segments: vec![SegmentRequest {
-            group: 3,
+            group: AllocGroup::from_bits(3).unwrap(),
             addr: ExecutorAddr::new(0x10_0000),
             size: 4096,
             content: b"nowhere",
@@ -474,4 +474,75 @@ fn registered_addresses_use_the_async_abi_and_any_other_the_legacy_abi() {
     assert!(err.message().contains("empty eh-frame section"), "{err}");
     let (status, stderr) = ex.finish();
     assert_exit(status, 0, &stderr);
+}
+
+#[test]
+fn llvm_jitlink_killed_mid_program_leaves_the_executor_to_finish_cleanly() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(llvm) = executor_support::llvm_bin() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("orc-rt-killed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.c"),
+        "#include <stdio.h>\n#include <unistd.h>\nint main(void) { puts(\"started\"); fflush(stdout); sleep(2); puts(\"done\"); return 5; }\n",
+    )
+    .unwrap();
+    let built = Command::new(llvm.join("clang"))
+        .args(["-c", "-O1", "slow.c", "-o", "slow.o"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    // A wrapper records the executor's exit status: once llvm-jitlink is
+    // killed, the executor is nobody's child we could wait for.
+    let exe = executor_support::executor_binary(executor_support::own_profile());
+    let status_file = dir.join("status");
+    let wrapper = dir.join("executor.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n'{}' \"$@\" 2>'{}'\necho $? > '{}'\n",
+            exe.display(),
+            dir.join("stderr").display(),
+            status_file.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let mut jitlink = Command::new(llvm.join("llvm-jitlink"))
+        .arg(format!("-oop-executor={}", wrapper.display()))
+        .arg("slow.o")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the program runs, then kill the controller.
+    let mut out = jitlink.stdout.take().unwrap();
+    let mut first = [0u8; 8];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"started\n");
+    jitlink.kill().unwrap();
+    jitlink.wait().unwrap();
+    let start = Instant::now();
+    while !status_file.is_file() || std::fs::read_to_string(&status_file).unwrap().is_empty() {
+        assert!(
+            start.elapsed() < executor_support::DEADLINE,
+            "the executor hangs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::fs::read_to_string(&status_file).unwrap();
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    // As LLVM's executor: the program finishes, its result has nowhere to go.
+    assert_eq!(status.trim(), "0", "stderr: {stderr}");
+    assert_eq!(stderr, "SimpleRemoteEPCServer FD-transport disconnected\n");
 }

@@ -12,6 +12,7 @@ type Oracle = fn(&[u8]);
 const TARGETS: &[(&str, Oracle)] = &[
     ("sps_decode", orc_rt::fuzzing::sps_decode),
     ("wrapper_buffer", orc_rt::fuzzing::wrapper_buffer_bytes),
+    ("wire_message", orc_rt::fuzzing::wire_message),
 ];
 
 /// Input files in `dir` (documentation files such as README.md and

@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, mpsc};
 
 use clap::Parser;
-use orc_rt::services::{ExecutorServices, dispatcher::ThreadPerTaskDispatcher, host_process_info};
+use orc_rt::services::{
+    ExecutorServices, dispatcher::ThreadPerTaskDispatcher, host_process_info,
+    use_c_signal_dispositions,
+};
 use orc_rt::wire::{WireControllerAccess, WireOptions, adopt_fds};
 use orc_rt::{Error, Session};
 
@@ -64,38 +67,51 @@ fn parse_fd(s: &str) -> Result<i32, String> {
 
 fn parse_transport(args: &[OsString]) -> Result<(Transport, bool), String> {
     let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
-    let mut first = args.next().ok_or("insufficient arguments")?;
+    let mut next = args.next().ok_or("insufficient arguments")?;
+    // LLVM's `test-*` output flags come first; `test-jitloadergdb` is the
+    // one it knows.
     let mut test_gdb = false;
-    if first == "test-jitloadergdb" {
-        test_gdb = true;
-        first = args.next().ok_or("insufficient arguments")?;
+    while next.starts_with("test-") {
+        test_gdb |= next == "test-jitloadergdb";
+        next = args.next().ok_or("insufficient arguments")?;
     }
-    let (kind, value) = first.split_once('=').unwrap_or((first.as_str(), ""));
+    let (kind, value) = next.split_once('=').unwrap_or((next.as_str(), ""));
     match kind {
         "filedescs" => {
             let (r, w) = value.split_once(',').unwrap_or((value, ""));
             Ok((Transport::Fds(parse_fd(r)?, parse_fd(w)?), test_gdb))
         }
         "listen" => {
-            if value.rsplit_once(':').is_none() {
-                return Err(format!(
-                    "invalid listen address \"{value}\": expected <host>:<port>"
-                ));
+            let (_host, port) = value.split_once(':').unwrap_or((value, ""));
+            if port.parse::<u16>().is_err() {
+                return Err(format!("port number '{port}' is not a valid integer"));
             }
             Ok((Transport::Listen(value.to_owned()), test_gdb))
         }
-        _ => Err(format!("invalid specifier type \"{first}\"")),
+        _ => Err(format!("invalid specifier type \"{kind}\"")),
     }
 }
 
-type Stream = (Box<dyn Read + Send>, Box<dyn Write + Send>);
+/// What `test-jitloadergdb` prints before and after the session.
+fn print_gdb_last_entry() {
+    eprintln!(
+        "__jit_debug_descriptor.last_entry = {:#018x}",
+        orc_rt::services::gdb_jit_last_entry().value()
+    );
+}
+
+type Stream = (
+    Box<dyn Read + Send>,
+    Box<dyn Write + Send>,
+    Option<orc_rt::wire::CloseFn>,
+);
 
 fn open_transport(transport: &Transport) -> Result<Stream, String> {
     match transport {
         Transport::Fds(r, w) => {
             let (r_file, w_file) =
                 adopt_fds(*r, *w).map_err(|e| format!("filedescs={r},{w}: {e}"))?;
-            Ok((Box::new(r_file), Box::new(w_file)))
+            Ok((Box::new(r_file), Box::new(w_file), None))
         }
         Transport::Listen(addr) => {
             let listener =
@@ -106,10 +122,16 @@ fn open_transport(transport: &Transport) -> Result<Stream, String> {
             tracing::debug!("controller connected from {peer}");
             drop(listener);
             let _ = stream.set_nodelay(true);
-            let writer = stream
-                .try_clone()
-                .map_err(|e| format!("cloning the connection: {e}"))?;
-            Ok((Box::new(stream), Box::new(writer)))
+            let clone = || {
+                stream
+                    .try_clone()
+                    .map_err(|e| format!("cloning the connection: {e}"))
+            };
+            let (writer, closer) = (clone()?, clone()?);
+            let close: orc_rt::wire::CloseFn = Arc::new(move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            });
+            Ok((Box::new(stream), Box::new(writer), Some(close)))
         }
     }
 }
@@ -125,7 +147,8 @@ fn init_logging() {
         .init();
 }
 
-fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
+/// Runs the session; the exit status (0 after an orderly end).
+fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
     let session = Session::builder()
         .process_info(host_process_info())
         // A fresh thread per call, as LLVM's executor: see ThreadPerTaskDispatcher.
@@ -135,17 +158,17 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         .legacy_wrapper_fallback(true)
         .error_reporter(|e| tracing::error!("{e}"))
         .build()?;
-    let (_services, bootstrap) = ExecutorServices::install(&session)?;
+    let (services, bootstrap) = ExecutorServices::install(&session)?;
     let (ended_tx, ended_rx) = mpsc::channel();
     session.set_on_disconnect(move |result| {
         let _ = ended_tx.send(result);
     })?;
 
-    let (reader, writer) = match open_transport(&transport) {
+    let (reader, writer, close_transport) = match open_transport(&transport) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{argv0}: {message}");
-            return Ok(ExitCode::from(1));
+            return Ok(1);
         }
     };
     let options = WireOptions {
@@ -153,6 +176,12 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         on_lost_result: Some(Arc::new(|_seqno| {
             eprintln!("SimpleRemoteEPCServer FD-transport disconnected");
         })),
+        close_transport,
+        // Quick service calls run on the reader thread: no thread per call.
+        inline_calls: Arc::new(services.inline_safe.iter().copied().collect()),
+        // Results of JIT'd code's calls to the controller only wake the
+        // waiting thread.
+        inline_results: true,
         ..WireOptions::default()
     };
     session.attach_with(bootstrap, |hooks| {
@@ -165,10 +194,10 @@ fn run(argv0: &str, transport: Transport) -> Result<ExitCode, Error> {
         tracing::error!("during shutdown: {e}");
     }
     match ended {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("{argv0}: {e}");
-            Ok(ExitCode::from(1))
+            Ok(1)
         }
     }
 }
@@ -179,16 +208,27 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "orc-executor".into());
     let cli = Cli::parse();
-    let (transport, _test_gdb) = match parse_transport(&cli.args) {
+    let (transport, test_gdb) = match parse_transport(&cli.args) {
         Ok(t) => t,
         Err(message) => return usage_error(&message),
     };
+    if test_gdb {
+        print_gdb_last_entry();
+    }
     init_logging();
-    match run(&argv0, transport) {
+    // JIT'd programs get a C process's signals (SIGPIPE kills, as under
+    // LLVM's executor); our own writes to the controller are protected.
+    use_c_signal_dispositions();
+    let code = match run(&argv0, transport) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{argv0}: {e}");
-            ExitCode::from(1)
+            1
         }
+    };
+    // As LLVM's executor: the second line only after an orderly end.
+    if test_gdb && code == 0 {
+        print_gdb_last_entry();
     }
+    ExitCode::from(code)
 }

@@ -183,11 +183,16 @@ pub(crate) mod entry_points {
     }
 
     impl DispatchContext {
-        /// A new context that lives as long as the process.
+        /// A new context that lives as long as the process. Every context
+        /// stays listed in a registry, so it is never unreachable memory
+        /// (leak checkers stay quiet) and never reused for another session.
         pub(crate) fn leak() -> &'static DispatchContext {
-            Box::leak(Box::new(DispatchContext {
+            static ALL: Mutex<Vec<&'static DispatchContext>> = Mutex::new(Vec::new());
+            let ctx: &'static DispatchContext = Box::leak(Box::new(DispatchContext {
                 target: Mutex::new(None),
-            }))
+            }));
+            lock(&ALL).push(ctx);
+            ctx
         }
 
         /// Routes calls to `target` (or, with `None`, refuses them).
@@ -242,6 +247,34 @@ pub(crate) mod entry_points {
     /// The address of the dispatch entry point.
     pub(crate) fn jit_dispatch_addr() -> ExecutorAddr {
         ExecutorAddr::from_ptr(jit_dispatch as *const ())
+    }
+
+    /// Calls the dispatch function at `f` the way JIT'd code does,
+    /// `f(ctx, tag, args, len)` (for tests of the executor-to-controller path).
+    #[cfg(test)]
+    pub(crate) fn call_dispatch_fn(
+        f: ExecutorAddr,
+        ctx: ExecutorAddr,
+        tag: ExecutorAddr,
+        args: &[u8],
+    ) -> WrapperFunctionBuffer {
+        type DispatchFn = unsafe extern "C" fn(
+            *mut c_void,
+            *const c_void,
+            *const c_char,
+            usize,
+        ) -> CWrapperFunctionResult;
+        assert!(!f.is_null());
+        // SAFETY: tests pass the published dispatch function; args is live.
+        unsafe {
+            let f = std::mem::transmute::<usize, DispatchFn>(f.value() as usize);
+            WrapperFunctionBuffer::from_legacy(f(
+                ctx.to_ptr(),
+                tag.to_ptr::<c_void>(),
+                args.as_ptr().cast(),
+                args.len(),
+            ))
+        }
     }
 }
 

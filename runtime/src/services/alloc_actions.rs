@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind};
 use crate::sps;
 use crate::wrapper::{BufferView, WrapperFunctionBuffer};
 
-use super::types::{AllocActionPair, WrapperFunctionCall};
+use super::types::{AllocAction, AllocActionPair};
 
 /// How an action's function is called: with the legacy wrapper ABI by
 /// default, or through the session, which knows which addresses are its own
@@ -33,11 +33,11 @@ impl ActionCaller {
     }
 
     /// Runs one action: its result must decode as SPS `Error` success.
-    pub fn run(&self, call: &WrapperFunctionCall) -> Result<(), Error> {
+    pub fn run(&self, call: &AllocAction) -> Result<(), Error> {
         if call.is_none() {
             return Ok(());
         }
-        let result = (self.0)(call.function, &call.args);
+        let result = (self.0)(call.function, call.args.bytes());
         let failed = |what: &str| {
             Error::new(
                 ErrorKind::Service,
@@ -65,10 +65,7 @@ impl ActionCaller {
     /// error joined with any dealloc errors; the failing pair's dealloc and
     /// later pairs do not run. On success returns the dealloc actions to keep
     /// (the non-empty ones), in order.
-    pub fn run_finalize(
-        &self,
-        pairs: &[AllocActionPair],
-    ) -> Result<Vec<WrapperFunctionCall>, Error> {
+    pub fn run_finalize(&self, pairs: &[AllocActionPair]) -> Result<Vec<AllocAction>, Error> {
         let mut deallocs = Vec::new();
         for pair in pairs {
             if let Err(err) = self.run(&pair.finalize) {
@@ -86,7 +83,7 @@ impl ActionCaller {
 
     /// Runs dealloc actions in reverse order; every one runs, failures are
     /// joined.
-    pub fn run_dealloc(&self, deallocs: Vec<WrapperFunctionCall>) -> Result<(), Error> {
+    pub fn run_dealloc(&self, deallocs: Vec<AllocAction>) -> Result<(), Error> {
         match join_errors(deallocs.iter().rev().filter_map(|c| self.run(c).err())) {
             Some(err) => Err(err),
             None => Ok(()),
@@ -138,11 +135,8 @@ mod tests {
         })
     }
 
-    fn call(f: u64) -> WrapperFunctionCall {
-        WrapperFunctionCall {
-            function: ExecutorAddr::new(f),
-            args: vec![],
-        }
+    fn call(f: u64) -> AllocAction {
+        AllocAction::new(ExecutorAddr::new(f), WrapperFunctionBuffer::empty())
     }
 
     fn pair(f: u64, d: u64) -> AllocActionPair {

@@ -18,6 +18,7 @@ use super::alloc_actions::ActionCaller;
 use super::dylib_manager::{self, DylibManager};
 use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
+use super::shared_memory::{self, SharedMemoryMapper};
 use super::{names, run_code};
 
 /// The process facts an LLVM 22 controller expects: the process triple as
@@ -29,6 +30,21 @@ pub fn host_process_info() -> ProcessInfo {
     )
 }
 
+/// Gives the process the signal dispositions of a C program, which JIT'd
+/// programs expect (Rust's runtime ignores SIGPIPE; LLVM's executor, a C++
+/// program, does not): a program writing to a closed pipe dies of SIGPIPE.
+/// The runtime's own writes to the controller stay safe (they block it).
+/// Call it early in an executor's `main`.
+pub fn use_c_signal_dispositions() {
+    crate::sys::signals::restore_default_sigpipe();
+}
+
+/// The last entry of the GDB JIT interface's list of debug objects (null
+/// if none): what `llvm-jitlink-executor test-jitloadergdb` reports.
+pub fn gdb_jit_last_entry() -> ExecutorAddr {
+    crate::sys::gdb_jit::last_entry()
+}
+
 /// The installed services, for inspection (tests count their resources).
 #[derive(Debug, Clone)]
 pub struct ExecutorServices {
@@ -38,6 +54,13 @@ pub struct ExecutorServices {
     pub memory_access: Arc<MemoryAccess>,
     /// Libraries opened for the controller.
     pub dylib_manager: Arc<DylibManager>,
+    /// Shared-memory reservations (`-use-memmgr=shared`).
+    pub shared_memory: Arc<SharedMemoryMapper>,
+    /// The wrapper functions that never block and never run JIT'd code, so
+    /// a transport may run them on its reader thread (see
+    /// `dispatcher::with_inline_dispatch`): memory reads and writes, symbol
+    /// lookup, reserve.
+    pub inline_safe: Vec<ExecutorAddr>,
 }
 
 struct MemoryManagerRm(Arc<MemoryManager>);
@@ -48,6 +71,20 @@ impl ResourceManager for MemoryManagerRm {
     }
     fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
         // JIT'd code may still run in our memory: keep everything.
+        done.ok();
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        done.complete(self.0.release_all());
+    }
+}
+
+struct SharedMemoryRm(Arc<SharedMemoryMapper>);
+
+impl ResourceManager for SharedMemoryRm {
+    fn name(&self) -> &str {
+        "shared memory mapper"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
         done.ok();
     }
     fn shutdown(&mut self, done: OnComplete) {
@@ -72,17 +109,73 @@ impl ResourceManager for DylibManagerRm {
 
 type Handler = Box<dyn Fn(&[u8]) -> WrapperFunctionBuffer + Send + Sync>;
 
+/// How much the installed services may do beyond managing memory. The
+/// defaults are LLVM 22's executor: everything. Fuzzing and tests that feed
+/// untrusted requests turn off what would run arbitrary code.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// How alloc actions are called (default: the legacy wrapper ABI at the
+    /// action's address).
+    pub actions: ActionCaller,
+    /// Whether `run_as_main`/`run_as_void`/`run_as_int` run code (default
+    /// true); when false they answer with an out-of-band error.
+    pub run_code: bool,
+    /// Whether the dylib manager opens libraries by name (default true);
+    /// when false only the process itself (empty path) can be opened.
+    pub open_libraries: bool,
+    /// The largest reservation the memory manager grants (default: no
+    /// limit beyond the OS's).
+    pub max_reservation: u64,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            actions: ActionCaller::legacy(),
+            run_code: true,
+            open_libraries: true,
+            max_reservation: u64::MAX,
+        }
+    }
+}
+
+fn refuse(what: &'static str) -> Handler {
+    Box::new(move |_| {
+        WrapperFunctionBuffer::out_of_band_error(&format!("{what} is disabled in this executor"))
+    })
+}
+
 impl ExecutorServices {
     /// Creates the services, adds them to `session` as resource managers
     /// (the dylib manager first, so it shuts down last, after the memory
     /// that may refer to its libraries), registers their wrapper functions,
     /// and returns the bootstrap symbols to announce.
     pub fn install(session: &SessionHandle) -> Result<(ExecutorServices, BootstrapInfo), Error> {
+        ExecutorServices::install_with(session, ServiceOptions::default())
+    }
+
+    /// [`install`](Self::install) with explicit [`ServiceOptions`].
+    pub fn install_with(
+        session: &SessionHandle,
+        options: ServiceOptions,
+    ) -> Result<(ExecutorServices, BootstrapInfo), Error> {
         let dylib_manager = Arc::new(DylibManager::new()?);
+        dylib_manager.set_open_libraries(options.open_libraries);
         session.add_resource_manager(DylibManagerRm(dylib_manager.clone()));
-        let memory_manager = Arc::new(MemoryManager::new(ActionCaller::legacy()));
+        let memory_manager = Arc::new(
+            MemoryManager::new(options.actions.clone())
+                .with_max_reservation(options.max_reservation),
+        );
         session.add_resource_manager(MemoryManagerRm(memory_manager.clone()));
-        let memory_access = Arc::new(MemoryAccess::new(vec![memory_manager.clone()]));
+        let shared_memory = Arc::new(
+            SharedMemoryMapper::new(options.actions.clone())
+                .with_max_reservation(options.max_reservation),
+        );
+        session.add_resource_manager(SharedMemoryRm(shared_memory.clone()));
+        let memory_access = Arc::new(
+            MemoryAccess::new(vec![memory_manager.clone()])
+                .with_shared_memory(shared_memory.clone()),
+        );
 
         let mut symbols: Vec<(&'static str, ExecutorAddr)> = vec![
             (
@@ -92,6 +185,10 @@ impl ExecutorServices {
             (
                 names::DYLIB_MANAGER_INSTANCE,
                 ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
+            ),
+            (
+                names::SHARED_MEMORY_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&shared_memory)),
             ),
             (
                 names::REGISTER_EH_FRAME,
@@ -115,11 +212,21 @@ impl ExecutorServices {
             let svc = memory_access.clone();
             Box::new(move |args| f(&svc, args))
         };
+        let sm = |f: fn(&SharedMemoryMapper, &[u8]) -> WrapperFunctionBuffer| -> Handler {
+            let svc = shared_memory.clone();
+            Box::new(move |args| f(&svc, args))
+        };
         let dm = |f: fn(&DylibManager, &[u8]) -> WrapperFunctionBuffer| -> Handler {
             let svc = dylib_manager.clone();
             Box::new(move |args| f(&svc, args))
         };
-        let plain = |f: fn(&[u8]) -> WrapperFunctionBuffer| -> Handler { Box::new(f) };
+        let run = |f: fn(&[u8]) -> WrapperFunctionBuffer| -> Handler {
+            if options.run_code {
+                Box::new(f)
+            } else {
+                refuse("running code")
+            }
+        };
         let handlers: Vec<(&'static str, Handler)> = vec![
             (
                 names::MEMORY_MANAGER_RESERVE,
@@ -136,6 +243,22 @@ impl ExecutorServices {
             (
                 names::MEMORY_MANAGER_RELEASE,
                 mm(memory_manager::wire::release),
+            ),
+            (
+                names::SHARED_MEMORY_RESERVE,
+                sm(shared_memory::wire::reserve),
+            ),
+            (
+                names::SHARED_MEMORY_INITIALIZE,
+                sm(shared_memory::wire::initialize),
+            ),
+            (
+                names::SHARED_MEMORY_DEINITIALIZE,
+                sm(shared_memory::wire::deinitialize),
+            ),
+            (
+                names::SHARED_MEMORY_RELEASE,
+                sm(shared_memory::wire::release),
             ),
             (names::DYLIB_MANAGER_OPEN, dm(dylib_manager::wire::open)),
             (
@@ -158,13 +281,37 @@ impl ExecutorServices {
             (names::READ_POINTERS, ma(memory_access::wire::read_pointers)),
             (names::READ_BUFFERS, ma(memory_access::wire::read_buffers)),
             (names::READ_STRINGS, ma(memory_access::wire::read_strings)),
-            (names::RUN_AS_MAIN, plain(run_code::run_as_main)),
-            (names::RUN_AS_VOID, plain(run_code::run_as_void)),
-            (names::RUN_AS_INT, plain(run_code::run_as_int)),
+            (names::RUN_AS_MAIN, run(run_code::run_as_main)),
+            (names::RUN_AS_VOID, run(run_code::run_as_void)),
+            (names::RUN_AS_INT, run(run_code::run_as_int)),
         ];
+        // Quick, never blocking, never running JIT'd code (initialize,
+        // deinitialize and release run alloc actions, which may be JIT'd
+        // code; open runs library constructors; run_* run programs).
+        const INLINE_SAFE: &[&str] = &[
+            names::MEMORY_MANAGER_RESERVE,
+            names::DYLIB_MANAGER_RESOLVE,
+            names::WRITE_UINT8S,
+            names::WRITE_UINT16S,
+            names::WRITE_UINT32S,
+            names::WRITE_UINT64S,
+            names::WRITE_POINTERS,
+            names::WRITE_BUFFERS,
+            names::READ_UINT8S,
+            names::READ_UINT16S,
+            names::READ_UINT32S,
+            names::READ_UINT64S,
+            names::READ_POINTERS,
+            names::READ_BUFFERS,
+            names::READ_STRINGS,
+        ];
+        let mut inline_safe = Vec::new();
         for (name, handler) in handlers {
             let addr = session.register_wrapper(move |args, ret| ret.send(handler(args.bytes())));
             symbols.push((name, addr));
+            if INLINE_SAFE.contains(&name) {
+                inline_safe.push(addr);
+            }
         }
 
         let mut bootstrap = BootstrapInfo::new();
@@ -174,6 +321,8 @@ impl ExecutorServices {
                 memory_manager,
                 memory_access,
                 dylib_manager,
+                shared_memory,
+                inline_safe,
             },
             bootstrap,
         ))

@@ -235,7 +235,30 @@ impl Drop for ElasticDispatcher {
     }
 }
 
-/// Runs every task on a new thread (see the module docs). Threads are
+thread_local! {
+    /// Set while [`with_inline_dispatch`] runs on this thread.
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`; a task that `f` makes this thread dispatch (through a
+/// [`ThreadPerTaskDispatcher`]) runs right here, inline, instead of on a new
+/// thread. A transport wraps its hand-off of a call it knows to be quick,
+/// non-blocking and free of JIT'd code in this (the executor services list
+/// theirs in `ExecutorServices::inline_safe`): such a call then costs no
+/// thread at all. Dispatchers that know nothing of the hint ignore it.
+pub fn with_inline_dispatch<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            INLINE.with(|i| i.set(self.0));
+        }
+    }
+    let _reset = Reset(INLINE.with(|i| i.replace(true)));
+    f()
+}
+
+/// Runs every task on a new thread (see the module docs), except inside
+/// [`with_inline_dispatch`]. Threads are
 /// joined, never detached, so shutdown returns only after every task's
 /// thread has completely exited, thread-local destructors included.
 pub struct ThreadPerTaskDispatcher {
@@ -287,6 +310,13 @@ impl ThreadPerTaskDispatcher {
 
 impl TaskDispatcher for ThreadPerTaskDispatcher {
     fn dispatch(&self, task: Task) {
+        if INLINE.with(|i| i.get()) && !lock(&self.state).shutting_down {
+            // Not re-entrant: a task it starts is dispatched normally.
+            INLINE.with(|i| i.set(false));
+            let _ = catch_unwind(AssertUnwindSafe(task));
+            INLINE.with(|i| i.set(true));
+            return;
+        }
         let mut st = lock(&self.state);
         if st.shutting_down {
             drop(st);
@@ -419,6 +449,21 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(d.threads(), 0);
+    }
+
+    #[test]
+    fn a_task_dispatched_inside_with_inline_dispatch_runs_on_the_caller() {
+        let d = ThreadPerTaskDispatcher::with_stack_size(256 * 1024);
+        let here = thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        with_inline_dispatch(|| {
+            d.dispatch(Box::new(move || tx.send(thread::current().id()).unwrap()))
+        });
+        assert_eq!(rx.recv().unwrap(), here);
+        d.dispatch(Box::new(move || tx2.send(thread::current().id()).unwrap()));
+        assert_ne!(rx.recv().unwrap(), here, "outside the hint: a new thread");
+        d.shutdown();
     }
 
     #[test]

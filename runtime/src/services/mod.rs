@@ -15,9 +15,13 @@ pub mod memory_access;
 pub mod memory_manager;
 pub(crate) mod registrars;
 pub mod run_code;
+pub mod shared_memory;
 pub mod types;
 
-pub use bootstrap::{ExecutorServices, host_process_info};
+pub use bootstrap::{
+    ExecutorServices, ServiceOptions, gdb_jit_last_entry, host_process_info,
+    use_c_signal_dispositions,
+};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
@@ -86,6 +90,20 @@ pub mod names {
     pub const RUN_AS_VOID: &str = "__llvm_orc_bootstrap_run_as_void_function_wrapper";
     /// Run `int fn(int)`.
     pub const RUN_AS_INT: &str = "__llvm_orc_bootstrap_run_as_int_function_wrapper";
+
+    /// Shared-memory mapper instance.
+    pub const SHARED_MEMORY_INSTANCE: &str =
+        "__llvm_orc_ExecutorSharedMemoryMapperService_Instance";
+    /// Shared-memory mapper reserve.
+    pub const SHARED_MEMORY_RESERVE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Reserve";
+    /// Shared-memory mapper initialize.
+    pub const SHARED_MEMORY_INITIALIZE: &str =
+        "__llvm_orc_ExecutorSharedMemoryMapperService_Initialize";
+    /// Shared-memory mapper deinitialize.
+    pub const SHARED_MEMORY_DEINITIALIZE: &str =
+        "__llvm_orc_ExecutorSharedMemoryMapperService_Deinitialize";
+    /// Shared-memory mapper release.
+    pub const SHARED_MEMORY_RELEASE: &str = "__llvm_orc_ExecutorSharedMemoryMapperService_Release";
 
     /// Alloc action: register an `.eh_frame` section.
     pub const REGISTER_EH_FRAME: &str = "llvm_orc_registerEHFrameAllocAction";

@@ -1,90 +1,21 @@
 //! The SPS shapes of LLVM 22's executor-service requests
 //! (`TargetProcessControlTypes.h`, `AllocationActions.h`).
 //!
-//! FIXME(unify): the "sps" branch adds shared protocol types (AllocGroup,
-//! MemProt, AllocAction); these local ones cover only what the executor
-//! services decode and should be merged with them.
+//! The allocation-action and alloc-group types are the shared ones of
+//! `sps::memory`; this module adds the request shapes only the executor
+//! services decode.
+
+pub use crate::sps::memory::{AllocAction, AllocActionPair, AllocGroup, MemLifetime, MemProt};
 
 use crate::addr::ExecutorAddr;
 use crate::sps::{DecodeError, EncodeError, Reader, SpsDecode, SpsEncode, Writer};
-
-/// `AllocGroup` bits: read 1, write 2, exec 4; bit 3 = finalize lifetime
-/// (the segment is only needed until finalization ends).
-pub(crate) const ALLOC_GROUP_FINALIZE_LIFETIME: u8 = 8;
-
-/// A function to call with argument bytes (`WrapperFunctionCall`); a null
-/// function means "no call".
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct WrapperFunctionCall {
-    /// The function (legacy wrapper ABI), or null.
-    pub function: ExecutorAddr,
-    /// Its argument bytes.
-    pub args: Vec<u8>,
-}
-
-impl WrapperFunctionCall {
-    /// True if there is nothing to call.
-    pub fn is_none(&self) -> bool {
-        self.function.is_null()
-    }
-}
-
-impl SpsEncode for WrapperFunctionCall {
-    fn encoded_size(&self) -> usize {
-        8 + self.args.encoded_size()
-    }
-    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        self.function.encode(w)?;
-        self.args.encode(w)
-    }
-}
-
-impl SpsDecode<'_> for WrapperFunctionCall {
-    const MIN_ENCODED_SIZE: usize = 16;
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(WrapperFunctionCall {
-            function: ExecutorAddr::decode(r)?,
-            args: Vec::decode(r)?,
-        })
-    }
-}
-
-/// A finalize action and the dealloc action that undoes it
-/// (`AllocActionCallPair`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AllocActionPair {
-    /// Run during initialize, in order.
-    pub finalize: WrapperFunctionCall,
-    /// Run during deinitialize/release, in reverse order.
-    pub dealloc: WrapperFunctionCall,
-}
-
-impl SpsEncode for AllocActionPair {
-    fn encoded_size(&self) -> usize {
-        self.finalize.encoded_size() + self.dealloc.encoded_size()
-    }
-    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        self.finalize.encode(w)?;
-        self.dealloc.encode(w)
-    }
-}
-
-impl SpsDecode<'_> for AllocActionPair {
-    const MIN_ENCODED_SIZE: usize = 32;
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(AllocActionPair {
-            finalize: WrapperFunctionCall::decode(r)?,
-            dealloc: WrapperFunctionCall::decode(r)?,
-        })
-    }
-}
 
 /// One segment of a finalize request (`SegFinalizeRequest`); the content
 /// borrows from the request bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentRequest<'a> {
-    /// `AllocGroup` byte: protection bits and lifetime.
-    pub group: u8,
+    /// Protection and lifetime.
+    pub group: AllocGroup,
     /// Where the segment goes.
     pub addr: ExecutorAddr,
     /// Its size; content shorter than this is zero-filled.
@@ -109,7 +40,7 @@ impl<'a> SpsDecode<'a> for SegmentRequest<'a> {
     const MIN_ENCODED_SIZE: usize = 25;
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         Ok(SegmentRequest {
-            group: u8::decode(r)?,
+            group: AllocGroup::decode(r)?,
             addr: ExecutorAddr::decode(r)?,
             size: u64::decode(r)?,
             content: <&'a [u8]>::decode(r)?,
@@ -192,17 +123,14 @@ mod tests {
     fn golden_finalize_request_with_one_segment_and_one_action() {
         let req = FinalizeRequest {
             segments: vec![SegmentRequest {
-                group: 5,
+                group: AllocGroup::from(MemProt::READ | MemProt::EXEC),
                 addr: ExecutorAddr::new(0x1000),
                 size: 0x1000,
                 content: b"ab",
             }],
             actions: vec![AllocActionPair {
-                finalize: WrapperFunctionCall {
-                    function: ExecutorAddr::new(0x2000),
-                    args: vec![1],
-                },
-                dealloc: WrapperFunctionCall::default(),
+                finalize: AllocAction::new(ExecutorAddr::new(0x2000), vec![1].into()),
+                dealloc: AllocAction::none(),
             }],
         };
         let bytes = sps::to_vec(&req);
@@ -233,14 +161,14 @@ mod tests {
     proptest! {
         #[test]
         fn finalize_requests_round_trip(
-            segs in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..4),
+            segs in proptest::collection::vec((0u8..16, any::<u64>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..4),
             acts in proptest::collection::vec((any::<u64>(), proptest::collection::vec(any::<u8>(), 0..20), any::<u64>(), proptest::collection::vec(any::<u8>(), 0..20)), 0..4),
         ) {
             let req = FinalizeRequest {
-                segments: segs.iter().map(|(g, a, s, c)| SegmentRequest { group: *g, addr: ExecutorAddr::new(*a), size: *s, content: c }).collect(),
+                segments: segs.iter().map(|(g, a, s, c)| SegmentRequest { group: AllocGroup::from_bits(*g).unwrap(), addr: ExecutorAddr::new(*a), size: *s, content: c }).collect(),
                 actions: acts.iter().map(|(f, fa, d, da)| AllocActionPair {
-                    finalize: WrapperFunctionCall { function: ExecutorAddr::new(*f), args: fa.clone() },
-                    dealloc: WrapperFunctionCall { function: ExecutorAddr::new(*d), args: da.clone() },
+                    finalize: AllocAction::new(ExecutorAddr::new(*f), fa.clone().into()),
+                    dealloc: AllocAction::new(ExecutorAddr::new(*d), da.clone().into()),
                 }).collect(),
             };
             let bytes = sps::to_vec(&req);

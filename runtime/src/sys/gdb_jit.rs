@@ -93,6 +93,20 @@ pub(crate) fn register(object: ExecutorAddrRange, notify: bool) -> Result<(), St
     Ok(())
 }
 
+/// The last entry of the list (the one `first_entry` leads to in the end),
+/// or null: what `llvm-jitlink-executor test-jitloadergdb` prints.
+pub(crate) fn last_entry() -> crate::addr::ExecutorAddr {
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: under LOCK; entries are never freed.
+    let mut cur = unsafe { (*__jit_debug_descriptor.0.get()).first_entry };
+    // SAFETY: as above.
+    while !cur.is_null() && !unsafe { (*cur).next_entry }.is_null() {
+        // SAFETY: as above.
+        cur = unsafe { (*cur).next_entry };
+    }
+    crate::addr::ExecutorAddr::from_ptr(cur)
+}
+
 /// The number of registered entries.
 #[cfg(test)]
 pub(crate) fn entry_count() -> usize {
@@ -119,6 +133,7 @@ mod tests {
         let object: &'static [u8] = Box::leak(vec![0x7f, b'E', b'L', b'F'].into_boxed_slice());
         register(ExecutorAddrRange::of_slice(object), true).unwrap();
         assert_eq!(entry_count(), before + 1);
+        assert!(!last_entry().is_null());
         let empty = ExecutorAddrRange::new(ExecutorAddr::new(64), ExecutorAddr::new(64));
         assert!(register(empty, false).is_err());
     }

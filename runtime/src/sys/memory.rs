@@ -52,6 +52,8 @@ impl Prot {
 pub(crate) struct Region {
     base: usize,
     len: usize,
+    /// For a POSIX shared-memory object: its name, unlinked on drop.
+    shm_name: Option<std::ffi::CString>,
 }
 
 // SAFETY: a Region is an address range and the right to unmap it; all
@@ -90,6 +92,103 @@ impl Region {
         Ok(Region {
             base: p as usize,
             len,
+            shm_name: None,
+        })
+    }
+
+    /// Creates the POSIX shared-memory object `name` (which must not exist)
+    /// of `len` bytes and maps it shared, inaccessible until protected (the
+    /// controller writes contents through its own mapping of the object).
+    /// The object is unlinked when the region is dropped, if the controller
+    /// has not done so already.
+    pub(crate) fn map_shared(name: &str, len: u64) -> io::Result<Region> {
+        let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let c_name =
+            std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a NUL-terminated name; O_EXCL never opens someone else's object.
+        let fd = unsafe {
+            libc::shm_open(
+                c_name.as_ptr(),
+                libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+                0o700,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let unlink = || {
+            // SAFETY: the name we just created.
+            unsafe { libc::shm_unlink(c_name.as_ptr()) };
+        };
+        // SAFETY: our fresh descriptor; sizing it has no other effect.
+        if unsafe { libc::ftruncate(fd, len as libc::off_t) } < 0 {
+            let err = io::Error::last_os_error();
+            // SAFETY: closing our own descriptor.
+            unsafe { libc::close(fd) };
+            unlink();
+            return Err(err);
+        }
+        // SAFETY: a new shared mapping of our object, at an address of the
+        // kernel's choosing: it overlaps nothing.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        let err = io::Error::last_os_error();
+        // SAFETY: the mapping keeps the object; the descriptor is not needed.
+        unsafe { libc::close(fd) };
+        if p == libc::MAP_FAILED {
+            unlink();
+            return Err(err);
+        }
+        Ok(Region {
+            base: p as usize,
+            len,
+            shm_name: Some(c_name),
+        })
+    }
+
+    /// Maps an existing shared-memory object read+write, as a controller
+    /// does with the one it got from `reserve` (tests play the controller).
+    #[cfg(test)]
+    pub(crate) fn open_shared(name: &str, len: u64) -> io::Result<Region> {
+        let c_name =
+            std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a NUL-terminated name; opening an existing object.
+        let fd = unsafe { libc::shm_open(c_name.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new shared mapping at an address of the kernel's choosing.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        let err = io::Error::last_os_error();
+        // SAFETY: closing our own descriptor; the mapping stays.
+        unsafe { libc::close(fd) };
+        if p == libc::MAP_FAILED {
+            return Err(err);
+        }
+        Ok(Region {
+            base: p as usize,
+            len: len as usize,
+            shm_name: None,
         })
     }
 
@@ -225,6 +324,11 @@ impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: we mapped exactly this range and nothing else owns it.
         unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        if let Some(name) = &self.shm_name {
+            // SAFETY: a name we created; ENOENT (the controller unlinked it
+            // after mapping it, as LLVM's does) is fine.
+            unsafe { libc::shm_unlink(name.as_ptr()) };
+        }
     }
 }
 
@@ -493,6 +597,27 @@ mod tests {
                 .contains(&format!("{:#x}", (base + page).value())),
             "{ro}"
         );
+    }
+
+    #[test]
+    fn shared_regions_are_inaccessible_until_protected_and_unlinked_on_drop() {
+        let page = super::super::page_size();
+        let name = format!("/orc_rt_test_{}", std::process::id());
+        let r = Region::map_shared(&name, page * 2).unwrap();
+        assert!(Region::map_shared(&name, page).is_err(), "O_EXCL");
+        let base = r.range().start;
+        let mut b = [0u8; 1];
+        assert!(
+            read_checked(&mut [(base, &mut b[..])]).is_err(),
+            "PROT_NONE"
+        );
+        r.protect(base, page, Prot::RW).unwrap();
+        write_checked(&[&r], &[(base, b"z")]).unwrap();
+        read_checked(&mut [(base, &mut b[..])]).unwrap();
+        assert_eq!(&b, b"z");
+        drop(r);
+        let again = Region::map_shared(&name, page).unwrap();
+        drop(again);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::services::names;
 use crate::session::SessionHooks;
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 
+use crate::services::dispatcher::with_inline_dispatch;
 use crate::services::{lock, read, write};
 use crate::wrapper::{BufferView, WrapperFunctionBuffer};
 
@@ -51,7 +52,24 @@ pub struct WireOptions {
     /// connection (LLVM's executor prints "SimpleRemoteEPCServer
     /// FD-transport disconnected" then; the executor binary does too).
     pub on_lost_result: Option<LostResultFn>,
+    /// Calls to these addresses are handed to the session inside
+    /// `dispatcher::with_inline_dispatch`, so a dispatcher that honours it
+    /// runs them on the reader thread (for quick, non-blocking wrappers that
+    /// run no JIT'd code: `ExecutorServices::inline_safe`).
+    pub inline_calls: Arc<std::collections::HashSet<ExecutorAddr>>,
+    /// Whether the continuations of our own calls (Results) are handed to
+    /// the session inside `with_inline_dispatch` (right when they only wake
+    /// a waiting thread, as the jit-dispatch entry point's do).
+    pub inline_results: bool,
+    /// Shuts the transport down when the connection ends, after our write
+    /// side is dropped: needed for sockets, whose reader and writer are
+    /// clones of one descriptor (`shutdown(2)` also wakes the reader thread).
+    /// Pipes need nothing: dropping the writer closes it.
+    pub close_transport: Option<CloseFn>,
 }
+
+/// Shuts a transport down (see [`WireOptions::close_transport`]).
+pub type CloseFn = Arc<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for WireOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,6 +77,9 @@ impl fmt::Debug for WireOptions {
             .field("max_message_size", &self.max_message_size)
             .field("reader_thread_name", &self.reader_thread_name)
             .field("on_lost_result", &self.on_lost_result.is_some())
+            .field("close_transport", &self.close_transport.is_some())
+            .field("inline_calls", &self.inline_calls.len())
+            .field("inline_results", &self.inline_results)
             .finish()
     }
 }
@@ -69,6 +90,9 @@ impl Default for WireOptions {
             max_message_size: u64::MAX,
             reader_thread_name: "orc-rt-wire-reader".into(),
             on_lost_result: None,
+            close_transport: None,
+            inline_calls: Arc::default(),
+            inline_results: false,
         }
     }
 }
@@ -183,7 +207,10 @@ impl WireControllerAccess {
             tag.value(),
             payload.len()
         );
-        write_message(w.as_mut(), opcode, seqno, tag, payload).map_err(|e| {
+        crate::sys::signals::without_sigpipe(|| {
+            write_message(w.as_mut(), opcode, seqno, tag, payload)
+        })
+        .map_err(|e| {
             use std::io::ErrorKind as K;
             if matches!(
                 e.kind(),
@@ -253,6 +280,9 @@ impl WireControllerAccess {
         self.dispatch_ctx.set_target(None);
         // Close our write side: the controller sees end of stream.
         drop(lock(&self.writer).take());
+        if let Some(close) = &self.options.close_transport {
+            close();
+        }
         self.hooks.notify_disconnected(result);
     }
 
@@ -296,15 +326,27 @@ impl WireControllerAccess {
         match msg.opcode {
             Opcode::CallWrapper => {
                 lock(&self.calls).in_flight += 1;
-                self.hooks
-                    .handle_wrapper_call(msg.tag, msg.payload, msg.seqno);
+                let deliver = || {
+                    self.hooks
+                        .handle_wrapper_call(msg.tag, msg.payload, msg.seqno)
+                };
+                if self.options.inline_calls.contains(&msg.tag) {
+                    with_inline_dispatch(deliver);
+                } else {
+                    deliver();
+                }
                 Ok(true)
             }
             Opcode::Result => {
                 let ret = lock(&self.calls).pending.remove(&msg.seqno);
                 match ret {
                     Some(ret) => {
-                        self.hooks.complete_call(ret, msg.payload);
+                        let complete = || self.hooks.complete_call(ret, msg.payload);
+                        if self.options.inline_results {
+                            with_inline_dispatch(complete);
+                        } else {
+                            complete();
+                        }
                         Ok(true)
                     }
                     None => Err(protocol(format!(
@@ -478,3 +520,6 @@ impl Drop for WireControllerAccess {
         self.dispatch_ctx.set_target(None);
     }
 }
+
+#[cfg(test)]
+mod tests;

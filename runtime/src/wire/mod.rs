@@ -6,7 +6,7 @@ mod access;
 mod frame;
 mod setup;
 
-pub use access::{LostResultFn, WireControllerAccess, WireOptions};
+pub use access::{CloseFn, LostResultFn, WireControllerAccess, WireOptions};
 
 pub use frame::{
     EAGER_PAYLOAD_LIMIT, FrameReader, HEADER_SIZE, Header, Message, Opcode, WireError,

@@ -33,6 +33,8 @@ pub struct DylibManager {
     compat: Mutex<Option<Vec<Library>>>,
     /// Whether libstdc++'s standard streams were initialized for JIT'd code.
     iostreams_ready: AtomicBool,
+    /// Whether libraries other than the process may be opened.
+    open_libraries: AtomicBool,
 }
 
 impl fmt::Debug for DylibManager {
@@ -51,7 +53,14 @@ impl DylibManager {
             opened: Mutex::new(Vec::new()),
             compat: Mutex::new(None),
             iostreams_ready: AtomicBool::new(false),
+            open_libraries: AtomicBool::new(true),
         })
+    }
+
+    /// Allows or refuses opening libraries other than the process itself
+    /// (and the compat libraries a process-handle miss loads).
+    pub fn set_open_libraries(&self, allowed: bool) {
+        self.open_libraries.store(allowed, Ordering::Relaxed);
     }
 
     /// The handle token of the process itself.
@@ -64,6 +73,15 @@ impl DylibManager {
     pub fn open(&self, path: &[u8], _mode: u64) -> Result<ExecutorAddr, Error> {
         if path.is_empty() {
             return Ok(self.process_handle());
+        }
+        if !self.open_libraries.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{}: opening libraries is disabled in this executor",
+                    String::from_utf8_lossy(path)
+                ),
+            ));
         }
         let lib = Library::open(path).map_err(|m| Error::new(ErrorKind::NotFound, m))?;
         self.init_iostreams();
@@ -109,7 +127,12 @@ impl DylibManager {
                     ));
                 }
                 let mut found = lib.symbol(name);
-                if found.is_none() && is_process && !name.is_empty() && self.load_compat() {
+                if found.is_none()
+                    && is_process
+                    && !name.is_empty()
+                    && self.open_libraries.load(Ordering::Relaxed)
+                    && self.load_compat()
+                {
                     found = lib.symbol(name);
                 }
                 Ok(match (found, required) {

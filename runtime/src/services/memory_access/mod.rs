@@ -15,6 +15,7 @@ use crate::sys::memory::{self, Region};
 use std::sync::Arc;
 
 use super::memory_manager::MemoryManager;
+use super::shared_memory::SharedMemoryMapper;
 
 /// Reads are copied in chunks of this size, so a huge range claim costs
 /// memory only as far as it is backed by readable memory.
@@ -24,6 +25,7 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Debug)]
 pub struct MemoryAccess {
     memory_managers: Vec<Arc<MemoryManager>>,
+    shared_memory: Vec<Arc<SharedMemoryMapper>>,
 }
 
 fn access_error(e: std::io::Error) -> Error {
@@ -34,13 +36,27 @@ impl MemoryAccess {
     /// Memory access whose writes may target the reservations of these
     /// memory managers.
     pub fn new(memory_managers: Vec<Arc<MemoryManager>>) -> Self {
-        MemoryAccess { memory_managers }
+        MemoryAccess {
+            memory_managers,
+            shared_memory: Vec::new(),
+        }
+    }
+
+    /// Also allows writes inside the reservations of `mapper`.
+    pub fn with_shared_memory(mut self, mapper: Arc<SharedMemoryMapper>) -> Self {
+        self.shared_memory.push(mapper);
+        self
     }
 
     fn region_for(&self, range: ExecutorAddrRange) -> Option<Arc<Region>> {
         self.memory_managers
             .iter()
             .find_map(|mm| mm.region_containing(range))
+            .or_else(|| {
+                self.shared_memory
+                    .iter()
+                    .find_map(|sm| sm.region_containing(range))
+            })
     }
 
     /// Writes each `(addr, bytes)`; all targets are checked before any is

@@ -1,6 +1,6 @@
 use super::*;
 use crate::services::alloc_actions::ActionCaller;
-use crate::services::types::{FinalizeRequest, SegmentRequest};
+use crate::services::types::{AllocGroup, FinalizeRequest, SegmentRequest};
 use crate::sps;
 
 fn setup() -> (MemoryAccess, Arc<MemoryManager>, ExecutorAddr) {
@@ -72,7 +72,7 @@ fn writes_into_finalized_code_are_errors_not_crashes() {
     let (ma, mm, base) = setup();
     let req = FinalizeRequest {
         segments: vec![SegmentRequest {
-            group: 5,
+            group: AllocGroup::from_bits(5).unwrap(),
             addr: base,
             size: crate::sys::page_size(),
             content: &[0xc3],

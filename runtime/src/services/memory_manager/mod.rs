@@ -20,7 +20,7 @@ use super::lock;
 use crate::sys::memory::{Prot, Region};
 
 use super::alloc_actions::{ActionCaller, join_errors};
-use super::types::{ALLOC_GROUP_FINALIZE_LIFETIME, FinalizeRequest, WrapperFunctionCall};
+use super::types::{AllocAction, FinalizeRequest, MemLifetime};
 
 /// One reservation: its mapping and the regions initialized in it.
 struct Slab {
@@ -32,7 +32,7 @@ struct Slab {
 struct RegionInfo {
     size: u64,
     /// `None` while its initialize is still running.
-    dealloc: Option<Vec<WrapperFunctionCall>>,
+    dealloc: Option<Vec<AllocAction>>,
 }
 
 /// The memory manager's state, shared by its wrapper functions, the memory
@@ -42,6 +42,8 @@ pub struct MemoryManager {
     slabs: Mutex<BTreeMap<u64, Slab>>,
     actions: ActionCaller,
     page_size: u64,
+    /// The largest reservation granted.
+    max_reservation: u64,
 }
 
 impl fmt::Debug for MemoryManager {
@@ -67,7 +69,15 @@ impl MemoryManager {
             slabs: Mutex::new(BTreeMap::new()),
             actions,
             page_size: crate::sys::page_size(),
+            max_reservation: u64::MAX,
         }
+    }
+
+    /// Refuses reservations larger than `bytes` (default: only the OS
+    /// limits them).
+    pub fn with_max_reservation(mut self, bytes: u64) -> Self {
+        self.max_reservation = bytes;
+        self
     }
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
@@ -79,6 +89,15 @@ impl MemoryManager {
                 format!(
                     "reserve size {size:#x} is not a non-zero multiple of the page size {:#x}",
                     self.page_size
+                ),
+            ));
+        }
+        if size > self.max_reservation {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reserve of {size:#x} bytes exceeds this executor's limit of {:#x}",
+                    self.max_reservation
                 ),
             ));
         }
@@ -142,7 +161,7 @@ impl MemoryManager {
         if !req
             .segments
             .iter()
-            .any(|s| s.group & ALLOC_GROUP_FINALIZE_LIFETIME == 0)
+            .any(|s| s.group.lifetime() == MemLifetime::Standard)
         {
             return Err(service_error(
                 "finalization requires at least one standard-lifetime segment".into(),
@@ -218,7 +237,7 @@ impl MemoryManager {
         &self,
         region: &Region,
         req: &FinalizeRequest<'_>,
-    ) -> Result<Vec<WrapperFunctionCall>, Error> {
+    ) -> Result<Vec<AllocAction>, Error> {
         let io = |what: &str, e: std::io::Error| {
             Error::with_source(ErrorKind::Io, e).context(what.to_owned())
         };
@@ -229,7 +248,7 @@ impl MemoryManager {
                 region
                     .fill(seg.addr, seg.size, seg.content)
                     .map_err(|e| io("In initialize, copying a segment", e))?;
-                let prot = Prot::from_bits(seg.group);
+                let prot = Prot::from_bits(seg.group.prot().bits());
                 region
                     .protect(seg.addr, seg.size, prot)
                     .map_err(|e| io("In initialize, protecting a segment", e))?;
@@ -303,7 +322,7 @@ impl MemoryManager {
                 )));
                 continue;
             };
-            let deallocs: Vec<WrapperFunctionCall> = slab
+            let deallocs: Vec<AllocAction> = slab
                 .regions
                 .into_values()
                 .filter_map(|r| r.dealloc)

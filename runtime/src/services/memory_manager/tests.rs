@@ -1,5 +1,5 @@
 use super::*;
-use crate::services::types::{AllocActionPair, SegmentRequest};
+use crate::services::types::{AllocAction, AllocActionPair, AllocGroup, SegmentRequest};
 use crate::sps;
 use crate::sys::memory::read_checked;
 use crate::wrapper::WrapperFunctionBuffer;
@@ -31,7 +31,7 @@ fn page() -> u64 {
 
 fn seg(group: u8, addr: ExecutorAddr, size: u64, content: &[u8]) -> SegmentRequest<'_> {
     SegmentRequest {
-        group,
+        group: AllocGroup::from_bits(group).unwrap(),
         addr,
         size,
         content,
@@ -40,14 +40,8 @@ fn seg(group: u8, addr: ExecutorAddr, size: u64, content: &[u8]) -> SegmentReque
 
 fn action(f: u64, d: u64) -> AllocActionPair {
     AllocActionPair {
-        finalize: WrapperFunctionCall {
-            function: ExecutorAddr::new(f),
-            args: vec![],
-        },
-        dealloc: WrapperFunctionCall {
-            function: ExecutorAddr::new(d),
-            args: vec![],
-        },
+        finalize: AllocAction::new(ExecutorAddr::new(f), WrapperFunctionBuffer::empty()),
+        dealloc: AllocAction::new(ExecutorAddr::new(d), WrapperFunctionBuffer::empty()),
     }
 }
 
