@@ -191,10 +191,10 @@ impl TaskDispatcher for ElasticDispatcher {
             Err(e) => {
                 // Out of threads: the task waits for a busy worker, if any.
                 tracing::error!("cannot start a worker thread: {e}");
-                if st.workers.is_empty() {
-                    if let Some(task) = st.queue.pop_back() {
-                        return Err(task);
-                    }
+                if st.workers.is_empty()
+                    && let Some(task) = st.queue.pop_back()
+                {
+                    return Err(task);
                 }
             }
         }
