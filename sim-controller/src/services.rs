@@ -4,7 +4,7 @@
 //! exactly the same bytes.
 
 use orc_rt::services::names;
-use orc_rt::services::types::{ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
+use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange, sps};
 
 use crate::scenario::SvcOp;
@@ -149,7 +149,9 @@ pub fn encode(
             let content = v.encode().unwrap_or_default();
             let req = FinalizeRequest {
                 segments: vec![SegmentRequest {
-                    group: *prot,
+                    group: AllocGroup::from_bits(*prot).ok_or_else(|| {
+                        format!("protection bits {prot:#x} are not an alloc group")
+                    })?,
                     addr: ExecutorAddr::new(base(r)? + off),
                     size: *size,
                     content: &content,

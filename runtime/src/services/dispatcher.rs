@@ -153,17 +153,21 @@ fn worker(pool: Arc<Pool>) {
 
 impl TaskDispatcher for ElasticDispatcher {
     fn dispatch(&self, task: Task) {
+        drop(self.try_dispatch(task));
+    }
+
+    /// Refused once shutdown began: the task goes back to the session,
+    /// which runs it inline under the guard it already owns.
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
         let mut st = lock(&self.pool.state);
         if st.shutting_down {
-            drop(st);
-            drop(task);
-            return;
+            return Err(task);
         }
         st.queue.push_back(task);
         if st.idle >= st.queue.len() {
             drop(st);
             self.pool.work.notify_one();
-            return;
+            return Ok(());
         }
         // Reap workers that retired since (their exit is complete or nearly).
         let mut i = 0;
@@ -187,13 +191,14 @@ impl TaskDispatcher for ElasticDispatcher {
             Err(e) => {
                 // Out of threads: the task waits for a busy worker, if any.
                 tracing::error!("cannot start a worker thread: {e}");
-                if st.workers.is_empty() {
-                    let task = st.queue.pop_back();
-                    drop(st);
-                    drop(task);
+                if st.workers.is_empty()
+                    && let Some(task) = st.queue.pop_back()
+                {
+                    return Err(task);
                 }
             }
         }
+        Ok(())
     }
 
     fn shutdown(&self) {
@@ -310,18 +315,22 @@ impl ThreadPerTaskDispatcher {
 
 impl TaskDispatcher for ThreadPerTaskDispatcher {
     fn dispatch(&self, task: Task) {
+        drop(self.try_dispatch(task));
+    }
+
+    /// Refused once shutdown began: the task goes back to the session,
+    /// which runs it inline under the guard it already owns.
+    fn try_dispatch(&self, task: Task) -> Result<(), Task> {
         if INLINE.with(|i| i.get()) && !lock(&self.state).shutting_down {
             // Not re-entrant: a task it starts is dispatched normally.
             INLINE.with(|i| i.set(false));
             let _ = catch_unwind(AssertUnwindSafe(task));
             INLINE.with(|i| i.set(true));
-            return;
+            return Ok(());
         }
         let mut st = lock(&self.state);
         if st.shutting_down {
-            drop(st);
-            drop(task);
-            return;
+            return Err(task);
         }
         // Join threads whose task is done, so handles do not pile up.
         let mut i = 0;
@@ -356,6 +365,7 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
                 }
             }
         }
+        Ok(())
     }
 
     fn shutdown(&self) {
@@ -383,6 +393,33 @@ impl Drop for ThreadPerTaskDispatcher {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    #[test]
+    fn tasks_offered_after_shutdown_are_handed_back() {
+        let dispatchers: [Box<dyn TaskDispatcher>; 2] = [
+            Box::new(ElasticDispatcher::with_options(
+                256 * 1024,
+                0,
+                Duration::from_secs(1),
+            )),
+            Box::new(ThreadPerTaskDispatcher::new()),
+        ];
+        for d in dispatchers {
+            d.shutdown();
+            let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = ran.clone();
+            let refused = d
+                .try_dispatch(Box::new(move || {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst)
+                }))
+                .expect_err("a dispatcher that shut down refuses new tasks");
+            refused();
+            assert!(
+                ran.load(std::sync::atomic::Ordering::SeqCst),
+                "the task came back intact"
+            );
+        }
+    }
 
     #[test]
     fn blocked_tasks_never_starve_new_ones() {
