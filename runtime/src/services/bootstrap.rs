@@ -19,7 +19,7 @@ use super::dylib_manager::{self, DylibManager};
 use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
 use super::shared_memory::{self, SharedMemoryMapper};
-use super::{names, run_code};
+use super::{dispatcher, names, run_code};
 
 /// The process facts an LLVM 22 controller expects: the process triple as
 /// LLVM spells it and the page size.
@@ -110,6 +110,7 @@ impl ResourceManager for DylibManagerRm {
 }
 
 type Handler = Box<dyn Fn(&[u8]) -> WrapperFunctionBuffer + Send + Sync>;
+type QuickHandler = Box<dyn Fn(&[u8]) -> Option<WrapperFunctionBuffer> + Send + Sync>;
 
 /// How much the installed services may do beyond managing memory. The
 /// defaults are LLVM 22's executor: everything. Fuzzing and tests that feed
@@ -287,11 +288,35 @@ impl ExecutorServices {
             (names::RUN_AS_VOID, run(run_code::run_as_void)),
             (names::RUN_AS_INT, run(run_code::run_as_int)),
         ];
-        // Quick, never blocking, never running JIT'd code (initialize,
-        // deinitialize and release run alloc actions, which may be JIT'd
-        // code; open runs library constructors; run_* run programs).
+        // Initialize, deinitialize and release run alloc actions, which may
+        // be JIT'd code: their quick forms answer the requests that have
+        // none (on the reader thread, when run inline), and decline the
+        // others, which then get a call thread of their own.
+        let mmq = |f: fn(&MemoryManager, &[u8]) -> Option<WrapperFunctionBuffer>| -> QuickHandler {
+            let svc = memory_manager.clone();
+            Box::new(move |args| f(&svc, args))
+        };
+        let mut quick: Vec<(&'static str, QuickHandler)> = vec![
+            (
+                names::MEMORY_MANAGER_INITIALIZE,
+                mmq(memory_manager::wire::initialize_quick),
+            ),
+            (
+                names::MEMORY_MANAGER_DEINITIALIZE,
+                mmq(memory_manager::wire::deinitialize_quick),
+            ),
+            (
+                names::MEMORY_MANAGER_RELEASE,
+                mmq(memory_manager::wire::release_quick),
+            ),
+        ];
+        // Quick, never blocking, never running JIT'd code (open runs library
+        // constructors; run_* run programs), or with a quick form above.
         const INLINE_SAFE: &[&str] = &[
             names::MEMORY_MANAGER_RESERVE,
+            names::MEMORY_MANAGER_INITIALIZE,
+            names::MEMORY_MANAGER_DEINITIALIZE,
+            names::MEMORY_MANAGER_RELEASE,
             names::DYLIB_MANAGER_RESOLVE,
             names::WRITE_UINT8S,
             names::WRITE_UINT16S,
@@ -309,7 +334,30 @@ impl ExecutorServices {
         ];
         let mut inline_safe = Vec::new();
         for (name, handler) in handlers {
-            let addr = session.register_wrapper(move |args, ret| ret.send(handler(args.bytes())));
+            let addr = match quick.iter().position(|(n, _)| *n == name) {
+                Some(i) => {
+                    let (_, quick) = quick.swap_remove(i);
+                    let handler: Arc<Handler> = Arc::new(handler);
+                    let session = session.clone();
+                    session.clone().register_wrapper(move |args, ret| {
+                        if !dispatcher::running_inline() {
+                            return ret.send(handler(args.bytes()));
+                        }
+                        match quick(args.bytes()) {
+                            Some(result) => ret.send(result),
+                            None => {
+                                // Runs JIT'd code: on a thread of its own (a
+                                // dispatch from an inline task starts one).
+                                // Refused only once shutdown began: then
+                                // dropping `ret` answers with an error.
+                                let handler = handler.clone();
+                                let _ = session.dispatch(move || ret.send(handler(args.bytes())));
+                            }
+                        }
+                    })
+                }
+                None => session.register_wrapper(move |args, ret| ret.send(handler(args.bytes()))),
+            };
             symbols.push((name, addr));
             if INLINE_SAFE.contains(&name) {
                 inline_safe.push(addr);

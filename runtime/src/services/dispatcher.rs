@@ -243,6 +243,18 @@ impl Drop for ElasticDispatcher {
 thread_local! {
     /// Set while [`with_inline_dispatch`] runs on this thread.
     static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while a [`ThreadPerTaskDispatcher`] runs a task inline, on the
+    /// thread that dispatched it.
+    static RUNNING_INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is running a task inline because of
+/// [`with_inline_dispatch`] (i.e. on the transport's reader thread). A
+/// handler that finds out only from its arguments that it must run foreign
+/// code (alloc actions) checks this and then moves its work to a thread of
+/// its own (`SessionHandle::dispatch`, which starts one from here).
+pub fn running_inline() -> bool {
+    RUNNING_INLINE.with(|i| i.get())
 }
 
 /// Runs `f`; a task that `f` makes this thread dispatch (through a
@@ -324,7 +336,9 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
         if INLINE.with(|i| i.get()) && !lock(&self.state).shutting_down {
             // Not re-entrant: a task it starts is dispatched normally.
             INLINE.with(|i| i.set(false));
+            let outer = RUNNING_INLINE.with(|i| i.replace(true));
             let _ = catch_unwind(AssertUnwindSafe(task));
+            RUNNING_INLINE.with(|i| i.set(outer));
             INLINE.with(|i| i.set(true));
             return Ok(());
         }

@@ -154,6 +154,30 @@ where
     }
 }
 
+/// Like [`handle`] for a handler that may decline (`None`: the call needs
+/// a thread of its own); undecodable arguments are answered here.
+pub(crate) fn handle_quick<'a, A, R>(
+    args: &'a [u8],
+    f: impl FnOnce(A) -> Option<R>,
+) -> Option<WrapperFunctionBuffer>
+where
+    A: SpsDecode<'a>,
+    R: SpsEncode,
+{
+    match sps::from_prefix::<A>(args) {
+        Ok((a, _trailing)) => f(a).map(|r| {
+            sps::to_buffer(&r).unwrap_or_else(|_| {
+                WrapperFunctionBuffer::out_of_band_error(
+                    "Could not serialize wrapper function result data",
+                )
+            })
+        }),
+        Err(e) => Some(WrapperFunctionBuffer::out_of_band_error(&format!(
+            "{ARG_DECODE_ERROR}: {e}"
+        ))),
+    }
+}
+
 /// Like [`handle`] for results without an error channel (`void`,
 /// sequences, integers): an `Err` becomes an out-of-band error.
 pub(crate) fn handle_oob<'a, A, R>(

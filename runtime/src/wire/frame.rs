@@ -245,7 +245,8 @@ impl<R: Read> FrameReader<R> {
         };
         // Start with what the claim allows up to the eager limit, then double
         // as data arrives: the final exact-size buffer is only allocated once
-        // half of it has been received.
+        // half of it has been received. Growing reallocates (in place or by
+        // remapping when the allocator can), not allocate-and-copy.
         let mut capacity = len.min(EAGER_PAYLOAD_LIMIT as u64) as usize;
         let mut buf = WrapperFunctionBuffer::allocate(capacity);
         let mut filled = 0usize;
@@ -264,11 +265,7 @@ impl<R: Read> FrameReader<R> {
             }
             let next = (capacity as u64).saturating_mul(2).min(len);
             let next = usize::try_from(next).map_err(|_| eof(filled))?;
-            let mut bigger = WrapperFunctionBuffer::allocate(next);
-            if let (Some(dst), Some(src)) = (bigger.as_bytes_mut(), buf.as_bytes()) {
-                dst[..filled].copy_from_slice(src);
-            }
-            buf = bigger;
+            buf.grow_zeroed(next);
             capacity = next;
         }
     }

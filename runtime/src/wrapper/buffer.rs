@@ -127,6 +127,39 @@ impl WrapperFunctionBuffer {
         WrapperFunctionBuffer { raw }
     }
 
+    /// Grows the buffer to `new_size` bytes, keeping its bytes and zeroing
+    /// the new ones (an out-of-band error is replaced). A heap buffer grows
+    /// with `realloc`, which extends it in place or remaps it when it can,
+    /// instead of always copying. Smaller sizes leave the buffer unchanged.
+    pub(crate) fn grow_zeroed(&mut self, new_size: usize) {
+        let old = self.raw.size;
+        if new_size <= old {
+            return;
+        }
+        if old <= INLINE_CAPACITY {
+            let mut bigger = WrapperFunctionBuffer::allocate(new_size);
+            if let Some(dst) = bigger.as_bytes_mut() {
+                dst[..old].copy_from_slice(self.bytes());
+            }
+            *self = bigger;
+            return;
+        }
+        // SAFETY: `old > INLINE_CAPACITY`, so the pointer is our own malloc'd
+        // storage of `old` bytes; realloc keeps those bytes (or fails and
+        // leaves the old block alone, which we then still own).
+        let p = unsafe { libc::realloc(self.raw.data.value_ptr.cast(), new_size) }.cast::<u8>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<u8>(new_size).expect("size fits"),
+            );
+        }
+        // SAFETY: `p` holds `new_size` bytes; the tail past `old` is ours to
+        // initialise.
+        unsafe { ptr::write_bytes(p.add(old), 0, new_size - old) };
+        self.raw.data.value_ptr = p.cast();
+        self.raw.size = new_size;
+    }
+
     /// A buffer holding a copy of `bytes` (empty for an empty slice).
     pub fn copy_from(bytes: &[u8]) -> Self {
         let mut raw = orc_rt_WrapperFunctionBuffer::EMPTY;
@@ -395,6 +428,23 @@ mod tests {
         assert_eq!(size_of::<CWrapperFunctionResult>(), 16);
         assert_eq!(offset_of!(CWrapperFunctionResult, size), 8);
         assert_eq!(size_of::<WrapperFunctionBuffer>(), 16);
+    }
+
+    #[test]
+    fn growing_keeps_the_bytes_and_zeroes_the_rest() {
+        for (start, to) in [(0, 5), (3, 8), (5, 100), (100, 1 << 21), (64, 64), (64, 10)] {
+            let bytes: Vec<u8> = (0..start).map(|i| i as u8 | 1).collect();
+            let mut b = WrapperFunctionBuffer::copy_from(&bytes);
+            b.grow_zeroed(to);
+            let want = to.max(start);
+            assert_eq!(b.size(), want);
+            assert_eq!(&b.bytes()[..start], &bytes[..]);
+            assert!(b.bytes()[start..].iter().all(|&x| x == 0));
+        }
+        let mut e = WrapperFunctionBuffer::out_of_band_error("gone");
+        e.grow_zeroed(12);
+        assert!(!e.is_error());
+        assert_eq!(e.bytes(), [0; 12]);
     }
 
     #[test]

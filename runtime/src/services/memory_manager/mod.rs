@@ -58,6 +58,13 @@ fn service_error(message: String) -> Error {
     Error::new(ErrorKind::Service, message)
 }
 
+fn release_unknown(base: ExecutorAddr) -> Error {
+    service_error(format!(
+        "In release, {:#x} is not part of any reserved address range",
+        base.value()
+    ))
+}
+
 fn fmt_range(r: ExecutorAddrRange) -> String {
     format!("{:#x} -- {:#x}", r.start.value(), r.end.value())
 }
@@ -274,40 +281,70 @@ impl MemoryManager {
     pub fn deinitialize(&self, keys: &[ExecutorAddr]) -> Result<(), Error> {
         let mut errors = Vec::new();
         for &key in keys.iter().rev() {
-            let deallocs = {
-                let mut slabs = lock(&self.slabs);
-                let range = ExecutorAddrRange::new(key, key);
-                let Some(slab) = Self::slab_containing(&mut slabs, range)
-                    .filter(|s| s.region.range().contains(key))
-                else {
-                    errors.push(service_error(format!(
-                        "In deinitialize, address {:#x} is not part of any reserved address range",
-                        key.value()
-                    )));
-                    continue;
-                };
-                match slab.regions.get(&key.value()) {
-                    Some(RegionInfo {
-                        dealloc: Some(_), ..
-                    }) => slab
-                        .regions
-                        .remove(&key.value())
-                        .and_then(|info| info.dealloc)
-                        .unwrap_or_default(),
-                    _ => {
-                        errors.push(service_error(format!(
-                            "In deinitialize, address {:#x} does not correspond to the start of any initialized region",
-                            key.value()
-                        )));
-                        continue;
+            let taken = Self::take_region(&mut lock(&self.slabs), key);
+            match taken {
+                Ok(deallocs) => {
+                    if let Err(e) = self.actions.run_dealloc(deallocs) {
+                        errors.push(e);
                     }
                 }
-            };
-            if let Err(e) = self.actions.run_dealloc(deallocs) {
-                errors.push(e);
+                Err(e) => errors.push(e),
             }
         }
         join_errors(errors).map_or(Ok(()), Err)
+    }
+
+    /// [`deinitialize`](Self::deinitialize) if that runs no alloc action
+    /// (no region named has dealloc actions), else `None` and nothing
+    /// changes: the caller then deinitializes on a thread fit for running
+    /// JIT'd code. Checked and done under one lock, so no region can change
+    /// in between.
+    pub fn deinitialize_without_actions(&self, keys: &[ExecutorAddr]) -> Option<Result<(), Error>> {
+        let mut slabs = lock(&self.slabs);
+        let has_actions = keys.iter().any(|&key| {
+            Self::slab_containing(&mut slabs, ExecutorAddrRange::new(key, key))
+                .and_then(|slab| slab.regions.get(&key.value()))
+                .and_then(|info| info.dealloc.as_ref())
+                .is_some_and(|d| !d.is_empty())
+        });
+        if has_actions {
+            return None;
+        }
+        let errors: Vec<Error> = keys
+            .iter()
+            .rev()
+            .filter_map(|&key| Self::take_region(&mut slabs, key).err())
+            .collect();
+        Some(join_errors(errors).map_or(Ok(()), Err))
+    }
+
+    /// Forgets the initialized region starting at `key`; its dealloc actions.
+    fn take_region(
+        slabs: &mut BTreeMap<u64, Slab>,
+        key: ExecutorAddr,
+    ) -> Result<Vec<AllocAction>, Error> {
+        let range = ExecutorAddrRange::new(key, key);
+        let Some(slab) =
+            Self::slab_containing(slabs, range).filter(|s| s.region.range().contains(key))
+        else {
+            return Err(service_error(format!(
+                "In deinitialize, address {:#x} is not part of any reserved address range",
+                key.value()
+            )));
+        };
+        match slab.regions.get(&key.value()) {
+            Some(RegionInfo {
+                dealloc: Some(_), ..
+            }) => Ok(slab
+                .regions
+                .remove(&key.value())
+                .and_then(|info| info.dealloc)
+                .unwrap_or_default()),
+            _ => Err(service_error(format!(
+                "In deinitialize, address {:#x} does not correspond to the start of any initialized region",
+                key.value()
+            ))),
+        }
     }
 
     /// Releases these reservations, last first: runs the dealloc actions of
@@ -316,10 +353,7 @@ impl MemoryManager {
         let mut errors = Vec::new();
         for &base in bases.iter().rev() {
             let Some(slab) = lock(&self.slabs).remove(&base.value()) else {
-                errors.push(service_error(format!(
-                    "In release, {:#x} is not part of any reserved address range",
-                    base.value()
-                )));
+                errors.push(release_unknown(base));
                 continue;
             };
             let deallocs: Vec<AllocAction> = slab
@@ -335,6 +369,37 @@ impl MemoryManager {
             drop(slab.region);
         }
         join_errors(errors).map_or(Ok(()), Err)
+    }
+
+    /// [`release`](Self::release) if that runs no alloc action (no region
+    /// initialized in these reservations has dealloc actions), else `None`
+    /// and nothing changes. Checked and done under one lock. (An initialize
+    /// still running in a released reservation undoes itself, on its own
+    /// thread, as with `release`.)
+    pub fn release_without_actions(&self, bases: &[ExecutorAddr]) -> Option<Result<(), Error>> {
+        let mut slabs = lock(&self.slabs);
+        let has_actions = bases.iter().any(|base| {
+            slabs.get(&base.value()).is_some_and(|slab| {
+                slab.regions
+                    .values()
+                    .any(|r| r.dealloc.as_ref().is_some_and(|d| !d.is_empty()))
+            })
+        });
+        if has_actions {
+            return None;
+        }
+        let mut errors = Vec::new();
+        let mut released = Vec::new();
+        for &base in bases.iter().rev() {
+            match slabs.remove(&base.value()) {
+                Some(slab) => released.push(slab),
+                None => errors.push(release_unknown(base)),
+            }
+        }
+        drop(slabs);
+        // Unmapped outside the lock.
+        drop(released);
+        Some(join_errors(errors).map_or(Ok(()), Err))
     }
 
     /// Releases every reservation, highest base first (session shutdown).

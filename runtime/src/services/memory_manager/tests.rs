@@ -277,3 +277,72 @@ fn wire_handlers_check_the_instance_and_decode_errors() {
     let released = wire::release(&mm, &args);
     assert_eq!(released.bytes(), [0]);
 }
+
+#[test]
+fn the_quick_forms_decline_requests_with_dealloc_actions_and_change_nothing() {
+    let (mm, log) = manager();
+    let base = mm.reserve(page() * 2).unwrap();
+    let with = FinalizeRequest {
+        segments: vec![seg(RW, base, page(), b"a")],
+        actions: vec![action(1, 11)],
+    };
+    let without = FinalizeRequest {
+        segments: vec![seg(RW, base + page(), page(), b"b")],
+        actions: vec![],
+    };
+    mm.initialize(&with).unwrap();
+    mm.initialize(&without).unwrap();
+    assert!(mm.deinitialize_without_actions(&[base]).is_none());
+    assert!(mm.release_without_actions(&[base]).is_none());
+    assert_eq!(mm.reservation_count(), 1, "declining changed nothing");
+    assert_eq!(*lock(&log), [1]);
+
+    // The region without actions goes quickly; errors come as from the slow form.
+    assert!(matches!(
+        mm.deinitialize_without_actions(&[base + page()]),
+        Some(Ok(()))
+    ));
+    let again = mm
+        .deinitialize_without_actions(&[base + page()])
+        .expect("no actions to run")
+        .unwrap_err();
+    assert!(again.message().contains("does not correspond to the start"));
+    mm.deinitialize(&[base]).unwrap();
+    assert_eq!(*lock(&log), [1, 11]);
+
+    assert!(matches!(mm.release_without_actions(&[base]), Some(Ok(()))));
+    assert_eq!(mm.reservation_count(), 0);
+    assert!(read(base, 1).is_err(), "released memory is unmapped");
+    let unknown = mm
+        .release_without_actions(&[base])
+        .expect("no actions to run")
+        .unwrap_err();
+    assert!(unknown.message().contains("not part of any reserved"));
+}
+
+#[test]
+fn the_quick_wire_forms_answer_only_action_free_requests() {
+    let (mm, log) = manager();
+    let base = mm.reserve(page()).unwrap();
+    let instance = ExecutorAddr::from_ptr(Arc::as_ptr(&mm));
+    let with = FinalizeRequest {
+        segments: vec![seg(RW, base, page(), b"a")],
+        actions: vec![action(1, 0)],
+    };
+    let args = sps::to_vec(&(instance, with));
+    assert!(wire::initialize_quick(&mm, &args).is_none());
+    assert!(lock(&log).is_empty());
+    let without = FinalizeRequest {
+        segments: vec![seg(RW, base, page(), b"a")],
+        actions: vec![],
+    };
+    let result = wire::initialize_quick(&mm, &sps::to_vec(&(instance, without))).unwrap();
+    let key: Result<ExecutorAddr, Error> = sps::from_bytes(result.bytes()).unwrap();
+    assert_eq!(key.unwrap(), base);
+    let garbage = wire::release_quick(&mm, &[1, 2]).expect("answered");
+    assert!(garbage.is_error());
+    let released = wire::release_quick(&mm, &sps::to_vec(&(instance, vec![base]))).unwrap();
+    let released: Result<(), Error> = sps::from_bytes(released.bytes()).unwrap();
+    released.unwrap();
+    assert_eq!(mm.reservation_count(), 0);
+}

@@ -8,7 +8,8 @@ use crate::wrapper::WrapperFunctionBuffer;
 
 use super::MemoryManager;
 use crate::services::types::FinalizeRequest;
-use crate::services::{check_instance, handle};
+use crate::services::{check_instance, handle, handle_quick};
+use crate::sps;
 
 /// `Expected<Addr>(Addr instance, u64 size)`.
 pub(crate) fn reserve(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer {
@@ -47,6 +48,45 @@ pub(crate) fn release(mm: &MemoryManager, args: &[u8]) -> WrapperFunctionBuffer 
         |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
             check_instance(instance, mm, "memory manager")?;
             mm.release(&bases)
+        },
+    )
+}
+
+/// The quick forms: the same calls answered without running any alloc
+/// action (so fit for the transport's reader thread), or `None` when the
+/// request needs alloc actions run, which may be JIT'd code and get a
+/// thread of their own. Malformed requests are answered here.
+pub(crate) fn initialize_quick(mm: &MemoryManager, args: &[u8]) -> Option<WrapperFunctionBuffer> {
+    if let Ok(((_, req), _)) = sps::from_prefix::<(ExecutorAddr, FinalizeRequest<'_>)>(args)
+        && !req.actions.is_empty()
+    {
+        return None;
+    }
+    Some(initialize(mm, args))
+}
+
+/// See [`initialize_quick`].
+pub(crate) fn deinitialize_quick(mm: &MemoryManager, args: &[u8]) -> Option<WrapperFunctionBuffer> {
+    handle_quick(
+        args,
+        |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Option<Result<(), Error>> {
+            if let Err(e) = check_instance(instance, mm, "memory manager") {
+                return Some(Err(e));
+            }
+            mm.deinitialize_without_actions(&keys)
+        },
+    )
+}
+
+/// See [`initialize_quick`].
+pub(crate) fn release_quick(mm: &MemoryManager, args: &[u8]) -> Option<WrapperFunctionBuffer> {
+    handle_quick(
+        args,
+        |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Option<Result<(), Error>> {
+            if let Err(e) = check_instance(instance, mm, "memory manager") {
+                return Some(Err(e));
+            }
+            mm.release_without_actions(&bases)
         },
     )
 }
