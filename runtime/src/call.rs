@@ -8,6 +8,10 @@
 //! Incoming: [`legacy_entry`] adapts a safe Rust function on bytes into the
 //! legacy ABI for functions whose addresses we publish (alloc actions).
 //!
+//! Every call into JIT'd code goes through [`no_unwind::call`]: a C++
+//! exception it does not catch terminates the process as under LLVM's
+//! executor, instead of reaching Rust's `catch_unwind`.
+//!
 //! **Trust boundary.** The controller names code by address; by the
 //! protocol it vouches that the address is a function of the named ABI,
 //! JIT-linked by itself or published by us. We refuse what we can check
@@ -18,6 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
+use crate::sys::no_unwind;
 use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer};
 
 /// LLVM 22's wrapper-function ABI.
@@ -40,11 +45,11 @@ pub(crate) fn call_legacy_wrapper(addr: ExecutorAddr, args: &[u8]) -> WrapperFun
     // SAFETY: trust boundary (module docs): the controller vouches that
     // `addr` is a function with the legacy wrapper ABI. The argument pointer
     // and length describe a live slice for the duration of the call.
-    let result = unsafe {
+    let result = no_unwind::call(|| unsafe {
         let f: LegacyWrapperFn =
             std::mem::transmute::<usize, LegacyWrapperFn>(addr.value() as usize);
         f(args.as_ptr().cast::<c_char>(), args.len())
-    };
+    });
     // SAFETY: the callee returns ownership of a result in one of the four
     // valid states, heap storage from C malloc (the ABI's contract).
     unsafe { WrapperFunctionBuffer::from_legacy(result) }
@@ -75,10 +80,10 @@ pub(crate) fn run_as_main(addr: ExecutorAddr, args: &[&[u8]]) -> Result<i32, Err
     // SAFETY: trust boundary (module docs): `addr` is the program's main.
     // argv holds argc valid C strings and a null terminator, all alive until
     // main returns (`owned` outlives the call).
-    Ok(unsafe {
+    Ok(no_unwind::call(|| unsafe {
         let f = std::mem::transmute::<usize, MainFn>(addr.value() as usize);
         f(argc, argv.as_mut_ptr())
-    })
+    }))
 }
 
 /// Calls `int fn(void)` at `addr`.
@@ -88,7 +93,9 @@ pub(crate) fn run_as_void(addr: ExecutorAddr) -> Result<i32, Error> {
     }
     type VoidFn = unsafe extern "C" fn() -> c_int;
     // SAFETY: trust boundary (module docs).
-    Ok(unsafe { std::mem::transmute::<usize, VoidFn>(addr.value() as usize)() })
+    Ok(no_unwind::call(|| unsafe {
+        std::mem::transmute::<usize, VoidFn>(addr.value() as usize)()
+    }))
 }
 
 /// Calls `int fn(int)` at `addr`.
@@ -98,7 +105,9 @@ pub(crate) fn run_as_int(addr: ExecutorAddr, arg: i32) -> Result<i32, Error> {
     }
     type IntFn = unsafe extern "C" fn(c_int) -> c_int;
     // SAFETY: trust boundary (module docs).
-    Ok(unsafe { std::mem::transmute::<usize, IntFn>(addr.value() as usize)(arg) })
+    Ok(no_unwind::call(|| unsafe {
+        std::mem::transmute::<usize, IntFn>(addr.value() as usize)(arg)
+    }))
 }
 
 /// The body of a legacy-ABI entry point: turns `(ptr, len)` into a slice

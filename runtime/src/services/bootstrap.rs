@@ -31,12 +31,14 @@ pub fn host_process_info() -> ProcessInfo {
 }
 
 /// Gives the process the signal dispositions of a C program, which JIT'd
-/// programs expect (Rust's runtime ignores SIGPIPE; LLVM's executor, a C++
-/// program, does not): a program writing to a closed pipe dies of SIGPIPE.
-/// The runtime's own writes to the controller stay safe (they block it).
-/// Call it early in an executor's `main`.
+/// programs expect (Rust's runtime ignores SIGPIPE and handles SIGSEGV and
+/// SIGBUS; LLVM's executor, a C++ program, does neither): a program writing
+/// to a closed pipe dies of SIGPIPE, one raising SIGSEGV or overflowing its
+/// stack dies of SIGSEGV. The runtime's own writes to the controller stay
+/// safe (they block SIGPIPE). Call it early in an executor's `main`.
 pub fn use_c_signal_dispositions() {
     crate::sys::signals::restore_default_sigpipe();
+    crate::sys::signals::restore_default_fault_signals();
 }
 
 /// The last entry of the GDB JIT interface's list of debug objects (null

@@ -95,9 +95,12 @@ pub(super) unsafe fn call_legacy(addr: ExecutorAddr, args: &[u8]) -> WrapperFunc
     // support.
     let f: LegacyWrapperFunction =
         unsafe { std::mem::transmute::<*const (), LegacyWrapperFunction>(addr.to_ptr::<()>()) };
+    // A C++ exception escaping JIT'd code terminates the process, as under
+    // LLVM's executor (see `sys::no_unwind`).
     // SAFETY: `args` is valid for its length during the call; the callee
     // only reads it.
-    let result = unsafe { f(args.as_ptr().cast::<c_char>(), args.len()) };
+    let result =
+        crate::sys::no_unwind::call(|| unsafe { f(args.as_ptr().cast::<c_char>(), args.len()) });
     // SAFETY: the callee returns an owned, valid buffer (caller contract).
     unsafe { WrapperFunctionBuffer::from_legacy(result) }
 }

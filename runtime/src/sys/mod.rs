@@ -11,6 +11,7 @@ pub(crate) mod eh_frame;
 pub(crate) mod fd;
 pub(crate) mod gdb_jit;
 pub(crate) mod memory;
+pub(crate) mod no_unwind;
 pub(crate) mod signals;
 
 /// The text of an OS error as `strerror` gives it (what LLVM's

@@ -15,6 +15,20 @@ pub(crate) fn restore_default_sigpipe() {
     SIGPIPE_KILLS.store(true, Ordering::Release);
 }
 
+/// Gives SIGSEGV and SIGBUS their default (killing) dispositions, as in a
+/// C program. Rust's runtime installs handlers for them to report stack
+/// overflows; such a handler changes what JIT'd programs see: a
+/// `raise(SIGSEGV)` returns and the program carries on (the handler only
+/// resets the disposition), and a stack overflow in JIT'd code prints
+/// Rust's "has overflowed its stack" and dies of SIGABRT. Under LLVM's
+/// executor both kill the process with SIGSEGV, silently.
+pub(crate) fn restore_default_fault_signals() {
+    for signal in [libc::SIGSEGV, libc::SIGBUS] {
+        // SAFETY: installing SIG_DFL has no preconditions.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}
+
 /// Runs `f` (which writes to the controller) with SIGPIPE blocked on this
 /// thread, so a closed pipe is an `EPIPE` error for us, not our death, and
 /// discards a SIGPIPE `f` raised before unblocking. A no-op while SIGPIPE

@@ -1,0 +1,2 @@
+/* Never runs: the preload fails first. */
+int main(void) { return 3; }

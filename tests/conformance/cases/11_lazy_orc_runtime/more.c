@@ -1,0 +1,2 @@
+static const char name[] = "more.o";
+const char *more_name(void) { return name; }

@@ -1,0 +1,1 @@
+thread_local long tl_extern = 3;

@@ -1,0 +1,1 @@
+int lazy_twice(int x) { return 2 * x; }
