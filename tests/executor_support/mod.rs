@@ -143,6 +143,11 @@ impl Executor {
         ex
     }
 
+    /// The executor's process id (to read its `/proc/PID/*`).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The address published under `name`.
     pub(crate) fn symbol(&self, name: &str) -> ExecutorAddr {
         *self

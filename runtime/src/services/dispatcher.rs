@@ -174,6 +174,7 @@ impl TaskDispatcher for ElasticDispatcher {
         while i < st.handles.len() {
             if st.handles[i].is_finished() {
                 let _ = st.handles.swap_remove(i).join();
+                crate::sys::live::DISPATCH_THREADS.down();
             } else {
                 i += 1;
             }
@@ -185,6 +186,7 @@ impl TaskDispatcher for ElasticDispatcher {
             .spawn(move || worker(pool));
         match spawned {
             Ok(handle) => {
+                crate::sys::live::DISPATCH_THREADS.up();
                 st.workers.push(handle.thread().id());
                 st.handles.push(handle);
             }
@@ -230,6 +232,9 @@ impl TaskDispatcher for ElasticDispatcher {
             if h.thread().id() != me {
                 let _ = h.join();
             }
+            // Our own thread (shutdown from inside a task) is not joined:
+            // it ends as soon as its task returns.
+            crate::sys::live::DISPATCH_THREADS.down();
         }
     }
 }
@@ -351,6 +356,7 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
         while i < st.handles.len() {
             if st.handles[i].is_finished() {
                 let _ = st.handles.swap_remove(i).join();
+                crate::sys::live::DISPATCH_THREADS.down();
             } else {
                 i += 1;
             }
@@ -368,7 +374,10 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
                 }
             });
         match spawned {
-            Ok(handle) => st.handles.push(handle),
+            Ok(handle) => {
+                crate::sys::live::DISPATCH_THREADS.up();
+                st.handles.push(handle);
+            }
             Err(e) => {
                 // Out of threads: run it here rather than lose the call (the
                 // caller is blocked meanwhile, but every call gets its result).
@@ -393,6 +402,9 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
             if h.thread().id() != me {
                 let _ = h.join();
             }
+            // Our own thread (shutdown from inside a task) is not joined:
+            // it ends as soon as its task returns.
+            crate::sys::live::DISPATCH_THREADS.down();
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod alloc_actions;
 mod bootstrap;
 pub mod dispatcher;
 pub mod dylib_manager;
+mod live;
 pub mod memory_access;
 pub mod memory_manager;
 pub(crate) mod registrars;
@@ -22,6 +23,7 @@ pub use bootstrap::{
     ExecutorServices, ServiceOptions, gdb_jit_last_entry, host_process_info,
     use_c_signal_dispositions,
 };
+pub use live::{LiveResources, live_resources};
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};

@@ -64,6 +64,7 @@ impl Library {
         if handle.is_null() {
             return Err(last_dl_error("dlopen failed"));
         }
+        super::live::DYLIB_HANDLES.up();
         Ok(Library {
             handle,
             close_on_drop: true,
@@ -90,6 +91,7 @@ impl Drop for Library {
         if self.close_on_drop {
             // SAFETY: a handle we opened and close exactly once.
             unsafe { libc::dlclose(self.handle) };
+            super::live::DYLIB_HANDLES.down();
         }
     }
 }

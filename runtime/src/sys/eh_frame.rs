@@ -49,6 +49,7 @@ pub(crate) fn register(range: ExecutorAddrRange) -> Result<(), String> {
     // contents are the controller's JIT-linked .eh_frame, which libgcc
     // reads as long as it stays registered (deregistered before release).
     unsafe { __register_frame(range.start.to_ptr::<u8>()) };
+    super::live::EH_FRAMES.up();
     Ok(())
 }
 
@@ -64,6 +65,7 @@ pub(crate) fn deregister(range: ExecutorAddrRange) -> Result<(), String> {
     // SAFETY: registered by `register` and not deregistered since (the set
     // says so), so libgcc knows it and will not abort.
     unsafe { __deregister_frame(range.start.to_ptr::<u8>()) };
+    super::live::EH_FRAMES.down();
     Ok(())
 }
 

@@ -89,6 +89,7 @@ impl Region {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        super::live::REGIONS.up();
         Ok(Region {
             base: p as usize,
             len,
@@ -150,6 +151,8 @@ impl Region {
             unlink();
             return Err(err);
         }
+        super::live::REGIONS.up();
+        super::live::SHM_OBJECTS.up();
         Ok(Region {
             base: p as usize,
             len,
@@ -185,6 +188,7 @@ impl Region {
         if p == libc::MAP_FAILED {
             return Err(err);
         }
+        super::live::REGIONS.up();
         Ok(Region {
             base: p as usize,
             len: len as usize,
@@ -324,10 +328,12 @@ impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: we mapped exactly this range and nothing else owns it.
         unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        super::live::REGIONS.down();
         if let Some(name) = &self.shm_name {
             // SAFETY: a name we created; ENOENT (the controller unlinked it
             // after mapping it, as LLVM's does) is fine.
             unsafe { libc::shm_unlink(name.as_ptr()) };
+            super::live::SHM_OBJECTS.down();
         }
     }
 }

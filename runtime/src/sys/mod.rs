@@ -10,6 +10,7 @@ pub(crate) mod dylib;
 pub(crate) mod eh_frame;
 pub(crate) mod fd;
 pub(crate) mod gdb_jit;
+pub(crate) mod live;
 pub(crate) mod memory;
 pub(crate) mod no_unwind;
 pub(crate) mod signals;

@@ -241,7 +241,13 @@ impl WireControllerAccess {
     /// results are still sent (or reported lost), and JIT'd code they run
     /// that waits for the controller gets "disconnected" now.
     fn end(&self, result: Result<(), Error>) {
-        *write(&self.closed) = true;
+        // On the reader thread inside `deliver` (an inline call whose Result
+        // could not be sent), this thread holds the read lock: taking the
+        // write lock would deadlock. `disconnecting` (below) stops the next
+        // delivery instead, and the reader loop ends.
+        if DELIVERING.with(|d| d.get()) != self as *const Self as usize {
+            *write(&self.closed) = true;
+        }
         let (pending, finish_now) = {
             let mut calls = lock(&self.calls);
             if calls.ending.is_some() || calls.notified {
@@ -320,9 +326,16 @@ impl WireControllerAccess {
     /// Hands one message to the session. `Ok(false)` ends the session.
     fn deliver(&self, msg: Message) -> Result<bool, Error> {
         let closed = read(&self.closed);
-        if *closed {
+        if *closed || lock(&self.calls).disconnecting {
             return Ok(false);
         }
+        struct Delivering(usize);
+        impl Drop for Delivering {
+            fn drop(&mut self) {
+                DELIVERING.with(|d| d.set(self.0));
+            }
+        }
+        let _delivering = Delivering(DELIVERING.with(|d| d.replace(self as *const Self as usize)));
         match msg.opcode {
             Opcode::CallWrapper => {
                 lock(&self.calls).in_flight += 1;
@@ -367,6 +380,11 @@ impl WireControllerAccess {
             Opcode::Setup => Err(protocol("Unexpected Setup opcode".into())),
         }
     }
+}
+
+thread_local! {
+    /// The access whose `deliver` runs on this thread (its address; 0: none).
+    static DELIVERING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Calls the controller's handler `tag` and blocks the calling thread until
