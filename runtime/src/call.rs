@@ -80,10 +80,12 @@ pub(crate) fn run_as_main(addr: ExecutorAddr, args: &[&[u8]]) -> Result<i32, Err
     // SAFETY: trust boundary (module docs): `addr` is the program's main.
     // argv holds argc valid C strings and a null terminator, all alive until
     // main returns (`owned` outlives the call).
-    Ok(no_unwind::call(|| unsafe {
+    let status = no_unwind::call(|| unsafe {
         let f = std::mem::transmute::<usize, MainFn>(addr.value() as usize);
         f(argc, argv.as_mut_ptr())
-    }))
+    });
+    crate::sys::flush_c_stdio();
+    Ok(status)
 }
 
 /// Calls `int fn(void)` at `addr`.
@@ -93,9 +95,11 @@ pub(crate) fn run_as_void(addr: ExecutorAddr) -> Result<i32, Error> {
     }
     type VoidFn = unsafe extern "C" fn() -> c_int;
     // SAFETY: trust boundary (module docs).
-    Ok(no_unwind::call(|| unsafe {
+    let status = no_unwind::call(|| unsafe {
         std::mem::transmute::<usize, VoidFn>(addr.value() as usize)()
-    }))
+    });
+    crate::sys::flush_c_stdio();
+    Ok(status)
 }
 
 /// Calls `int fn(int)` at `addr`.
@@ -105,9 +109,11 @@ pub(crate) fn run_as_int(addr: ExecutorAddr, arg: i32) -> Result<i32, Error> {
     }
     type IntFn = unsafe extern "C" fn(c_int) -> c_int;
     // SAFETY: trust boundary (module docs).
-    Ok(no_unwind::call(|| unsafe {
+    let status = no_unwind::call(|| unsafe {
         std::mem::transmute::<usize, IntFn>(addr.value() as usize)(arg)
-    }))
+    });
+    crate::sys::flush_c_stdio();
+    Ok(status)
 }
 
 /// The body of a legacy-ABI entry point: turns `(ptr, len)` into a slice

@@ -101,6 +101,9 @@ pub(super) unsafe fn call_legacy(addr: ExecutorAddr, args: &[u8]) -> WrapperFunc
     // only reads it.
     let result =
         crate::sys::no_unwind::call(|| unsafe { f(args.as_ptr().cast::<c_char>(), args.len()) });
+    // The ORC runtime runs the program's main through such a wrapper: its
+    // buffered output is written before the result leaves.
+    crate::sys::flush_c_stdio();
     // SAFETY: the callee returns an owned, valid buffer (caller contract).
     unsafe { WrapperFunctionBuffer::from_legacy(result) }
 }

@@ -25,6 +25,21 @@ pub(crate) fn error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// Writes out what JIT'd code left in C stdio's buffers (`fflush(NULL)`).
+///
+/// Called when a call into JIT'd code returns, before its result goes to the
+/// controller: llvm-jitlink exits as soon as it has the program's result,
+/// without waiting for the executor, so output still buffered (stdout to a
+/// file or pipe is fully buffered) would only reach its file when the
+/// executor exits, after whoever ran llvm-jitlink may already have read it.
+/// LLVM's executor has that race (seen under load); the bytes and their
+/// order are the same either way.
+pub(crate) fn flush_c_stdio() {
+    // SAFETY: fflush(NULL) flushes every open output stream; it takes each
+    // stream's lock, so it is safe while other threads use them.
+    unsafe { libc::fflush(std::ptr::null_mut()) };
+}
+
 /// The page size of this process.
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
