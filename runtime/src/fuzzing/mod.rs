@@ -4,14 +4,28 @@
 //!
 //! Each oracle panics only on a real bug: a decoder that accepts bytes it
 //! cannot give back, an error of the wrong shape, a buffer that disagrees
-//! with a simple model of it. Bad input is never a panic.
+//! with a simple model of it, a session that answers a call twice or never
+//! shuts down. Bad input is never a panic.
 //!
 //! - [`sps_decode`]: arbitrary bytes decoded as many SPS types.
 //! - [`wrapper_buffer`]: a sequence of [`BufferOp`]s run on
 //!   `WrapperFunctionBuffer`s (Rust API and C API) and checked against a model.
+//! - [`wire_message`]: frames and message sequences fed to a live session
+//!   with every executor service, over the wire protocol and a socket pair.
+//! - [`scenario`]: controller calls, scope guards, managers, faults, detach
+//!   and shutdown against a session, invariants checked after every step.
 
+mod harmless;
+mod scenario;
+pub mod seeds;
 mod sps_decode;
+mod wire_message;
 mod wrapper_buffer;
 
+pub use scenario::{ScenarioInput, ScenarioOp, scenario, scenario_bytes, scenario_input};
 pub use sps_decode::sps_decode;
+pub use wire_message::{
+    ActionCall, Addr, Call, Reply, Segment, WireInput, WireOp, wire_message, wire_message_bytes,
+    wire_message_input,
+};
 pub use wrapper_buffer::{BufferOp, wrapper_buffer, wrapper_buffer_bytes, wrapper_buffer_ops};
