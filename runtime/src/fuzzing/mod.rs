@@ -22,6 +22,31 @@ mod sps_decode;
 mod wire_message;
 mod wrapper_buffer;
 
+/// The payload of the panics the oracles inject on purpose (a wrapper, a
+/// manager or a callback that panics). The session contains them; the panic
+/// hook lets them pass silently, while any other panic still reaches the
+/// previous hook (libfuzzer-sys's aborts the process: a finding).
+pub(crate) struct InjectedPanic;
+
+/// Panics with [`InjectedPanic`].
+pub(crate) fn inject_panic() -> ! {
+    allow_injected_panics();
+    std::panic::panic_any(InjectedPanic)
+}
+
+/// Installs (once) the hook that lets [`InjectedPanic`]s pass.
+pub(crate) fn allow_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<InjectedPanic>() {
+                previous(info);
+            }
+        }));
+    });
+}
+
 pub use scenario::{ScenarioInput, ScenarioOp, scenario, scenario_bytes, scenario_input};
 pub use sps_decode::sps_decode;
 pub use wire_message::{

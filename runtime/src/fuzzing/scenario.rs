@@ -267,7 +267,7 @@ impl TestManager {
             }
             Fault::Panic => {
                 record(&self.world, finished);
-                panic!("injected panic in manager {}", self.id);
+                super::inject_panic();
             }
             Fault::Defer => world(&self.world).deferred_managers.push(Deferred {
                 manager: self.id,
@@ -343,6 +343,7 @@ fn call_controller(session: &SessionHandle, w: &Shared, behavior: u8) {
 
 /// Runs one input and checks the invariants (module docs).
 pub fn scenario(input: &ScenarioInput) {
+    super::allow_injected_panics();
     let policy = [
         QueuedAtShutdown::Run,
         QueuedAtShutdown::Keep,
@@ -368,7 +369,7 @@ pub fn scenario(input: &ScenarioInput) {
                 DROP_RETURN => drop(ret),
                 PANIC => {
                     world(&ws).expected_reported += 1;
-                    panic!("injected panic in a wrapper");
+                    super::inject_panic();
                 }
                 _ => {
                     match behavior {
@@ -646,7 +647,7 @@ impl Oracle {
                 self.session.add_on_detach(move || {
                     record(&rec, Event::OnDetach(id));
                     if panic {
-                        panic!("injected panic in an on-detach callback");
+                        super::inject_panic();
                     }
                 });
                 let ran = self.events().contains(&Event::OnDetach(id));
@@ -659,7 +660,7 @@ impl Oracle {
                 self.session.add_on_shutdown(move |_report| {
                     record(&rec, Event::OnShutdown(id));
                     if panic {
-                        panic!("injected panic in an on-shutdown callback");
+                        super::inject_panic();
                     }
                 });
                 let ran = self.events().contains(&Event::OnShutdown(id));
