@@ -5,7 +5,7 @@
 
 use std::io;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 
@@ -60,6 +60,15 @@ unsafe impl Send for Region {}
 // SAFETY: as above; `&Region` only offers bounds-checked copies.
 unsafe impl Sync for Region {}
 
+/// Regions mapped and not yet unmapped, process-wide.
+static LIVE_REGIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of [`Region`]s alive (mapped and not yet unmapped), for leak
+/// checks in tests and fuzz oracles.
+pub(crate) fn live_regions() -> usize {
+    LIVE_REGIONS.load(Ordering::SeqCst)
+}
+
 /// Zero ranges at least this large are returned to the kernel (fresh zero
 /// pages on demand) instead of being written.
 const MADVISE_ZERO_THRESHOLD: usize = 64 * 1024;
@@ -87,6 +96,7 @@ impl Region {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        LIVE_REGIONS.fetch_add(1, Ordering::SeqCst);
         Ok(Region {
             base: p as usize,
             len,
@@ -225,6 +235,7 @@ impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: we mapped exactly this range and nothing else owns it.
         unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        LIVE_REGIONS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
