@@ -1370,7 +1370,11 @@ impl Harness {
                     log.results.get(s).map_or(0, Vec::len) + log.lost.get(s).copied().unwrap_or(0)
                         >= *k
                 });
-                if done || log.eof || log.ignored > 0 || !log.violations.is_empty() {
+                // Answers may never come once the executor ended the
+                // connection itself (its Hangup, a detach or shutdown, or it
+                // cannot write to us any more).
+                let gone = log.eof || log.hangup || self.executor_ended;
+                if done || gone || log.ignored > 0 || !log.violations.is_empty() {
                     break;
                 }
                 let now = Instant::now();
