@@ -47,6 +47,69 @@ pub(crate) fn allow_injected_panics() {
     });
 }
 
+/// Aborts the process with a message if one oracle run takes longer than
+/// its budget: a hang (a deadlock, a wait that never ends) must fail the
+/// corpus replay rather than stall it. Under libFuzzer, `-timeout` does the
+/// same and keeps the input. Drop the guard when the run is over.
+pub(crate) struct Watchdog {
+    id: u64,
+}
+
+struct WatchdogState {
+    /// The run being watched: (id, what, deadline).
+    current: Option<(u64, &'static str, std::time::Instant)>,
+    next_id: u64,
+}
+
+static WATCHDOG: std::sync::Mutex<WatchdogState> = std::sync::Mutex::new(WatchdogState {
+    current: None,
+    next_id: 0,
+});
+
+impl Watchdog {
+    /// Watches the run of oracle `what` for at most `budget`.
+    pub(crate) fn start(what: &'static str, budget: std::time::Duration) -> Watchdog {
+        static THREAD: std::sync::Once = std::sync::Once::new();
+        THREAD.call_once(|| {
+            std::thread::Builder::new()
+                .name("orc-rt-fuzz-watchdog".into())
+                .spawn(|| {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        let st = WATCHDOG.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some((_, what, deadline)) = st.current
+                            && std::time::Instant::now() > deadline
+                        {
+                            // Not eprintln!: a test's output capture would
+                            // swallow it, and we are about to abort.
+                            use std::io::Write as _;
+                            let _ = writeln!(
+                                std::io::stderr(),
+                                "{what}: the run hangs (watchdog); aborting"
+                            );
+                            std::process::abort();
+                        }
+                    }
+                })
+                .expect("watchdog thread");
+        });
+        let mut st = WATCHDOG.lock().unwrap_or_else(|p| p.into_inner());
+        st.next_id += 1;
+        let id = st.next_id;
+        st.current = Some((id, what, std::time::Instant::now() + budget));
+        Watchdog { id }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let mut st = WATCHDOG.lock().unwrap_or_else(|p| p.into_inner());
+        if st.current.is_some_and(|(id, _, _)| id == self.id) {
+            st.current = None;
+        }
+    }
+}
+
 pub use scenario::{ScenarioInput, ScenarioOp, scenario, scenario_bytes, scenario_input};
 pub use sps_decode::sps_decode;
 pub use wire_message::{

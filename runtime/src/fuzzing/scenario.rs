@@ -343,6 +343,8 @@ fn call_controller(session: &SessionHandle, w: &Shared, behavior: u8) {
 
 /// Runs one input and checks the invariants (module docs).
 pub fn scenario(input: &ScenarioInput) {
+    // Single-threaded and short: anything near this is a hang.
+    let _watchdog = super::Watchdog::start("scenario", std::time::Duration::from_secs(60));
     super::allow_injected_panics();
     let policy = [
         QueuedAtShutdown::Run,
@@ -412,7 +414,7 @@ pub fn scenario(input: &ScenarioInput) {
 
     let mut o = Oracle {
         w,
-        session,
+        session: std::mem::ManuallyDrop::new(session),
         source,
         queue,
         policy,
@@ -442,7 +444,9 @@ struct ManagerInfo {
 
 struct Oracle {
     w: Shared,
-    session: Session,
+    /// Leaked when a check fails: dropping a session waits for its
+    /// shutdown, which a broken session may never complete.
+    session: std::mem::ManuallyDrop<Session>,
     source: ExecutionScopeSource,
     queue: QueueingDispatcher,
     policy: QueuedAtShutdown,
@@ -1043,5 +1047,6 @@ impl Oracle {
             problems.is_empty(),
             "after shutdown: {problems:?}\nevents: {ev:?}"
         );
+        drop(std::mem::ManuallyDrop::into_inner(self.session));
     }
 }

@@ -758,6 +758,29 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
     use ScenarioOp as O;
     vec![
         (
+            "callbacks_run_newest_first",
+            scn(
+                0,
+                true,
+                vec![
+                    O::AddOnDetach { panic: false },
+                    O::AddOnDetach { panic: false },
+                    O::AddOnShutdown { panic: false },
+                    O::AddOnShutdown { panic: false },
+                    O::AddManager {
+                        detach: 0,
+                        shutdown: 0,
+                    },
+                    O::Enter,
+                    O::Detach,
+                    O::AddOnDetach { panic: false },
+                    O::Shutdown,
+                    O::Leave(0),
+                    O::AddOnShutdown { panic: false },
+                ],
+            ),
+        ),
+        (
             "calls_both_ways_then_shutdown",
             scn(
                 0,

@@ -357,6 +357,9 @@ pub fn wire_message(input: &WireInput) {
     // checks, the address space.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // Every wait of the harness is bounded by PATIENCE; the session's own
+    // (dropping it, a shutdown that drains inline) are bounded by this.
+    let _watchdog = super::Watchdog::start("wire_message", PATIENCE * 6);
     ignore_sigpipe();
     let mut h = Harness::start(input);
     for op in input.ops.iter().take(MAX_OPS) {
@@ -1117,6 +1120,17 @@ struct Harness {
     /// The executor side ended the connection (detach, shutdown, or the
     /// controller stopped reading): answers may be dropped.
     executor_ended: bool,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A check failed: dropping the session would wait for a
+            // shutdown that a broken session may never complete.
+            std::mem::forget(self.session.take());
+            let _ = self.sock.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 /// The error of a hung wait: nothing can be cleaned up (threads are stuck),
