@@ -700,6 +700,19 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
             ),
         ),
         (
+            // Regression: results of calls still running were written after
+            // the executor's Hangup (wire/access.rs disconnect).
+            "many_results_in_flight_when_the_executor_hangs_up",
+            wire(
+                true,
+                vec![],
+                (0..40)
+                    .map(|i| pipelined(Call::Echo(vec![i; 200])))
+                    .chain([WireOp::ExecutorDetach])
+                    .collect(),
+            ),
+        ),
+        (
             "executor_shuts_down_then_more_frames",
             wire(
                 true,
