@@ -12,7 +12,8 @@ type Oracle = fn(&[u8]);
 const TARGETS: &[(&str, Oracle)] = &[
     ("sps_decode", orc_rt::fuzzing::sps_decode),
     ("wrapper_buffer", orc_rt::fuzzing::wrapper_buffer_bytes),
-    ("wire_message", orc_rt::fuzzing::wire_message),
+    ("wire_message", orc_rt::fuzzing::wire_message_bytes),
+    ("scenario", orc_rt::fuzzing::scenario_bytes),
 ];
 
 /// Input files in `dir` (documentation files such as README.md and
@@ -101,4 +102,58 @@ fn wrapper_buffer_seeds_decode_to_operations() {
         let ops = orc_rt::fuzzing::wrapper_buffer_ops(&data).unwrap_or_default();
         assert!(ops.len() >= 4, "{}: {ops:?}", file.display());
     }
+}
+
+/// Writes (with `ORC_RT_WRITE_SEEDS=1`) or checks the seeds of the
+/// structured targets: each must decode, exactly as libFuzzer hands it to the
+/// target, back to the input it was written from, and the checked-in file
+/// must hold those bytes.
+fn check_structured_seeds<T: PartialEq + std::fmt::Debug>(
+    target: &str,
+    seeds: Vec<(&'static str, T)>,
+    encode: impl Fn(&T) -> Vec<u8>,
+    decode: impl Fn(&[u8]) -> Option<T>,
+) {
+    let dir = fuzz_dir().join("seeds").join(target);
+    let write = std::env::var_os("ORC_RT_WRITE_SEEDS").is_some();
+    assert!(seeds.len() >= 3, "{target}: too few seeds");
+    for (name, input) in &seeds {
+        let bytes = encode(input);
+        assert_eq!(
+            decode(&bytes).as_ref(),
+            Some(input),
+            "{target}/{name}: the bytes do not decode back to the seed"
+        );
+        let path = dir.join(format!("{name}.bin"));
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        } else {
+            let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("{}: {e} (ORC_RT_WRITE_SEEDS=1 writes it)", path.display())
+            });
+            assert!(
+                on_disk == bytes,
+                "{} is stale (ORC_RT_WRITE_SEEDS=1 rewrites it)",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn structured_seeds_decode_to_their_inputs() {
+    use orc_rt::fuzzing::seeds::{self, ToArbitraryBytes};
+    check_structured_seeds(
+        "wire_message",
+        seeds::wire_message_seeds(),
+        |i| i.to_arbitrary_bytes(),
+        orc_rt::fuzzing::wire_message_input,
+    );
+    check_structured_seeds(
+        "scenario",
+        seeds::scenario_seeds(),
+        |i| i.to_arbitrary_bytes(),
+        orc_rt::fuzzing::scenario_input,
+    );
 }

@@ -1,4 +1,5 @@
-//! SimpleRemoteEPC frames fed to a live session with every executor service
-//! registered; see `orc_rt::fuzzing::wire_message`.
+//! Frames and message sequences fed to a live session with every executor
+//! service, over the wire protocol; see `orc_rt::fuzzing::wire_message`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| orc_rt::fuzzing::wire_message(data));
+use orc_rt::fuzzing::{WireInput, wire_message};
+libfuzzer_sys::fuzz_target!(|input: WireInput| wire_message(&input));

@@ -108,7 +108,14 @@ pub(crate) fn construct_ios_base_init(ctor: ExecutorAddr) {
     /// that live forever hold it.
     #[repr(C, align(16))]
     struct Storage([u8; 16]);
+    /// Every object constructed, kept reachable: they are never destroyed,
+    /// and a leak checker (LeakSanitizer, valgrind) must not report them.
+    static OBJECTS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
     let storage: &'static mut Storage = Box::leak(Box::new(Storage([0; 16])));
+    OBJECTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(&raw const *storage as usize);
     type Ctor = unsafe extern "C" fn(*mut Storage);
     // SAFETY: `ctor` is libstdc++'s complete-object constructor of
     // ios_base::Init (looked up by its mangled name by the caller), which

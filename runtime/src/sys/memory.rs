@@ -372,6 +372,16 @@ fn fault_error(addr: u64, len: usize) -> io::Error {
     )
 }
 
+/// Mappings owned by a `Region` right now (reservations, shared memory):
+/// the fuzz oracles' leak check.
+#[cfg_attr(
+    not(feature = "fuzzing"),
+    allow(dead_code, reason = "read by the fuzz oracles")
+)]
+pub(crate) fn live_regions() -> usize {
+    super::live::REGIONS.get()
+}
+
 /// Copies each `(addr, bytes)` of `writes` into our own memory, checking
 /// first that every target lies inside one of `regions`. The kernel refuses
 /// (EFAULT) pages whose protection forbids writing, so a write into

@@ -454,8 +454,17 @@ impl ControllerAccess for WireControllerAccess {
         // session asked, so calls still running do not hold it up (their
         // results are dropped). The reader thread may stay blocked until the
         // controller closes its side; it then delivers nothing.
+        // The Hangup and the closing of our write side happen under one
+        // lock: nothing (a result of a call still running, a call of JIT'd
+        // code) can follow the Hangup on the wire; such a send now fails as
+        // detached and its result is reported lost.
         if !*read(&self.closed) {
-            let _ = self.send(Opcode::Hangup, 0, ExecutorAddr::NULL, &[0]);
+            let mut writer = lock(&self.writer);
+            if let Some(w) = writer.as_mut() {
+                tracing::debug!(target: "orc_rt::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
+                let _ = write_message(w.as_mut(), Opcode::Hangup, 0, ExecutorAddr::NULL, &[0]);
+            }
+            drop(writer.take());
         }
         self.end(Ok(()));
         self.finish();

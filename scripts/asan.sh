@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# scripts/asan.sh [asan|valgrind|all]   (default: all)
+#
+# 1. asan: the workspace's tests under AddressSanitizer (LeakSanitizer on):
+#    unit tests, integration tests and the test-mode run of every binary,
+#    including the orc-executor process tests (fault injection, hand-made
+#    frames, the LLVM 22 conformance corpus), which run an ASan build of
+#    orc-executor (ORC_EXECUTOR points them at it). Also the fuzz-corpus
+#    replay, so every seed and regression runs under ASan.
+#    Not run under ASan, and why:
+#      - doctests: rustdoc does not take RUSTFLAGS, so they would link
+#        uninstrumented code against the instrumented crate (they run in
+#        scripts/test.sh);
+#      - benches: criterion measurements, not tests;
+#      - loom models: they need --cfg orc_rt_loom (.ci/run runs them);
+#      - the C programs of the C-API tests are built without ASan on
+#        purpose (they link the library with plain cc); they run under
+#        valgrind in runtime/tests/c_api.rs instead.
+# 2. valgrind: the unit tests of the modules with unsafe code (wrapper, ffi,
+#    sys, call, session::abi, fuzzing's harmless functions) and the
+#    services built on them, on an ordinary debug build: no invalid read or
+#    write, no use of uninitialised memory, nothing definitely lost.
+#
+# Own target directories (the sanitizer flags rebuild everything):
+# ASAN_TARGET_DIR (default target/asan) and VALGRIND_TARGET_DIR (default
+# target/valgrind). Exits non-zero on any finding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+triple=x86_64-unknown-linux-gnu
+export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
+# Tests that need LLVM fail instead of skipping when it is missing.
+export ORC_RT_REQUIRE_LLVM=${ORC_RT_REQUIRE_LLVM:-1}
+export INSTA_UPDATE=no
+
+run_asan() {
+  local dir=${ASAN_TARGET_DIR:-$PWD/target/asan}
+  # --target: without it RUSTFLAGS would also instrument proc macros and
+  # build scripts, which then fail to load.
+  local flags=(--target "$triple" --workspace)
+  export RUSTFLAGS="-Zsanitizer=address -Cdebug-assertions=on"
+  export CARGO_TARGET_DIR=$dir
+  # Leaks fail a test process; a report names its stack. Symbolized.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:symbolize=1}
+  echo "asan.sh: building orc-executor with ASan" >&2
+  cargo +nightly build -p orc-executor --target "$triple"
+  export ORC_EXECUTOR=$dir/$triple/debug/orc-executor
+  echo "asan.sh: tests under ASan (executor: $ORC_EXECUTOR)" >&2
+  cargo +nightly test "${flags[@]}" --lib --bins --tests -- --test-threads=2
+  unset RUSTFLAGS CARGO_TARGET_DIR ORC_EXECUTOR
+  echo "asan.sh: ASan clean" >&2
+}
+
+run_valgrind() {
+  command -v valgrind >/dev/null || { echo "asan.sh: valgrind not installed" >&2; exit 2; }
+  local dir=${VALGRIND_TARGET_DIR:-$PWD/target/valgrind}
+  local bin
+  bin=$(CARGO_TARGET_DIR=$dir cargo test -p orc-rt --features fuzzing --lib --no-run \
+          --message-format=json 2>/dev/null |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  [ -x "$bin" ] || { echo "asan.sh: no unit-test binary" >&2; exit 2; }
+  echo "asan.sh: valgrind $bin" >&2
+  # --exact off: each argument is a substring filter on test paths.
+  valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite --track-origins=yes \
+    "$bin" --test-threads=1 -q \
+    wrapper:: ffi:: sys:: call:: session::abi fuzzing:: services::
+  echo "asan.sh: valgrind clean" >&2
+}
+
+case $what in
+  asan) run_asan ;;
+  valgrind) run_valgrind ;;
+  all) run_asan; run_valgrind ;;
+  *) echo "usage: scripts/asan.sh [asan|valgrind|all]" >&2; exit 2 ;;
+esac
