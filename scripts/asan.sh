@@ -26,8 +26,10 @@
 #        valgrind in runtime/tests/c_api.rs instead.
 # 2. valgrind: the unit tests of the modules with unsafe code (wrapper, ffi,
 #    sys, call, session::abi, fuzzing's harmless functions) and the
-#    services built on them, on an ordinary debug build: no invalid read or
-#    write, no use of uninitialised memory, nothing definitely lost.
+#    services built on them, and the fuzz-corpus replay (whole sessions over
+#    the wire), on an ordinary debug build: no invalid read or
+#    write, no use of uninitialised memory, nothing definitely lost
+#    (scripts/valgrind.supp: one leak inside glibc's loader, reproduced in C).
 #
 # Own target directories (the sanitizer flags rebuild everything):
 # ASAN_TARGET_DIR (default target/asan) and VALGRIND_TARGET_DIR (default
@@ -40,6 +42,13 @@ export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 # Tests that need LLVM fail instead of skipping when it is missing.
 export ORC_RT_REQUIRE_LLVM=${ORC_RT_REQUIRE_LLVM:-1}
 export INSTA_UPDATE=no
+# The shared folder (LLVM corpus, SPS bench): the first shared/ next to an
+# ancestor, as tests/conformance.rs looks for it.
+if [ -z "${SHARED:-}" ]; then
+  for d in "$PWD" "$(dirname "$PWD")" "$(dirname "$(dirname "$PWD")")"; do
+    if [ -f "$d/shared/conformance/run_corpus.sh" ]; then export SHARED=$d/shared; break; fi
+  done
+fi
 
 run_asan() {
   local dir=${ASAN_TARGET_DIR:-$PWD/target/asan}
@@ -76,10 +85,24 @@ run_valgrind() {
   [ -x "$bin" ] || { echo "asan.sh: no unit-test binary" >&2; exit 2; }
   echo "asan.sh: valgrind $bin" >&2
   # --exact off: each argument is a substring filter on test paths.
+  # Skipped: huge_reservations_fail_cleanly expects the kernel's ENOMEM for
+  # a 2^62-byte mmap; valgrind's mmap answers EINVAL.
   valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite --track-origins=yes \
-    "$bin" --test-threads=1 -q \
+    --show-leak-kinds=definite --track-origins=yes --num-callers=40 \
+    --suppressions=scripts/valgrind.supp \
+    "$bin" --test-threads=1 -q --skip huge_reservations_fail_cleanly \
     wrapper:: ffi:: sys:: call:: session::abi fuzzing:: services::
+  # The fuzz-corpus replay: every seed and regression of every target,
+  # including live wire sessions with all executor services.
+  local corpus
+  corpus=$(CARGO_TARGET_DIR=$dir cargo test --test fuzz_corpus --no-run \
+             --message-format=json 2>/dev/null |
+           sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  [ -x "$corpus" ] || { echo "asan.sh: no fuzz_corpus binary" >&2; exit 2; }
+  echo "asan.sh: valgrind $corpus" >&2
+  valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite --num-callers=40 --suppressions=scripts/valgrind.supp \
+    "$corpus" --test-threads=1 -q
   echo "asan.sh: valgrind clean" >&2
 }
 
