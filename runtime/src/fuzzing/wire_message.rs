@@ -1119,6 +1119,11 @@ struct Harness {
     /// The executor side ended the connection (detach, shutdown, or the
     /// controller stopped reading): answers may be dropped.
     executor_ended: bool,
+    /// A reserve or release ran concurrently with other calls: the order of
+    /// their effects is unknown (a range released by one may be handed to
+    /// the other), so the reservation model is no longer exact and only the
+    /// end-of-run checks apply.
+    model_lost: bool,
 }
 
 impl Drop for Harness {
@@ -1238,6 +1243,7 @@ impl Harness {
             processed: 0,
             next_seqno: 1,
             executor_ended: false,
+            model_lost: false,
         }
     }
 
@@ -1436,7 +1442,7 @@ impl Harness {
         match d.target {
             Some(Target::Release) | Some(Target::Reserve) => {
                 // Reservation set unknown from here: checked at the end only.
-                self.executor_ended = true;
+                self.model_lost = true;
             }
             Some(Target::Initialize)
             | Some(Target::Write(_))
@@ -1656,7 +1662,10 @@ impl Harness {
                 .map(Some)
                 .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))
         }
-        let q = d.quiescent && !self.executor_ended;
+        if !d.quiescent && matches!(d.target, Some(Target::Reserve | Target::Release)) {
+            self.model_lost = true;
+        }
+        let q = d.quiescent && !self.executor_ended && !self.model_lost;
         let Some(target) = d.target else {
             // Refused: "no wrapper function registered" (out of band).
             if !a.is_empty() {
@@ -1674,14 +1683,15 @@ impl Harness {
                     if !base.is_aligned(page) || base.is_null() {
                         fail(format!("reservation {base} is not page-aligned"));
                     }
-                    if self
-                        .model
-                        .live
-                        .iter()
-                        .any(|r| base.value() < r.base + r.size && r.base < base.value() + size)
-                    {
+                    let overlaps = |r: &Reservation| {
+                        base.value() < r.base + r.size && r.base < base.value() + size
+                    };
+                    if q && self.model.live.iter().any(overlaps) {
                         fail(format!("reservation {base} overlaps a live one"));
                     }
+                    // Not quiescent: a range seen overlapping was released
+                    // by a call whose answer is processed later.
+                    self.model.live.retain(|r| !overlaps(r));
                     self.model.live.push(Reservation {
                         base: base.value(),
                         size,
