@@ -104,19 +104,19 @@ fn wrapper_buffer_seeds_decode_to_operations() {
     }
 }
 
-/// Writes (with `ORC_RT_WRITE_SEEDS=1`) or checks the seeds of the
-/// structured targets: each must decode, exactly as libFuzzer hands it to the
-/// target, back to the input it was written from, and the checked-in file
-/// must hold those bytes.
+/// Writes (with `ORC_RT_WRITE_SEEDS=1`) or checks the seeds (and the
+/// regressions kept as values) of the structured targets: each must decode,
+/// exactly as libFuzzer hands it to the target, back to the input it was
+/// written from, and the checked-in file must hold those bytes.
 fn check_structured_seeds<T: PartialEq + std::fmt::Debug>(
     target: &str,
+    kind: &str,
     seeds: Vec<(&'static str, T)>,
     encode: impl Fn(&T) -> Vec<u8>,
     decode: impl Fn(&[u8]) -> Option<T>,
 ) {
-    let dir = fuzz_dir().join("seeds").join(target);
+    let dir = fuzz_dir().join(kind).join(target);
     let write = std::env::var_os("ORC_RT_WRITE_SEEDS").is_some();
-    assert!(seeds.len() >= 3, "{target}: too few seeds");
     for (name, input) in &seeds {
         let bytes = encode(input);
         assert_eq!(
@@ -144,15 +144,26 @@ fn check_structured_seeds<T: PartialEq + std::fmt::Debug>(
 #[test]
 fn structured_seeds_decode_to_their_inputs() {
     use orc_rt::fuzzing::seeds::{self, ToArbitraryBytes};
+    let (wire, scenario) = (seeds::wire_message_seeds(), seeds::scenario_seeds());
+    assert!(wire.len() >= 3 && scenario.len() >= 3, "too few seeds");
     check_structured_seeds(
         "wire_message",
-        seeds::wire_message_seeds(),
+        "seeds",
+        wire,
+        |i| i.to_arbitrary_bytes(),
+        orc_rt::fuzzing::wire_message_input,
+    );
+    check_structured_seeds(
+        "wire_message",
+        "regressions",
+        seeds::wire_message_regressions(),
         |i| i.to_arbitrary_bytes(),
         orc_rt::fuzzing::wire_message_input,
     );
     check_structured_seeds(
         "scenario",
-        seeds::scenario_seeds(),
+        "seeds",
+        scenario,
         |i| i.to_arbitrary_bytes(),
         orc_rt::fuzzing::scenario_input,
     );

@@ -161,7 +161,7 @@ pub fn scenario_bytes(data: &[u8]) {
 
 // ---- the event log ---------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Event {
     Disconnect {
         ok: bool,
@@ -754,8 +754,15 @@ impl Oracle {
         let w = world(&self.w);
         let mut problems = w.violations.clone();
         let ev = &w.events;
-        let pos = |e: &Event| ev.iter().position(|x| x == e);
-        let count = |e: &Event| ev.iter().filter(|x| *x == e).count();
+        // One pass over the log: each event's first position and count
+        // (the checks below ask for many events, after every step).
+        let mut index: std::collections::HashMap<&Event, (usize, usize)> =
+            std::collections::HashMap::with_capacity(ev.len());
+        for (i, e) in ev.iter().enumerate() {
+            index.entry(e).or_insert((i, 0)).1 += 1;
+        }
+        let pos = |e: &Event| index.get(e).map(|&(p, _)| p);
+        let count = |e: &Event| index.get(e).map_or(0, |&(_, n)| n);
         // At most once.
         let disconnects = ev
             .iter()

@@ -60,6 +60,14 @@ impl<A: ToArbitraryBytes, B: ToArbitraryBytes> ToArbitraryBytes for (A, B) {
     }
 }
 
+impl<A: ToArbitraryBytes, B: ToArbitraryBytes, C: ToArbitraryBytes> ToArbitraryBytes for (A, B, C) {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.0.put(out);
+        self.1.put(out);
+        self.2.put(out);
+    }
+}
+
 /// Variant `index` of an enum with `count` variants: the smallest `u32`
 /// that `(u32 * count) >> 32` maps to `index`.
 fn variant(out: &mut Vec<u8>, index: u64, count: u64) {
@@ -118,7 +126,7 @@ impl ToArbitraryBytes for ActionCall {
 
 impl ToArbitraryBytes for Call {
     fn put(&self, out: &mut Vec<u8>) {
-        const N: u64 = 17;
+        const N: u64 = 21;
         match self {
             Call::Reserve {
                 instance,
@@ -159,6 +167,23 @@ impl ToArbitraryBytes for Call {
             Call::EhFrame { register, empty } => put_all!(out; variant_of(14, N), register, empty),
             Call::Gdb { addr, len, notify } => put_all!(out; variant_of(15, N), addr, len, notify),
             Call::Echo(b) => put_all!(out; variant_of(16, N), b),
+            Call::SmReserve { instance, pages } => {
+                put_all!(out; variant_of(17, N), instance, pages)
+            }
+            Call::SmInitialize {
+                instance,
+                reservation,
+                segments,
+                actions,
+            } => {
+                put_all!(out; variant_of(18, N), instance, reservation, segments, actions)
+            }
+            Call::SmDeinitialize { instance, keys } => {
+                put_all!(out; variant_of(19, N), instance, keys)
+            }
+            Call::SmRelease { instance, bases } => {
+                put_all!(out; variant_of(20, N), instance, bases)
+            }
         }
     }
 }
@@ -204,7 +229,7 @@ impl ToArbitraryBytes for WireOp {
 
 impl ToArbitraryBytes for WireInput {
     fn put(&self, out: &mut Vec<u8>) {
-        put_all!(out; self.legacy_fallback, self.replies, self.ops);
+        put_all!(out; self.legacy_fallback, self.options, self.replies, self.ops);
     }
 }
 
@@ -284,11 +309,24 @@ fn action(which: u8, args: &[u8]) -> ActionCall {
     }
 }
 
+/// Wire options as `orc-executor` sets them on a pipe: quick calls and
+/// results inline.
+const AS_ORC_EXECUTOR: u8 = 3;
+
 fn wire(legacy_fallback: bool, replies: Vec<Reply>, ops: Vec<WireOp>) -> WireInput {
     WireInput {
         legacy_fallback,
+        options: AS_ORC_EXECUTOR,
         replies,
         ops,
+    }
+}
+
+/// [`wire`] with other wire options.
+fn wire_with(options: u8, replies: Vec<Reply>, ops: Vec<WireOp>) -> WireInput {
+    WireInput {
+        options,
+        ..wire(true, replies, ops)
     }
 }
 
@@ -552,7 +590,7 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
                 vec![
                     call(Call::Echo(b"refused".to_vec())),
                     WireOp::RawCall {
-                        target: 26,
+                        target: 30,
                         tag: 0xdead_beef,
                         args: vec![1, 2, 3],
                         wait: true,
@@ -589,11 +627,90 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
                         wait: true,
                     },
                     WireOp::RawCall {
-                        target: 26,
+                        target: 30,
                         tag: 0x1234,
                         args: b"to the echo".to_vec(),
                         wait: true,
                     },
+                ],
+            ),
+        ),
+        (
+            "shared_memory_reserve_initialize_release",
+            wire(
+                true,
+                vec![],
+                vec![
+                    call(Call::SmReserve {
+                        instance: true,
+                        pages: 2,
+                    }),
+                    call(Call::SmInitialize {
+                        instance: true,
+                        reservation: res(0, 0),
+                        segments: vec![(5, res(0, 0), 4096), (3, res(0, 4096), 4096)],
+                        actions: vec![
+                            (action(1, b""), action(1, b"")),
+                            (action(7, &[0; 17]), action(0, b"")),
+                        ],
+                    }),
+                    call(Call::Write {
+                        width: 3,
+                        entries: vec![(res(0, 4096), 42)],
+                    }),
+                    call(Call::Read {
+                        width: 3,
+                        addrs: vec![res(0, 4096)],
+                    }),
+                    call(Call::SmDeinitialize {
+                        instance: true,
+                        keys: vec![Addr::Key(0), Addr::Raw(8)],
+                    }),
+                    call(Call::SmReserve {
+                        instance: false,
+                        pages: 1,
+                    }),
+                    call(Call::SmRelease {
+                        instance: true,
+                        bases: vec![res(0, 0), Addr::Raw(0x1000)],
+                    }),
+                    pipelined(Call::SmReserve {
+                        instance: true,
+                        pages: 1,
+                    }),
+                ],
+            ),
+        ),
+        (
+            "every_call_on_the_thread_that_read_it",
+            wire_with(
+                0,
+                vec![Reply::Answer(b"ok".to_vec())],
+                vec![
+                    call(reserve(1)),
+                    pipelined(Call::Read {
+                        width: 0,
+                        addrs: vec![res(0, 0)],
+                    }),
+                    pipelined(Call::RunAsInt { which: 2, arg: 4 }),
+                    call(Call::DylibResolve {
+                        handle: 0,
+                        symbols: vec![(0, true)],
+                    }),
+                    call(release_all()),
+                ],
+            ),
+        ),
+        (
+            "executor_shuts_its_socket_down_at_the_end",
+            wire_with(
+                7,
+                vec![Reply::Ignore],
+                vec![
+                    pipelined(Call::RunAsInt { which: 2, arg: 4 }),
+                    call(reserve(1)),
+                    WireOp::ExecutorDetach,
+                    call(Call::Echo(b"late".to_vec())),
                 ],
             ),
         ),
@@ -752,6 +869,85 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
                     WireOp::Bytes(vec![0; 28]),
                     WireOp::Sync,
                     WireOp::EndOfStream,
+                ],
+            ),
+        ),
+    ]
+}
+
+/// Past `wire_message` findings, by file name (written to
+/// `fuzz/regressions/wire_message/`). Kept as values so that a change of the
+/// input format re-encodes them instead of silently turning them into other
+/// inputs. Wire options 0: the harness before it had them.
+pub fn wire_message_regressions() -> Vec<(&'static str, WireInput)> {
+    let reserve_with = |instance, pages, misalign| Call::Reserve {
+        instance,
+        pages,
+        misalign,
+    };
+    vec![
+        (
+            // A Sync waited for answers after the executor had shut down.
+            "sync_after_executor_shutdown",
+            wire_with(
+                0,
+                vec![],
+                vec![
+                    pipelined(reserve(1)),
+                    pipelined(Call::Echo(vec![50])),
+                    pipelined(Call::ReadBuffers { ranges: vec![] }),
+                    WireOp::ExecutorShutdown,
+                    WireOp::Sync,
+                    WireOp::Sync,
+                ],
+            ),
+        ),
+        (
+            // The end-of-run check probed freed addresses, which the process
+            // had reused (now: counted mappings).
+            "freed_reservation_address_reused_after_shutdown",
+            wire_with(
+                0,
+                vec![],
+                vec![
+                    call(reserve(1)),
+                    call(reserve(1)),
+                    pipelined(Call::Release {
+                        instance: false,
+                        bases: vec![
+                            res(0, 1_836_477_548),
+                            Addr::Raw(8_391_166_423_524_664_690),
+                            Addr::Raw(8_028_911_263_825_092_978),
+                            Addr::Raw(4_311_810_305),
+                        ],
+                    }),
+                ],
+            ),
+        ),
+        (
+            // A hang: the continuation of a controller call failed by the
+            // disconnect was dispatched after the dispatcher's shutdown had
+            // begun and was dropped, so the call's thread waited forever and
+            // the shutdown joined it forever (dispatchers now refuse such a
+            // task and the session runs it inline). A race: seldom caught.
+            "continuation_dropped_by_a_shutting_down_dispatcher",
+            wire_with(
+                0,
+                vec![Reply::Ignore],
+                vec![
+                    pipelined(Call::RunAsInt { which: 2, arg: 9 }),
+                    call(reserve_with(true, 5, true)),
+                    call(reserve_with(true, 5, true)),
+                    call(reserve_with(true, 255, true)),
+                    WireOp::ExecutorShutdown,
+                    pipelined(reserve_with(false, 118, false)),
+                    WireOp::Frame {
+                        opcode: 221,
+                        seqno: 230_297_624_419_617,
+                        tag: 139_696_190_445_846_529,
+                        payload: vec![150],
+                    },
+                    pipelined(reserve_with(false, 0, false)),
                 ],
             ),
         ),

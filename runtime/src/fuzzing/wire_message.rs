@@ -61,8 +61,12 @@ use arbitrary::{Arbitrary, Unstructured};
 use super::harmless::{self, Action};
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 use crate::error::{Error, ErrorKind};
+use crate::services::alloc_actions::ActionCaller;
+use crate::services::shared_memory::SharedSegment;
 use crate::services::types::{AllocActionPair, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
-use crate::services::{ExecutorServices, dispatcher::ThreadPerTaskDispatcher, names};
+use crate::services::{
+    ExecutorServices, ServiceOptions, dispatcher::ThreadPerTaskDispatcher, names,
+};
 use crate::session::Session;
 use crate::sps;
 use crate::sps::memory::{AllocAction, AllocGroup};
@@ -91,6 +95,11 @@ pub struct WireInput {
     /// Whether unregistered tags are called with the legacy ABI (as
     /// `orc-executor` does) or refused.
     pub legacy_fallback: bool,
+    /// Wire options (bits): 1 quick service calls run on the reader thread,
+    /// 2 results of the executor's calls are delivered inline (both as
+    /// `orc-executor` sets them), 4 the executor shuts its socket down when
+    /// the connection ends (as `orc-executor` does for TCP).
+    pub options: u8,
     /// How the controller answers the executor's calls, in turn (cycled;
     /// none: empty answers).
     pub replies: Vec<Reply>,
@@ -271,6 +280,39 @@ pub enum Call {
     },
     /// An unregistered legacy wrapper (echo).
     Echo(Vec<u8>),
+    /// Shared-memory mapper `reserve(instance, pages * page_size)`.
+    SmReserve {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Pages (modulo 17).
+        pages: u8,
+    },
+    /// Shared-memory mapper `initialize(instance, reservation, {segments,
+    /// actions})` (the contents are already in place: no bytes).
+    SmInitialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// The reservation named.
+        reservation: Addr,
+        /// Protection group, address, size (modulo the reservation + 17).
+        segments: Vec<(u8, Addr, u32)>,
+        /// Finalize/dealloc action pairs.
+        actions: Vec<(ActionCall, ActionCall)>,
+    },
+    /// Shared-memory mapper `deinitialize(instance, keys)`.
+    SmDeinitialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Keys.
+        keys: Vec<Addr>,
+    },
+    /// Shared-memory mapper `release(instance, bases)`.
+    SmRelease {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Bases.
+        bases: Vec<Addr>,
+    },
 }
 
 /// What the controller does next.
@@ -401,9 +443,13 @@ enum Target {
     EhDeregister,
     Gdb,
     Echo,
+    SmReserve,
+    SmInitialize,
+    SmDeinitialize,
+    SmRelease,
 }
 
-const TARGETS: [(Target, &str); 25] = [
+const TARGETS: [(Target, &str); 29] = [
     (Target::Reserve, names::MEMORY_MANAGER_RESERVE),
     (Target::Initialize, names::MEMORY_MANAGER_INITIALIZE),
     (Target::Deinitialize, names::MEMORY_MANAGER_DEINITIALIZE),
@@ -429,6 +475,10 @@ const TARGETS: [(Target, &str); 25] = [
     (Target::EhRegister, names::REGISTER_EH_FRAME),
     (Target::EhDeregister, names::DEREGISTER_EH_FRAME),
     (Target::Gdb, names::REGISTER_JIT_LOADER_GDB),
+    (Target::SmReserve, names::SHARED_MEMORY_RESERVE),
+    (Target::SmInitialize, names::SHARED_MEMORY_INITIALIZE),
+    (Target::SmDeinitialize, names::SHARED_MEMORY_DEINITIALIZE),
+    (Target::SmRelease, names::SHARED_MEMORY_RELEASE),
 ];
 
 /// Byte width of `Write(w)`/`Read(w)`.
@@ -447,6 +497,7 @@ struct Known {
     by_tag: HashMap<ExecutorAddr, Target>,
     mm_instance: ExecutorAddr,
     dm_instance: ExecutorAddr,
+    sm_instance: ExecutorAddr,
     process_handle: ExecutorAddr,
     legacy_fallback: bool,
     /// Tags the session calls as its own (registered) wrappers.
@@ -498,6 +549,7 @@ impl Known {
             by_tag,
             mm_instance: sym(names::MEMORY_MANAGER_INSTANCE),
             dm_instance: sym(names::DYLIB_MANAGER_INSTANCE),
+            sm_instance: sym(names::SHARED_MEMORY_INSTANCE),
             process_handle: services.dylib_manager.process_handle(),
             legacy_fallback,
             registered,
@@ -534,11 +586,14 @@ impl Known {
             return (harmless::echo_addr(), payload.to_vec(), Some(Target::Echo));
         };
         let payload = match target {
-            Target::Reserve => rewrite::<(ExecutorAddr, u64)>(payload, |(i, size)| {
-                let max = MAX_RESERVE_PAGES * crate::sys::page_size();
-                (i, if size > max { size % (max + 1) } else { size })
-            }),
+            Target::Reserve | Target::SmReserve => {
+                rewrite::<(ExecutorAddr, u64)>(payload, |(i, size)| {
+                    let max = MAX_RESERVE_PAGES * crate::sys::page_size();
+                    (i, if size > max { size % (max + 1) } else { size })
+                })
+            }
             Target::Initialize => sanitize_initialize(payload),
+            Target::SmInitialize => sanitize_shared_initialize(payload),
             Target::RunAsMain => rewrite::<(ExecutorAddr, Vec<&[u8]>)>(payload, |(f, argv)| {
                 (harmless_or_null(f, harmless::main_addr()), argv)
             }),
@@ -627,6 +682,41 @@ fn pick_path(path: &[u8]) -> &'static [u8] {
     PATHS[(h % PATHS.len() as u64) as usize]
 }
 
+/// An alloc action that only calls a harmless function.
+fn harmless_action(call: &AllocAction) -> AllocAction {
+    if call.is_none() {
+        return call.clone();
+    }
+    let action = Action::ALL
+        .iter()
+        .copied()
+        .find(|a| a.addr() == call.function)
+        .unwrap_or(Action::ALL[(call.function.value() % Action::ALL.len() as u64) as usize]);
+    AllocAction {
+        function: action.addr(),
+        args: action.sanitize_args(call.args.bytes()).into(),
+    }
+}
+
+/// A shared-memory initialize request whose actions only call harmless
+/// functions.
+fn sanitize_shared_initialize(payload: &[u8]) -> Vec<u8> {
+    type Request = (Vec<SharedSegment>, Vec<AllocActionPair>);
+    rewrite::<(ExecutorAddr, ExecutorAddr, Request)>(
+        payload,
+        |(instance, reservation, (segments, actions))| {
+            let actions = actions
+                .iter()
+                .map(|p| AllocActionPair {
+                    finalize: harmless_action(&p.finalize),
+                    dealloc: harmless_action(&p.dealloc),
+                })
+                .collect();
+            (instance, reservation, (segments, actions))
+        },
+    )
+}
+
 /// An initialize request whose actions only call harmless functions.
 fn sanitize_initialize(payload: &[u8]) -> Vec<u8> {
     let Ok(((instance, req), rest)) =
@@ -634,26 +724,12 @@ fn sanitize_initialize(payload: &[u8]) -> Vec<u8> {
     else {
         return payload.to_vec();
     };
-    let fix = |call: &AllocAction| -> AllocAction {
-        if call.is_none() {
-            return call.clone();
-        }
-        let action = Action::ALL
-            .iter()
-            .copied()
-            .find(|a| a.addr() == call.function)
-            .unwrap_or(Action::ALL[(call.function.value() % Action::ALL.len() as u64) as usize]);
-        AllocAction {
-            function: action.addr(),
-            args: action.sanitize_args(call.args.bytes()).into(),
-        }
-    };
     let actions: Vec<AllocActionPair> = req
         .actions
         .iter()
         .map(|p| AllocActionPair {
-            finalize: fix(&p.finalize),
-            dealloc: fix(&p.dealloc),
+            finalize: harmless_action(&p.finalize),
+            dealloc: harmless_action(&p.dealloc),
         })
         .collect();
     let req = FinalizeRequest {
@@ -1022,6 +1098,8 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> usize {
 struct Reservation {
     base: u64,
     size: u64,
+    /// A shared-memory mapper reservation (else the memory manager's).
+    shared: bool,
     /// Never touched by an initialize or an unpredictable write: its bytes
     /// are `bytes` and it is writable.
     fresh: bool,
@@ -1163,7 +1241,23 @@ impl Harness {
             })
             .build()
             .expect("session");
-        let (services, bootstrap) = ExecutorServices::install(&session).expect("services");
+        // The services as orc-executor installs them, except that alloc
+        // actions are called through a guard: the framer only lets harmless
+        // functions through, and should one slip past it, the guard refuses
+        // to call it (a contained panic, reported: a finding in the harness)
+        // instead of jumping to an arbitrary address.
+        let services_options = ServiceOptions {
+            actions: ActionCaller::new(|f, args| {
+                assert!(
+                    Action::ALL.iter().any(|a| a.addr() == f),
+                    "the framer let alloc action {f} through"
+                );
+                crate::call::call_legacy_wrapper(f, args)
+            }),
+            ..ServiceOptions::default()
+        };
+        let (services, bootstrap) =
+            ExecutorServices::install_with(&session, services_options).expect("services");
         let on_disconnect = shared.clone();
         session
             .set_on_disconnect(move |r| {
@@ -1177,11 +1271,23 @@ impl Harness {
         let (executor_end, controller_end) = UnixStream::pair().expect("socketpair");
         let executor_reader = executor_end.try_clone().expect("dup");
         let lost = shared.clone();
+        let closer = executor_end.try_clone().expect("dup");
         let options = WireOptions {
             reader_thread_name: "fuzz-wire-reader".into(),
             on_lost_result: Some(Arc::new(move |seqno| {
                 lost.note(|l| *l.lost.entry(seqno).or_default() += 1)
             })),
+            inline_calls: Arc::new(if input.options & 1 != 0 {
+                services.inline_safe.iter().copied().collect()
+            } else {
+                Default::default()
+            }),
+            inline_results: input.options & 2 != 0,
+            close_transport: (input.options & 4 != 0).then(|| -> crate::wire::CloseFn {
+                Arc::new(move || {
+                    let _ = closer.shutdown(Shutdown::Both);
+                })
+            }),
             ..WireOptions::default()
         };
         session
@@ -1440,11 +1546,12 @@ impl Harness {
     fn unknown_effects(&mut self, d: &Delivered) {
         let everything = (0, u64::MAX);
         match d.target {
-            Some(Target::Release) | Some(Target::Reserve) => {
+            Some(Target::Release | Target::Reserve | Target::SmRelease | Target::SmReserve) => {
                 // Reservation set unknown from here: checked at the end only.
                 self.model_lost = true;
             }
             Some(Target::Initialize)
+            | Some(Target::SmInitialize)
             | Some(Target::Write(_))
             | Some(Target::WriteBuffers)
             | Some(Target::Deinitialize) => self.model.touch(everything.0, everything.1),
@@ -1495,18 +1602,7 @@ impl Harness {
                         )
                     })
                     .collect();
-                let act = |a: &ActionCall| {
-                    let which = a.which as usize % (Action::ALL.len() + 1);
-                    if which == 0 {
-                        AllocAction::none()
-                    } else {
-                        let action = Action::ALL[which - 1];
-                        AllocAction {
-                            function: action.addr(),
-                            args: action.sanitize_args(&a.args).into(),
-                        }
-                    }
-                };
+                let act = typed_action;
                 let req = FinalizeRequest {
                     segments: segs
                         .iter()
@@ -1641,6 +1737,54 @@ impl Harness {
                 (Target::Gdb, sps::to_vec(&(range, *notify)))
             }
             Call::Echo(bytes) => (Target::Echo, bytes.clone()),
+            Call::SmReserve { instance, pages } => {
+                let size = u64::from(*pages) % (MAX_RESERVE_PAGES + 1) * crate::sys::page_size();
+                let sm = self.instance(*instance, self.known.sm_instance);
+                (Target::SmReserve, sps::to_vec(&(sm, size)))
+            }
+            Call::SmInitialize {
+                instance,
+                reservation,
+                segments,
+                actions,
+            } => {
+                let sm = self.instance(*instance, self.known.sm_instance);
+                let segs: Vec<SharedSegment> = segments
+                    .iter()
+                    .map(|(group, addr, size)| {
+                        let addr = m.resolve(addr);
+                        let rsize = m
+                            .find(addr.value(), 0)
+                            .map_or(crate::sys::page_size(), |i| m.live[i].size);
+                        (
+                            AllocGroup::from_bits(*group).unwrap_or_default(),
+                            addr,
+                            u64::from(*size) % (rsize + 17),
+                        )
+                    })
+                    .collect();
+                let actions: Vec<AllocActionPair> = actions
+                    .iter()
+                    .map(|(f, d)| AllocActionPair {
+                        finalize: typed_action(f),
+                        dealloc: typed_action(d),
+                    })
+                    .collect();
+                (
+                    Target::SmInitialize,
+                    sps::to_vec(&(sm, m.resolve(reservation), (segs, actions))),
+                )
+            }
+            Call::SmDeinitialize { instance, keys } => {
+                let sm = self.instance(*instance, self.known.sm_instance);
+                let keys: Vec<ExecutorAddr> = keys.iter().map(|k| m.resolve(k)).collect();
+                (Target::SmDeinitialize, sps::to_vec(&(sm, keys)))
+            }
+            Call::SmRelease { instance, bases } => {
+                let sm = self.instance(*instance, self.known.sm_instance);
+                let bases: Vec<ExecutorAddr> = bases.iter().map(|k| m.resolve(k)).collect();
+                (Target::SmRelease, sps::to_vec(&(sm, bases)))
+            }
         }
     }
 
@@ -1662,7 +1806,12 @@ impl Harness {
                 .map(Some)
                 .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))
         }
-        if !d.quiescent && matches!(d.target, Some(Target::Reserve | Target::Release)) {
+        if !d.quiescent
+            && matches!(
+                d.target,
+                Some(Target::Reserve | Target::Release | Target::SmReserve | Target::SmRelease)
+            )
+        {
             self.model_lost = true;
         }
         let q = d.quiescent && !self.executor_ended && !self.model_lost;
@@ -1695,6 +1844,7 @@ impl Harness {
                     self.model.live.push(Reservation {
                         base: base.value(),
                         size,
+                        shared: false,
                         fresh: true,
                         bytes: vec![0; size as usize],
                     });
@@ -1737,8 +1887,11 @@ impl Harness {
                 match sps::from_prefix::<(ExecutorAddr, Vec<ExecutorAddr>)>(&d.payload) {
                     Ok(((inst, bases), _)) if inst == self.known.mm_instance => {
                         for b in bases {
-                            if let Some(i) =
-                                self.model.live.iter().position(|r| r.base == b.value())
+                            if let Some(i) = self
+                                .model
+                                .live
+                                .iter()
+                                .position(|r| r.base == b.value() && !r.shared)
                             {
                                 let gone = self.model.live.remove(i);
                                 if q && !unmapped(gone.base, gone.size) {
@@ -1948,6 +2101,70 @@ impl Harness {
                     fail("of the echo is not its argument".into());
                 }
             }
+            Target::SmReserve => {
+                let r =
+                    typed::<Result<(ExecutorAddr, String), Error>>(a).unwrap_or_else(|e| fail(e));
+                let req = sps::from_prefix::<(ExecutorAddr, u64)>(&d.payload).ok();
+                if let Some(Ok((base, _name))) = &r {
+                    let size = req.map_or(0, |((_, s), _)| s);
+                    let overlaps = |r: &Reservation| {
+                        base.value() < r.base + r.size && r.base < base.value() + size
+                    };
+                    if q && self.model.live.iter().any(overlaps) {
+                        fail(format!("shared reservation {base} overlaps a live one"));
+                    }
+                    self.model.live.retain(|r| !overlaps(r));
+                    // Opaque to the model: the controller owns its contents.
+                    self.model.live.push(Reservation {
+                        base: base.value(),
+                        size,
+                        shared: true,
+                        fresh: false,
+                        bytes: Vec::new(),
+                    });
+                }
+                if q && req.is_some_and(|((inst, _), _)| inst != self.known.sm_instance)
+                    && !matches!(r, Some(Err(_)))
+                {
+                    fail("with a forged instance is not an error".into());
+                }
+            }
+            Target::SmInitialize => {
+                let r = typed::<Result<ExecutorAddr, Error>>(a).unwrap_or_else(|e| fail(e));
+                type Request = (Vec<SharedSegment>, Vec<AllocActionPair>);
+                match sps::from_prefix::<(ExecutorAddr, ExecutorAddr, Request)>(&d.payload) {
+                    Ok(((_, _, (segments, _)), _)) => {
+                        for (_, addr, size) in &segments {
+                            self.model.touch(addr.value(), *size);
+                        }
+                    }
+                    Err(_) => self.model.touch(0, u64::MAX),
+                }
+                if let Some(Ok(key)) = r {
+                    self.model.keys.push(key.value());
+                }
+            }
+            Target::SmDeinitialize => {
+                typed::<Result<(), Error>>(a).unwrap_or_else(|e| fail(e));
+            }
+            Target::SmRelease => {
+                let r = typed::<Result<(), Error>>(a).unwrap_or_else(|e| fail(e));
+                match sps::from_prefix::<(ExecutorAddr, Vec<ExecutorAddr>)>(&d.payload) {
+                    Ok(((inst, bases), _)) if inst == self.known.sm_instance => {
+                        for b in bases {
+                            self.model
+                                .live
+                                .retain(|r| !(r.shared && r.base == b.value()));
+                        }
+                    }
+                    Ok(_) => {
+                        if q && !matches!(r, Some(Err(_))) {
+                            fail("with a forged instance is not an error".into());
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
         }
         if q {
             self.check_quiescent().unwrap_or_else(|e| fail(e));
@@ -2003,11 +2220,14 @@ impl Harness {
     /// reservations the controller knows of.
     fn check_quiescent(&self) -> Result<(), String> {
         let n = self.services.memory_manager.reservation_count();
+        let shm = self.services.shared_memory.reservation_count();
         let mapped = crate::sys::memory::live_regions();
-        if n != self.model.live.len() || mapped != n {
+        let known_shm = self.model.live.iter().filter(|r| r.shared).count();
+        let known = self.model.live.len() - known_shm;
+        if n != known || shm != known_shm || mapped != n + shm {
             return Err(format!(
-                "memory manager holds {n} reservations ({mapped} mappings), the controller knows {}",
-                self.model.live.len()
+                "the executor holds {n} reservations and {shm} shared ones ({mapped} mappings), \
+                 the controller knows {known} and {known_shm}"
             ));
         }
         Ok(())
@@ -2108,6 +2328,11 @@ impl Harness {
         let mm = &self.services.memory_manager;
         assert_eq!(mm.reservation_count(), 0, "reservations survive shutdown");
         assert_eq!(
+            self.services.shared_memory.reservation_count(),
+            0,
+            "shared-memory reservations survive shutdown"
+        );
+        assert_eq!(
             self.services.dylib_manager.open_count(),
             0,
             "libraries stay open"
@@ -2136,6 +2361,20 @@ impl Harness {
                 .wait_timeout(log, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+        }
+    }
+}
+
+/// The alloc action a typed call names: none, or a harmless function.
+fn typed_action(a: &ActionCall) -> AllocAction {
+    let which = a.which as usize % (Action::ALL.len() + 1);
+    if which == 0 {
+        AllocAction::none()
+    } else {
+        let action = Action::ALL[which - 1];
+        AllocAction {
+            function: action.addr(),
+            args: action.sanitize_args(&a.args).into(),
         }
     }
 }
