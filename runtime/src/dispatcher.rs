@@ -103,7 +103,10 @@ impl ThreadPoolDispatcher {
             let s = shared.clone();
             let handle = thread::Builder::new()
                 .name(format!("orc-rt-worker-{i}"))
-                .spawn(move || worker(&s))
+                .spawn(move || {
+                    crate::sys::signals::unblock_inherited_sigpipe();
+                    worker(&s)
+                })
                 .map_err(|e| Error::io("spawning a dispatcher worker thread", e));
             match handle {
                 Ok(h) => handles.push(h),

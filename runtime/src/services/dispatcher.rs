@@ -183,7 +183,10 @@ impl TaskDispatcher for ElasticDispatcher {
         let spawned = thread::Builder::new()
             .name("orc-rt-worker".into())
             .stack_size(self.pool.stack_size)
-            .spawn(move || worker(pool));
+            .spawn(move || {
+                crate::sys::signals::unblock_inherited_sigpipe();
+                worker(pool)
+            });
         match spawned {
             Ok(handle) => {
                 crate::sys::live::DISPATCH_THREADS.up();
@@ -369,6 +372,8 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
             .name("orc-rt-call".into())
             .stack_size(self.stack_size)
             .spawn(move || {
+                // Started by the wire reader, which keeps SIGPIPE blocked.
+                crate::sys::signals::unblock_inherited_sigpipe();
                 if let Some(task) = lock(&theirs).take() {
                     let _ = catch_unwind(AssertUnwindSafe(task));
                 }
@@ -384,7 +389,9 @@ impl TaskDispatcher for ThreadPerTaskDispatcher {
                 drop(st);
                 tracing::error!("cannot start a thread for a call ({e}); running it inline");
                 if let Some(task) = lock(&slot).take() {
-                    let _ = catch_unwind(AssertUnwindSafe(task));
+                    let _ = crate::sys::signals::with_program_sigpipe(|| {
+                        catch_unwind(AssertUnwindSafe(task))
+                    });
                 }
             }
         }

@@ -47,6 +47,23 @@ fn grow_pipe(fd: RawFd) {
     }
 }
 
+/// Whether `fd` has bytes to read (or its end of stream, or an error)
+/// right now; never waits.
+pub(crate) fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks; `fd` is
+    // borrowed, so it stays open for the call.
+    match unsafe { libc::poll(&mut pfd, 1, 0) } {
+        n if n < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

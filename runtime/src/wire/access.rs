@@ -8,6 +8,14 @@
 //! results, JIT'd code calling the controller); one lock per frame keeps
 //! messages whole.
 //!
+//! Corking: results the reader thread produces itself (inline calls) while
+//! the next message is already complete in its input buffer are held back
+//! and written together, before the reader next has to wait for input (or
+//! with the next write from any thread, which keeps the order). A
+//! pipelining controller then gets one write, and one wake-up, per batch
+//! instead of per result; a controller waiting for one answer gets it
+//! before the reader waits again.
+//!
 //! Sequence numbers: incoming calls are answered with the caller's seqno,
 //! blindly (LLVM's controller may reuse none, we check none). Our own calls
 //! are numbered from 1 upwards, never reused (0 is the seqno of Setup and
@@ -17,6 +25,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::addr::ExecutorAddr;
 use crate::call::entry_points::{DispatchContext, jit_dispatch_addr};
@@ -30,10 +39,72 @@ use crate::services::dispatcher::with_inline_dispatch;
 use crate::services::{lock, read, write};
 use crate::wrapper::{BufferView, WrapperFunctionBuffer};
 
-use super::{FrameReader, Message, Opcode, SetupInfo, write_message};
+use super::frame::{Header, complete_message_at_start};
+use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo, write_message};
 
 type BoxedReader = Box<dyn Read + Send>;
 type BoxedWriter = Box<dyn Write + Send>;
+
+/// Corked bytes beyond which they are written at once.
+const CORK_LIMIT: usize = 64 * 1024;
+
+/// The write side: the stream (gone once the connection closed) and the
+/// frames corked for it.
+struct Outgoing {
+    stream: Option<BoxedWriter>,
+    corked: Vec<u8>,
+    /// The seqnos of the Results among the corked frames.
+    corked_results: Vec<u64>,
+    /// Corked Results whose write failed, for the caller to report lost.
+    unsent_results: Vec<u64>,
+}
+
+impl Outgoing {
+    /// Writes the corked frames, if any.
+    fn flush_corked(&mut self) -> std::io::Result<()> {
+        if self.corked.is_empty() {
+            return Ok(());
+        }
+        let result = match self.stream.as_mut() {
+            Some(w) => crate::sys::signals::without_sigpipe(|| {
+                w.write_all(&self.corked)?;
+                w.flush()
+            }),
+            None => Ok(()),
+        };
+        self.corked.clear();
+        if result.is_err() {
+            self.unsent_results.append(&mut self.corked_results);
+        }
+        self.corked_results.clear();
+        result
+    }
+
+    /// Writes one frame behind the corked ones, or corks it too when
+    /// `cork` allows and it fits.
+    fn send(&mut self, header: Header, payload: &[u8], cork: bool) -> std::io::Result<()> {
+        let fits = self.corked.len() + HEADER_SIZE + payload.len() <= CORK_LIMIT;
+        if fits && (cork || !self.corked.is_empty()) {
+            self.corked.extend_from_slice(&header.encode());
+            self.corked.extend_from_slice(payload);
+            if !cork {
+                // The caller reports this frame's failure itself.
+                return self.flush_corked();
+            }
+            if header.opcode == Opcode::Result {
+                self.corked_results.push(header.seqno);
+            }
+            return Ok(());
+        }
+        self.flush_corked()?;
+        match self.stream.as_mut() {
+            Some(w) => crate::sys::signals::without_sigpipe(|| {
+                write_message(w.as_mut(), header.opcode, header.seqno, header.tag, payload)
+            }),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Called with the seqno of a result that could not be sent because the
 /// controller had already gone.
@@ -66,7 +137,14 @@ pub struct WireOptions {
     /// clones of one descriptor (`shutdown(2)` also wakes the reader thread).
     /// Pipes need nothing: dropping the writer closes it.
     pub close_transport: Option<CloseFn>,
+    /// Called by the reader thread before a read that may have to wait (no
+    /// whole message buffered), after the corked results went out: the
+    /// executor polls its descriptor briefly there ([`super::SpinWait`]).
+    pub wait_for_input: Option<WaitFn>,
 }
+
+/// See [`WireOptions::wait_for_input`].
+pub type WaitFn = Arc<dyn Fn() + Send + Sync>;
 
 /// Shuts a transport down (see [`WireOptions::close_transport`]).
 pub type CloseFn = Arc<dyn Fn() + Send + Sync>;
@@ -78,6 +156,7 @@ impl fmt::Debug for WireOptions {
             .field("reader_thread_name", &self.reader_thread_name)
             .field("on_lost_result", &self.on_lost_result.is_some())
             .field("close_transport", &self.close_transport.is_some())
+            .field("wait_for_input", &self.wait_for_input.is_some())
             .field("inline_calls", &self.inline_calls.len())
             .field("inline_results", &self.inline_results)
             .finish()
@@ -91,6 +170,7 @@ impl Default for WireOptions {
             reader_thread_name: "orc-rt-wire-reader".into(),
             on_lost_result: None,
             close_transport: None,
+            wait_for_input: None,
             inline_calls: Arc::default(),
             inline_results: false,
         }
@@ -117,7 +197,10 @@ pub struct WireControllerAccess {
     me: Weak<WireControllerAccess>,
     options: WireOptions,
     reader: Mutex<Option<BoxedReader>>,
-    writer: Mutex<Option<BoxedWriter>>,
+    writer: Mutex<Outgoing>,
+    /// Set by the reader thread while the next message is complete in its
+    /// buffer: results it produces meanwhile may be corked.
+    next_message_buffered: AtomicBool,
     calls: Mutex<CallState>,
     /// `true` once the connection started ending: nothing more is delivered
     /// to the session. Deliveries happen under the read lock, so none can
@@ -155,7 +238,13 @@ impl WireControllerAccess {
             me: me.clone(),
             options,
             reader: Mutex::new(Some(Box::new(reader))),
-            writer: Mutex::new(Some(Box::new(writer))),
+            writer: Mutex::new(Outgoing {
+                stream: Some(Box::new(writer)),
+                corked: Vec::new(),
+                corked_results: Vec::new(),
+                unsent_results: Vec::new(),
+            }),
+            next_message_buffered: AtomicBool::new(false),
             calls: Mutex::new(CallState {
                 pending: HashMap::new(),
                 next_seqno: 1,
@@ -197,30 +286,61 @@ impl WireControllerAccess {
         tag: ExecutorAddr,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let mut writer = lock(&self.writer);
-        let Some(w) = writer.as_mut() else {
+        let mut out = lock(&self.writer);
+        if out.stream.is_none() {
             return Err(Error::new(ErrorKind::Detached, "the connection is closed"));
-        };
+        }
         tracing::debug!(
             target: "orc_rt::wire",
             "E->C {opcode} seq={seqno} tag={:#x} payload={} bytes",
             tag.value(),
             payload.len()
         );
-        crate::sys::signals::without_sigpipe(|| {
-            write_message(w.as_mut(), opcode, seqno, tag, payload)
-        })
-        .map_err(|e| {
-            use std::io::ErrorKind as K;
-            if matches!(
-                e.kind(),
-                K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
-            ) {
-                Error::with_source(ErrorKind::Detached, e)
-            } else {
-                Error::io("writing a message to the controller", e)
+        let header = Header {
+            opcode,
+            seqno,
+            tag,
+            payload_len: payload.len() as u64,
+        };
+        let result = out.send(header, payload, self.may_cork());
+        let unsent = std::mem::take(&mut out.unsent_results);
+        drop(out);
+        result.map_err(|e| self.write_error(e, unsent))
+    }
+
+    /// Writes the corked frames (before the reader may wait for input).
+    fn flush_corked(&self) -> Result<(), Error> {
+        let mut out = lock(&self.writer);
+        let result = out.flush_corked();
+        let unsent = std::mem::take(&mut out.unsent_results);
+        drop(out);
+        result.map_err(|e| self.write_error(e, unsent))
+    }
+
+    /// The error for a failed write: [`ErrorKind::Detached`] when the
+    /// controller closed its end, whose corked results `unsent` are then
+    /// reported lost like any other result sent too late.
+    fn write_error(&self, e: std::io::Error, unsent: Vec<u64>) -> Error {
+        use std::io::ErrorKind as K;
+        if matches!(
+            e.kind(),
+            K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
+        ) {
+            for seqno in unsent {
+                self.report_lost_result(seqno);
             }
-        })
+            Error::with_source(ErrorKind::Detached, e)
+        } else {
+            Error::io("writing a message to the controller", e)
+        }
+    }
+
+    /// A result that could not be sent because the controller is gone.
+    fn report_lost_result(&self, seqno: u64) {
+        tracing::debug!(target: "orc_rt::wire", "result seq={seqno} dropped: the controller is gone");
+        if let Some(f) = &self.options.on_lost_result {
+            f(seqno);
+        }
     }
 
     /// Ends the connection after a failed send: the controller closing its
@@ -285,7 +405,8 @@ impl WireControllerAccess {
         };
         self.dispatch_ctx.set_target(None);
         // Close our write side: the controller sees end of stream.
-        drop(lock(&self.writer).take());
+        let _ = self.flush_corked();
+        drop(lock(&self.writer).stream.take());
         if let Some(close) = &self.options.close_transport {
             close();
         }
@@ -293,12 +414,28 @@ impl WireControllerAccess {
     }
 
     fn reader_loop(self: Arc<Self>, reader: BoxedReader) {
+        // This thread answers quick calls itself: keep SIGPIPE blocked for
+        // its writes once, rather than around each one.
+        crate::sys::signals::block_sigpipe_for_this_thread();
         // Buffered: one read syscall usually brings a whole message, header
         // and payload, or several.
         let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
         let mut frames =
             FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
         let result = loop {
+            if !complete_message_at_start(frames.get_mut().buffer()) {
+                // Reading may wait: send what was corked first.
+                if let Err(e) = self.flush_corked() {
+                    break if e.kind() == ErrorKind::Detached {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    };
+                }
+                if let Some(wait) = &self.options.wait_for_input {
+                    wait();
+                }
+            }
             let msg = match frames.read_message() {
                 Ok(Some(msg)) => msg,
                 // End of stream at a message boundary: LLVM 22's controller
@@ -314,13 +451,25 @@ impl WireControllerAccess {
                 msg.tag.value(),
                 msg.payload.bytes().len()
             );
+            let next_buffered = complete_message_at_start(frames.get_mut().buffer());
+            self.next_message_buffered
+                .store(next_buffered, Ordering::Relaxed);
             match self.deliver(msg) {
                 Ok(true) => {}
                 Ok(false) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
+        self.next_message_buffered.store(false, Ordering::Relaxed);
         self.end(result);
+    }
+
+    /// Whether a frame sent now may be corked: the reader thread is
+    /// delivering a message and the next one is already buffered, so the
+    /// reader flushes before it can wait.
+    fn may_cork(&self) -> bool {
+        DELIVERING.with(|d| d.get()) == self as *const Self as usize
+            && self.next_message_buffered.load(Ordering::Relaxed)
     }
 
     /// Hands one message to the session. `Ok(false)` ends the session.
@@ -459,12 +608,26 @@ impl ControllerAccess for WireControllerAccess {
         // code) can follow the Hangup on the wire; such a send now fails as
         // detached and its result is reported lost.
         if !*read(&self.closed) {
-            let mut writer = lock(&self.writer);
-            if let Some(w) = writer.as_mut() {
+            let mut out = lock(&self.writer);
+            let mut failed = None;
+            if out.stream.is_some() {
                 tracing::debug!(target: "orc_rt::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
-                let _ = write_message(w.as_mut(), Opcode::Hangup, 0, ExecutorAddr::NULL, &[0]);
+                let hangup = Header {
+                    opcode: Opcode::Hangup,
+                    seqno: 0,
+                    tag: ExecutorAddr::NULL,
+                    payload_len: 1,
+                };
+                if let Err(e) = out.send(hangup, &[0], false) {
+                    failed = Some((e, std::mem::take(&mut out.unsent_results)));
+                }
             }
-            drop(writer.take());
+            drop(out.stream.take());
+            drop(out);
+            if let Some((e, unsent)) = failed {
+                // Reports the corked results that did not go out.
+                let _ = self.write_error(e, unsent);
+            }
         }
         self.end(Ok(()));
         self.finish();
@@ -504,12 +667,7 @@ impl ControllerAccess for WireControllerAccess {
                 calls.ending.is_some() && calls.in_flight == 0,
             )
         };
-        let lost = || {
-            tracing::debug!(target: "orc_rt::wire", "result seq={call_id} dropped: the controller is gone");
-            if let Some(f) = &self.options.on_lost_result {
-                f(call_id);
-            }
-        };
+        let lost = || self.report_lost_result(call_id);
         if notified {
             lost();
             return;

@@ -150,6 +150,19 @@ impl Header {
     }
 }
 
+/// Whether `buf` starts with a whole message (a malformed header counts as
+/// whole: reading it fails at once, without waiting for more bytes).
+pub(crate) fn complete_message_at_start(buf: &[u8]) -> bool {
+    let Some(size) = buf.first_chunk::<8>() else {
+        return false;
+    };
+    if buf.len() < HEADER_SIZE {
+        return false;
+    }
+    let size = u64::from_le_bytes(*size);
+    size < HEADER_SIZE as u64 || size <= buf.len() as u64
+}
+
 /// One message: header fields plus the owned payload.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message {

@@ -5,14 +5,16 @@
 mod access;
 mod frame;
 mod setup;
+mod spin;
 
-pub use access::{CloseFn, LostResultFn, WireControllerAccess, WireOptions};
+pub use access::{CloseFn, LostResultFn, WaitFn, WireControllerAccess, WireOptions};
 
 pub use frame::{
     EAGER_PAYLOAD_LIMIT, FrameReader, HEADER_SIZE, Header, Message, Opcode, WireError,
     write_message,
 };
 pub use setup::SetupInfo;
+pub use spin::SpinWait;
 
 /// Takes ownership of the descriptor pair `filedescs=IN,OUT` names: `IN`
 /// is read from, `OUT` written to (the same descriptor may serve both).

@@ -35,6 +35,28 @@ impl Controller {
 /// the session, our controller end, and the channel that gets the
 /// disconnect result.
 fn connect() -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
+    connect_counting_writes(false, Arc::default())
+}
+
+/// Counts the writes the access makes.
+struct CountingWriter<W>(W, Arc<std::sync::atomic::AtomicUsize>);
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// As `connect`, counting the access's writes in `writes`; with
+/// `inline_echo`, echo calls run on the reader thread.
+fn connect_counting_writes(
+    inline_echo: bool,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+) -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
     let session = Session::builder()
         .process_info(ProcessInfo::new("x86_64-test-linux", 4096))
         .dispatcher(ThreadPerTaskDispatcher::with_stack_size(256 * 1024))
@@ -57,8 +79,14 @@ fn connect() -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
         close_transport: Some(Arc::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         })),
+        inline_calls: Arc::new(if inline_echo {
+            [echo].into_iter().collect()
+        } else {
+            Default::default()
+        }),
         ..WireOptions::default()
     };
+    let theirs_w = CountingWriter(theirs_w, writes);
     session
         .attach_with(bootstrap, |hooks| {
             Ok(WireControllerAccess::new(hooks, theirs, theirs_w, options))
@@ -124,6 +152,39 @@ fn calls_are_answered_with_their_seqno_in_any_order() {
             (5, b"hi 5".to_vec())
         ]
     );
+}
+
+#[test]
+fn results_of_calls_read_together_are_written_together_in_order() {
+    let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (_session, mut c, _rx) = connect_counting_writes(true, writes.clone());
+    let echo = c.sym("echo");
+    let after_setup = writes.load(std::sync::atomic::Ordering::Relaxed);
+    // 50 calls in one write: the reader gets them in one or a few reads.
+    let mut batch = Vec::new();
+    for seq in 1..=50u64 {
+        write_message(
+            &mut batch,
+            Opcode::CallWrapper,
+            seq,
+            echo,
+            &seq.to_le_bytes(),
+        )
+        .unwrap();
+    }
+    c.out.write_all(&batch).unwrap();
+    for seq in 1..=50u64 {
+        let m = c.recv();
+        assert_eq!(
+            (m.opcode, m.seqno, m.payload.bytes()),
+            (Opcode::Result, seq, &seq.to_le_bytes()[..])
+        );
+    }
+    let result_writes = writes.load(std::sync::atomic::Ordering::Relaxed) - after_setup;
+    assert!(result_writes <= 5, "{result_writes} writes for 50 results");
+    // A lone call is answered at once: nothing stays corked.
+    c.send(Opcode::CallWrapper, 51, echo, b"alone");
+    assert_eq!(c.recv().payload.bytes(), b"alone");
 }
 
 #[test]
