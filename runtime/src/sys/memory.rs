@@ -406,48 +406,15 @@ pub(crate) fn write_checked(
         }
     }
     for chunk in writes.chunks(MAX_IOV) {
-        let local: Vec<libc::iovec> = chunk
+        let entries: Vec<_> = chunk
             .iter()
-            .map(|(_, b)| libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
+            .map(|(addr, bytes)| (bytes.as_ptr() as *mut libc::c_void, *addr, bytes.len()))
             .collect();
-        let remote: Vec<libc::iovec> = chunk
-            .iter()
-            .map(|(a, b)| libc::iovec {
-                iov_base: a.value() as usize as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
-        let total: usize = chunk.iter().map(|(_, b)| b.len()).sum();
-        if VM_SYSCALLS_USABLE.load(Ordering::Relaxed) {
-            // SAFETY: the local iovecs describe live byte slices; the remote
-            // ones lie inside mappings we own (checked above) that no Rust
-            // reference points into; the kernel checks page protections.
-            let n = unsafe {
-                libc::process_vm_writev(
-                    libc::getpid(),
-                    local.as_ptr(),
-                    local.len() as libc::c_ulong,
-                    remote.as_ptr(),
-                    remote.len() as libc::c_ulong,
-                    0,
-                )
-            };
-            if n >= 0 && n as usize == total {
-                continue;
-            }
-            let err = io::Error::last_os_error();
-            if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
-                let failed =
-                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
-                return Err(fault_error(failed.0.value(), failed.1));
-            }
-            if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
-                return Err(err);
-            }
-            VM_SYSCALLS_USABLE.store(false, Ordering::Relaxed);
+        // SAFETY: the local buffers are live byte slices; the targets lie
+        // inside mappings we own (checked above) that no Rust reference
+        // points into.
+        if unsafe { kernel_checked_copy(Direction::IntoOurMemory, &entries) }? {
+            continue;
         }
         for (addr, bytes) in chunk {
             // SAFETY: inside a mapping we own (checked above); without the
@@ -458,6 +425,78 @@ pub(crate) fn write_checked(
         }
     }
     Ok(())
+}
+
+/// Which way [`kernel_checked_copy`] copies.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// From the local buffers to the addresses (process_vm_writev).
+    IntoOurMemory,
+    /// From the addresses to the local buffers (process_vm_readv).
+    OutOfOurMemory,
+}
+
+/// Copies between local buffers and addresses of our own memory through
+/// process_vm_readv/writev, so that the kernel checks the addresses' pages:
+/// an unmapped or protected page is an error naming the entry, not a
+/// fault. `Ok(false)` when this system filters those calls (seccomp, no
+/// ptrace access): the caller then copies directly.
+///
+/// # Safety
+///
+/// Each `(local, addr, len)` must name `len` bytes of a live local buffer
+/// (exclusively borrowed when copying out of our memory) and, when copying
+/// into our memory, `len` bytes that no Rust reference points into.
+unsafe fn kernel_checked_copy(
+    direction: Direction,
+    entries: &[(*mut libc::c_void, ExecutorAddr, usize)],
+) -> io::Result<bool> {
+    if !VM_SYSCALLS_USABLE.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let iovec = |base: *mut libc::c_void, len| libc::iovec {
+        iov_base: base,
+        iov_len: len,
+    };
+    let local: Vec<libc::iovec> = entries.iter().map(|&(l, _, n)| iovec(l, n)).collect();
+    let remote: Vec<libc::iovec> = entries
+        .iter()
+        .map(|&(_, a, n)| iovec(a.value() as usize as *mut libc::c_void, n))
+        .collect();
+    let total: usize = local.iter().map(|v| v.iov_len).sum();
+    let call = match direction {
+        Direction::IntoOurMemory => libc::process_vm_writev,
+        Direction::OutOfOurMemory => libc::process_vm_readv,
+    };
+    // SAFETY: both iovec arrays are live for the call; the caller vouches
+    // for the local buffers and, for writes, the targets; the kernel checks
+    // the remote addresses.
+    let n = unsafe {
+        call(
+            libc::getpid(),
+            local.as_ptr(),
+            local.len() as libc::c_ulong,
+            remote.as_ptr(),
+            remote.len() as libc::c_ulong,
+            0,
+        )
+    };
+    if n >= 0 && n as usize == total {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
+        let failed = first_failed(
+            entries.iter().map(|&(_, a, len)| (a, len)),
+            n.max(0) as usize,
+        );
+        return Err(fault_error(failed.0.value(), failed.1));
+    }
+    if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+        return Err(err);
+    }
+    VM_SYSCALLS_USABLE.store(false, Ordering::Relaxed);
+    Ok(false)
 }
 
 /// The entry a partial transfer of `done` bytes stopped in.
@@ -481,47 +520,14 @@ fn first_failed(
 /// may be asked for: an unmapped or unreadable one is an error.
 pub(crate) fn read_checked(reads: &mut [(ExecutorAddr, &mut [u8])]) -> io::Result<()> {
     for chunk in reads.chunks_mut(MAX_IOV) {
-        let total: usize = chunk.iter().map(|(_, b)| b.len()).sum();
-        if VM_SYSCALLS_USABLE.load(Ordering::Relaxed) {
-            let local: Vec<libc::iovec> = chunk
-                .iter_mut()
-                .map(|(_, b)| libc::iovec {
-                    iov_base: b.as_mut_ptr() as *mut libc::c_void,
-                    iov_len: b.len(),
-                })
-                .collect();
-            let remote: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(a, b)| libc::iovec {
-                    iov_base: a.value() as usize as *mut libc::c_void,
-                    iov_len: b.len(),
-                })
-                .collect();
-            // SAFETY: the local iovecs describe live, exclusively borrowed
-            // buffers; the kernel checks the remote (source) addresses.
-            let n = unsafe {
-                libc::process_vm_readv(
-                    libc::getpid(),
-                    local.as_ptr(),
-                    local.len() as libc::c_ulong,
-                    remote.as_ptr(),
-                    remote.len() as libc::c_ulong,
-                    0,
-                )
-            };
-            if n >= 0 && n as usize == total {
-                continue;
-            }
-            let err = io::Error::last_os_error();
-            if n >= 0 || err.raw_os_error() == Some(libc::EFAULT) {
-                let failed =
-                    first_failed(chunk.iter().map(|(a, b)| (*a, b.len())), n.max(0) as usize);
-                return Err(fault_error(failed.0.value(), failed.1));
-            }
-            if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
-                return Err(err);
-            }
-            VM_SYSCALLS_USABLE.store(false, Ordering::Relaxed);
+        let entries: Vec<_> = chunk
+            .iter_mut()
+            .map(|(addr, buf)| (buf.as_mut_ptr() as *mut libc::c_void, *addr, buf.len()))
+            .collect();
+        // SAFETY: the local buffers are live and exclusively borrowed; the
+        // kernel checks the addresses read from.
+        if unsafe { kernel_checked_copy(Direction::OutOfOurMemory, &entries) }? {
+            continue;
         }
         for (addr, buf) in chunk.iter_mut() {
             // SAFETY: only reached where the kernel filters process_vm_readv;
