@@ -951,6 +951,29 @@ pub fn wire_message_regressions() -> Vec<(&'static str, WireInput)> {
                 ],
             ),
         ),
+        (
+            // A Sync waited for the answer to JIT'd code's call to the
+            // controller after a header had claimed 4 GiB of payload that
+            // never came: the answer's bytes were read as that payload (the
+            // harness now knows the stream is desynchronized).
+            "sync_after_a_claim_swallowed_the_answers",
+            wire_with(
+                3,
+                vec![Reply::Answer(vec![])],
+                vec![
+                    pipelined(Call::RunAsInt {
+                        which: 14,
+                        arg: 387_385_111,
+                    }),
+                    WireOp::Claim {
+                        opcode: 1,
+                        claim: 4_311_744_615,
+                        sent: vec![],
+                    },
+                    WireOp::Sync,
+                ],
+            ),
+        ),
     ]
 }
 

@@ -1202,6 +1202,12 @@ struct Harness {
     /// the other), so the reservation model is no longer exact and only the
     /// end-of-run checks apply.
     model_lost: bool,
+    /// A header claimed more payload than followed it: every later byte
+    /// (our frames and our answers to the executor's calls alike) is read
+    /// as that payload, so calls waiting for an answer may wait until the
+    /// end. The executor cannot tell a broken peer from a slow one here;
+    /// only the end-of-run checks apply.
+    stream_desynchronized: bool,
 }
 
 impl Drop for Harness {
@@ -1350,6 +1356,7 @@ impl Harness {
             next_seqno: 1,
             executor_ended: false,
             model_lost: false,
+            stream_desynchronized: false,
         }
     }
 
@@ -1413,6 +1420,9 @@ impl Harness {
                 bytes.extend_from_slice(&FOREIGN_SEQNO.to_le_bytes());
                 bytes.extend_from_slice(&0u64.to_le_bytes());
                 bytes.extend_from_slice(sent);
+                if claim.saturating_sub(crate::wire::HEADER_SIZE as u64) > sent.len() as u64 {
+                    self.stream_desynchronized = true;
+                }
                 self.feed(&bytes);
             }
             WireOp::Sync => self.wait_answered(usize::MAX),
@@ -1498,7 +1508,8 @@ impl Harness {
                 // Answers may never come once the executor ended the
                 // connection itself (its Hangup, a detach or shutdown, or it
                 // cannot write to us any more).
-                let gone = log.eof || log.hangup || self.executor_ended;
+                let gone =
+                    log.eof || log.hangup || self.executor_ended || self.stream_desynchronized;
                 if done || gone || log.ignored > 0 || !log.violations.is_empty() {
                     break;
                 }
