@@ -952,6 +952,40 @@ pub fn wire_message_regressions() -> Vec<(&'static str, WireInput)> {
             ),
         ),
         (
+            // A deadlock (a timeout of a 10-minute run; a race, seldom
+            // caught): with the controller no longer reading, a reserve run
+            // on the reader thread could not send its result and ended the
+            // connection inside its delivery, then told the session there;
+            // the detach of the shutdown the harness had requested joined a
+            // call thread that was waiting for the lock that delivery held.
+            // Deterministic twin: wire::access's
+            // an_inline_call_ending_the_connection_does_not_wait_...
+            "inline_call_ending_the_connection_during_shutdown",
+            wire_with(
+                3,
+                vec![],
+                vec![
+                    WireOp::RawCall {
+                        target: 35,
+                        tag: 2_531_906_049_332_683_555,
+                        args: vec![],
+                        wait: true,
+                    },
+                    WireOp::StopReading,
+                    WireOp::RawCall {
+                        target: 35,
+                        tag: 2_531_906_049_332_683_555,
+                        args: vec![],
+                        wait: true,
+                    },
+                    call(reserve_with(true, 1, true)),
+                    call(reserve_with(true, 1, true)),
+                    call(reserve_with(true, 1, true)),
+                    call(reserve_with(false, 192, false)),
+                ],
+            ),
+        ),
+        (
             // A Sync waited for the answer to JIT'd code's call to the
             // controller after a header had claimed 4 GiB of payload that
             // never came: the answer's bytes were read as that payload (the

@@ -363,9 +363,10 @@ impl WireControllerAccess {
     fn end(&self, result: Result<(), Error>) {
         // On the reader thread inside `deliver` (an inline call whose Result
         // could not be sent), this thread holds the read lock: taking the
-        // write lock would deadlock. `disconnecting` (below) stops the next
-        // delivery instead, and the reader loop ends.
-        if DELIVERING.with(|d| d.get()) != self as *const Self as usize {
+        // write lock would deadlock. `disconnecting` (below) stops the reader
+        // loop right after this delivery instead.
+        let delivering = DELIVERING.with(|d| d.get()) == self as *const Self as usize;
+        if !delivering {
             *write(&self.closed) = true;
         }
         let (pending, finish_now) = {
@@ -386,7 +387,12 @@ impl WireControllerAccess {
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }
-        if finish_now {
+        if finish_now && delivering {
+            // Not here: telling the session runs its detach, which joins the
+            // call threads, and one of them may be waiting in `end` for the
+            // write lock this delivery's read lock holds up. The reader loop
+            // tells it once the delivery returned (`finish_if_due`).
+        } else if finish_now {
             self.finish();
         } else {
             tracing::debug!(target: "orc_rt::wire", "waiting for the calls in flight");
@@ -455,6 +461,9 @@ impl WireControllerAccess {
             self.next_message_buffered
                 .store(next_buffered, Ordering::Relaxed);
             match self.deliver(msg) {
+                // The delivery may have ended the connection (its result
+                // could not be sent): stop rather than wait for input.
+                Ok(true) if lock(&self.calls).disconnecting => break Ok(()),
                 Ok(true) => {}
                 Ok(false) => break Ok(()),
                 Err(e) => break Err(e),
@@ -462,6 +471,20 @@ impl WireControllerAccess {
         };
         self.next_message_buffered.store(false, Ordering::Relaxed);
         self.end(result);
+        self.finish_if_due();
+    }
+
+    /// Tells the session if the connection has ended and no call is still
+    /// running (then nobody else will): for an end decided inside a
+    /// delivery, which could not tell it there.
+    fn finish_if_due(&self) {
+        let due = {
+            let calls = lock(&self.calls);
+            calls.ending.is_some() && calls.in_flight == 0 && !calls.notified
+        };
+        if due {
+            self.finish();
+        }
     }
 
     /// Whether a frame sent now may be corked: the reader thread is

@@ -188,6 +188,88 @@ fn results_of_calls_read_together_are_written_together_in_order() {
 }
 
 #[test]
+fn an_inline_call_ending_the_connection_does_not_wait_for_a_call_thread_that_waits_for_it() {
+    // A deadlock the fuzzer found: an inline call's result cannot be sent
+    // (the controller stopped reading), so the reader ends the connection
+    // inside the delivery; a dispatched call whose result failed just
+    // before waits in `end` for the lock the delivery holds, and the reader
+    // used to tell the session right there, whose detach (a shutdown was
+    // requested meanwhile) joins that call's thread.
+    let session = Session::builder()
+        .process_info(ProcessInfo::new("x86_64-test-linux", 4096))
+        .dispatcher(ThreadPerTaskDispatcher::with_stack_size(256 * 1024))
+        .build()
+        .unwrap();
+    let release = Arc::new(std::sync::Barrier::new(2));
+    let r = release.clone();
+    let slow = session.register_wrapper(move |args, ret| {
+        r.wait();
+        ret.send(args)
+    });
+    let r = release.clone();
+    let (shutdown_tx, shutdown_rx) = mpsc::channel();
+    let gate = session.register_wrapper(move |args, ret| {
+        // On the reader thread, inside the delivery: let `slow` finish and
+        // fail to send, have a shutdown requested, then answer (and fail).
+        r.wait();
+        let _ = shutdown_tx.send(());
+        std::thread::sleep(Duration::from_millis(200));
+        ret.send(args)
+    });
+    let mut bootstrap = BootstrapInfo::new();
+    bootstrap
+        .symbols
+        .add_unique([("slow", slow), ("gate", gate)])
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    session
+        .set_on_disconnect(move |r| {
+            let _ = tx.send(r);
+        })
+        .unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let theirs_w = theirs.try_clone().unwrap();
+    let options = WireOptions {
+        inline_calls: Arc::new([gate].into_iter().collect()),
+        ..WireOptions::default()
+    };
+    session
+        .attach_with(bootstrap, |hooks| {
+            Ok(WireControllerAccess::new(hooks, theirs, theirs_w, options))
+        })
+        .unwrap();
+    let mut out = ours.try_clone().unwrap();
+    let mut frames = FrameReader::new(ours.try_clone().unwrap());
+    assert_eq!(
+        frames.read_message().unwrap().unwrap().opcode,
+        Opcode::Setup
+    );
+    // From now on every write of the executor fails (EPIPE).
+    ours.shutdown(std::net::Shutdown::Read).unwrap();
+    write_message(&mut out, Opcode::CallWrapper, 1, slow, b"slow").unwrap();
+    write_message(&mut out, Opcode::CallWrapper, 2, gate, b"gate").unwrap();
+    shutdown_rx.recv_timeout(T).unwrap();
+    // The request blocks until the delivery is over: on another thread
+    // (left behind if the deadlock comes back, so the test fails, not hangs).
+    let session = Arc::new(session);
+    let requester = session.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(requester.wait_for_shutdown());
+    });
+    let ended = rx.recv_timeout(T).expect("the session is told");
+    assert!(
+        ended.is_ok(),
+        "the controller going away is orderly: {ended:?}"
+    );
+    let report = done_rx
+        .recv_timeout(T)
+        .expect("the shutdown completes (no deadlock)")
+        .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
+#[test]
 fn jit_dispatch_blocks_until_the_controller_answers() {
     let (_session, mut c, _rx) = connect();
     let (f, ctx) = (c.sym(names::DISPATCH_FN), c.sym(names::DISPATCH_CTX));
