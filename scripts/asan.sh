@@ -7,7 +7,7 @@
 #    frames, the LLVM 22 conformance corpus), which run an ASan build of
 #    orc-executor (ORC_EXECUTOR points them at it). Also the fuzz-corpus
 #    replay, so every seed and regression runs under ASan.
-#    The conformance corpus runs the ASan executor with ASan's checks on
+#    The conformance corpora (LLVM's and ours) run the ASan executor with ASan's checks on
 #    but its exit-time leak scan off (and in its own pass): the heap at exit
 #    belongs to the JIT'd program, which may leak by design, and after a
 #    heap-heavy program (23_malloc_stress) the scan delays the executor's
@@ -63,15 +63,19 @@ run_asan() {
   cargo +nightly build -p orc-executor --target "$triple"
   export ORC_EXECUTOR=$dir/$triple/debug/orc-executor
   echo "asan.sh: tests under ASan (executor: $ORC_EXECUTOR)" >&2
+  # The load tests' RSS ceilings allow for ASan's quarantine and redzones.
+  export ORC_RT_UNDER_ASAN=1
   cargo +nightly test "${flags[@]}" --no-fail-fast --lib --bins --tests -- \
-    --test-threads=2 --skip every_corpus_case_passes_with_orc_executor
+    --test-threads=2 --skip every_corpus_case_passes_with_orc_executor \
+    --skip every_case_of_ours_passes_with_orc_executor
   local wrapper=$dir/orc-executor-no-exit-leak-scan
   printf '#!/bin/sh\nASAN_OPTIONS=%s exec %s "$@"\n' \
     "$ASAN_OPTIONS:detect_leaks=0" "$ORC_EXECUTOR" >"$wrapper"
   chmod +x "$wrapper"
-  echo "asan.sh: conformance corpus with the ASan executor" >&2
-  ORC_EXECUTOR=$wrapper cargo +nightly test "${flags[@]}" --test conformance
-  unset RUSTFLAGS CARGO_TARGET_DIR ORC_EXECUTOR
+  echo "asan.sh: conformance corpora (LLVM's and ours) with the ASan executor" >&2
+  ORC_EXECUTOR=$wrapper cargo +nightly test "${flags[@]}" --test conformance \
+    --test conformance_extra
+  unset RUSTFLAGS CARGO_TARGET_DIR ORC_EXECUTOR ORC_RT_UNDER_ASAN
   echo "asan.sh: ASan clean" >&2
 }
 

@@ -27,6 +27,20 @@ use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange};
 const PAGE: u64 = 4096;
 const MIB: u64 = 1024;
 
+/// A peak-RSS ceiling of `kib` KiB for the release executor. Under
+/// AddressSanitizer (scripts/asan.sh sets ORC_RT_UNDER_ASAN) four times as
+/// much: freed memory waits in ASan's quarantine (up to 256 MiB) and every
+/// allocation carries redzones, so the flood's churn shows up as RSS. The
+/// ceiling still catches growth with the number of calls or the claimed
+/// size, which is what these tests are about.
+fn rss_ceiling(kib: u64) -> u64 {
+    if std::env::var_os("ORC_RT_UNDER_ASAN").is_some() {
+        4 * kib
+    } else {
+        kib
+    }
+}
+
 /// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
 fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -209,7 +223,7 @@ fn a_hangup_under_load_answers_every_call_once_and_leaves_no_shared_memory_objec
     for name in &names_seen {
         assert!(!shm_path(name).exists(), "{name} left in /dev/shm");
     }
-    assert!(hwm < 64 * MIB, "VmHWM {hwm} KiB");
+    assert!(hwm < rss_ceiling(64 * MIB), "VmHWM {hwm} KiB");
 }
 
 #[test]
@@ -475,7 +489,7 @@ fn a_controller_stalled_for_two_seconds_finds_the_executor_still_serving() {
     assert_eq!(ex.recv().seqno, 100);
     let hwm = peak_rss("stalled controller", pid);
     eprintln!("VmRSS while stalled: {stalled} KiB");
-    assert!(hwm < 64 * MIB, "VmHWM {hwm} KiB");
+    assert!(hwm < rss_ceiling(64 * MIB), "VmHWM {hwm} KiB");
     drop(ex.to.take());
     let (status, stderr) = ex.wait();
     assert_clean_exit(status, 0, &stderr);
@@ -523,7 +537,7 @@ fn a_flood_of_100000_pipelined_calls_is_answered_once_each_in_bounded_memory() {
     );
     let (status, stderr) = ex.finish();
     assert_clean_exit(status, 0, &stderr);
-    assert!(hwm < 64 * MIB, "VmHWM {hwm} KiB");
+    assert!(hwm < rss_ceiling(64 * MIB), "VmHWM {hwm} KiB");
 }
 
 #[test]
@@ -554,7 +568,7 @@ fn a_frame_claiming_2_pow_63_bytes_costs_only_the_bytes_that_arrive() {
         "{stderr:?}"
     );
     assert!(
-        hwm < before + 32 * MIB,
+        hwm < before + rss_ceiling(32 * MIB),
         "VmHWM {hwm} KiB (before {before} KiB)"
     );
 }

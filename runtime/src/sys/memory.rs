@@ -5,7 +5,7 @@
 
 use std::io;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::addr::{ExecutorAddr, ExecutorAddrRange};
 
@@ -66,6 +66,25 @@ unsafe impl Sync for Region {}
 /// pages on demand) instead of being written.
 const MADVISE_ZERO_THRESHOLD: usize = 64 * 1024;
 
+/// Where the last JIT memory was mapped: the next mapping is asked for just
+/// below it. The controller links each graph into its own reservation and
+/// small-code-model code reaches other graphs with 32-bit displacements,
+/// so reservations must stay within 2 GiB of each other. The kernel's
+/// top-down placement usually gives that, but not when other mappings
+/// come between them (a sanitizer's or a big heap's); the hint keeps JIT
+/// memory together whenever the space below the last reservation is free.
+static LAST_JIT_MAPPING: AtomicUsize = AtomicUsize::new(0);
+
+/// An address for the next `len`-byte JIT mapping (null: no preference).
+fn placement_hint(len: usize) -> *mut libc::c_void {
+    let last = LAST_JIT_MAPPING.load(Ordering::Relaxed);
+    let page = super::page_size() as usize;
+    match last.checked_sub(len) {
+        Some(hint) if hint >= page => (hint & !(page - 1)) as *mut libc::c_void,
+        _ => ptr::null_mut(),
+    }
+}
+
 impl Region {
     /// Maps `len` bytes read+write (the protection LLVM 22's executor gives
     /// a fresh reservation), backed lazily.
@@ -74,11 +93,11 @@ impl Region {
         if len == 0 {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        // SAFETY: a fresh anonymous mapping at an address of the kernel's
-        // choosing overlaps nothing.
+        // SAFETY: a fresh anonymous mapping; without MAP_FIXED the address
+        // is only a hint and the kernel never places it over another.
         let p = unsafe {
             libc::mmap(
-                ptr::null_mut(),
+                placement_hint(len),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
@@ -89,6 +108,7 @@ impl Region {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        LAST_JIT_MAPPING.store(p as usize, Ordering::Relaxed);
         super::live::REGIONS.up();
         Ok(Region {
             base: p as usize,
@@ -132,11 +152,11 @@ impl Region {
             unlink();
             return Err(err);
         }
-        // SAFETY: a new shared mapping of our object, at an address of the
-        // kernel's choosing: it overlaps nothing.
+        // SAFETY: a new shared mapping of our object; without MAP_FIXED the
+        // address is only a hint: it overlaps nothing.
         let p = unsafe {
             libc::mmap(
-                ptr::null_mut(),
+                placement_hint(len),
                 len,
                 libc::PROT_NONE,
                 libc::MAP_SHARED,
@@ -151,6 +171,7 @@ impl Region {
             unlink();
             return Err(err);
         }
+        LAST_JIT_MAPPING.store(p as usize, Ordering::Relaxed);
         super::live::REGIONS.up();
         super::live::SHM_OBJECTS.up();
         Ok(Region {
