@@ -986,6 +986,39 @@ pub fn wire_message_regressions() -> Vec<(&'static str, WireInput)> {
             ),
         ),
         (
+            // A hang (a timeout of a 10-minute run; a race): JIT'd code's
+            // call to the controller failed to send once the shutdown's
+            // disconnect had closed the stream, so that thread ended the
+            // connection and failed the pending calls; meanwhile the
+            // disconnect told the session, whose shutdown closed the scope,
+            // so the call's own failure found no guard and was dropped: the
+            // JIT'd code waited forever and the shutdown joined it. Now the
+            // session is told only after the drain (and a dropped
+            // continuation still answers the blocked call).
+            "shutdown_while_jit_code_calls_the_controller",
+            wire_with(
+                0,
+                vec![Reply::Ignore],
+                vec![
+                    pipelined(Call::RunAsInt { which: 2, arg: 9 }),
+                    pipelined(reserve_with(false, 0, false)),
+                    pipelined(Call::RunAsInt { which: 2, arg: 9 }),
+                    call(reserve_with(true, 5, true)),
+                    call(reserve_with(true, 5, true)),
+                    call(reserve_with(true, 255, true)),
+                    WireOp::ExecutorShutdown,
+                    pipelined(reserve_with(false, 118, false)),
+                    WireOp::Frame {
+                        opcode: 221,
+                        seqno: 18_374_916_777_296_043_297,
+                        tag: u64::MAX,
+                        payload: vec![],
+                    },
+                    pipelined(reserve_with(false, 0, false)),
+                ],
+            ),
+        ),
+        (
             // A Sync waited for the answer to JIT'd code's call to the
             // controller after a header had claimed 4 GiB of payload that
             // never came: the answer's bytes were read as that payload (the

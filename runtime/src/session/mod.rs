@@ -368,6 +368,32 @@ impl SharedArc {
         }
     }
 
+    /// The disconnect drain (7.5): "disconnected", dispatched under a fresh
+    /// guard; once shutdown has begun there is none to take, and the call
+    /// must still complete: its caller (typically JIT'd code blocked in the
+    /// call, under the guard of the wrapper call running it) holds up the
+    /// very shutdown that refuses the guard. So it runs on this thread then:
+    /// the drain precedes `notify_disconnected`, hence the keepalive drain
+    /// and every manager's shutdown, so nothing it may touch is gone yet.
+    fn fail_pending_call(&self, ret: ControllerCallReturn) {
+        let result = WrapperFunctionBuffer::from_error(&Error::detached());
+        match self.scope.retain() {
+            Some(guard) => {
+                let f = ret.take();
+                let id = self.id();
+                self.dispatch(Box::new(move || {
+                    let _marker = Marker::enter(id);
+                    f(result);
+                    drop(guard);
+                }));
+            }
+            None => {
+                let f = ret.take();
+                f(result);
+            }
+        }
+    }
+
     fn complete_call(&self, ret: ControllerCallReturn, result: WrapperFunctionBuffer) {
         let f = ret.take();
         match self.scope.retain() {
@@ -1090,8 +1116,7 @@ impl SessionHooks {
     /// The disconnect drain: fails a pending call with `"disconnected"`,
     /// dispatched like a result. Before `notify_disconnected`.
     pub fn fail_pending_call(&self, ret: ControllerCallReturn) {
-        self.shared
-            .complete_call(ret, WrapperFunctionBuffer::from_error(&Error::detached()));
+        self.shared.fail_pending_call(ret);
     }
 
     /// Fails a call entered while already disconnecting: runs its

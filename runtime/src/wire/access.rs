@@ -189,6 +189,11 @@ struct CallState {
     ending: Option<Result<(), Error>>,
     /// `notify_disconnected` ran (or is running).
     notified: bool,
+    /// A thread is failing the pending calls (7.5: all of them before the
+    /// session is told): `finish` leaves the telling to that thread.
+    draining: bool,
+    /// `finish` was asked for during the drain.
+    finish_requested: bool,
 }
 
 /// A [`ControllerAccess`] over LLVM 22's wire protocol.
@@ -252,6 +257,8 @@ impl WireControllerAccess {
                 in_flight: 0,
                 ending: None,
                 notified: false,
+                draining: false,
+                finish_requested: false,
             }),
             closed: RwLock::new(false),
             dispatch_ctx,
@@ -369,7 +376,7 @@ impl WireControllerAccess {
         if !delivering {
             *write(&self.closed) = true;
         }
-        let (pending, finish_now) = {
+        let pending = {
             let mut calls = lock(&self.calls);
             if calls.ending.is_some() || calls.notified {
                 return;
@@ -380,13 +387,19 @@ impl WireControllerAccess {
             }
             calls.disconnecting = true;
             calls.ending = Some(result);
+            calls.draining = true;
             let pending: Vec<ControllerCallReturn> =
                 calls.pending.drain().map(|(_, ret)| ret).collect();
-            (pending, calls.in_flight == 0)
+            pending
         };
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }
+        let finish_now = {
+            let mut calls = lock(&self.calls);
+            calls.draining = false;
+            calls.in_flight == 0 || calls.finish_requested
+        };
         if finish_now && delivering {
             // Not here: telling the session runs its detach, which joins the
             // call threads, and one of them may be waiting in `end` for the
@@ -399,11 +412,16 @@ impl WireControllerAccess {
         }
     }
 
-    /// Tells the session, once.
+    /// Tells the session, once, and never while another thread is still
+    /// failing the pending calls: that thread tells it when done.
     fn finish(&self) {
         let result = {
             let mut calls = lock(&self.calls);
             if calls.notified {
+                return;
+            }
+            if calls.draining {
+                calls.finish_requested = true;
                 return;
             }
             calls.notified = true;
@@ -480,7 +498,10 @@ impl WireControllerAccess {
     fn finish_if_due(&self) {
         let due = {
             let calls = lock(&self.calls);
-            calls.ending.is_some() && calls.in_flight == 0 && !calls.notified
+            calls.ending.is_some()
+                && (calls.in_flight == 0 || calls.finish_requested)
+                && !calls.notified
+                && !calls.draining
         };
         if due {
             self.finish();
@@ -566,19 +587,60 @@ fn blocking_call(
     tag: ExecutorAddr,
     args: &[u8],
 ) -> WrapperFunctionBuffer {
-    let slot: Arc<(Mutex<Option<WrapperFunctionBuffer>>, Condvar)> =
-        Arc::new((Mutex::new(None), Condvar::new()));
-    let done = slot.clone();
+    let slot = Arc::new(ReplySlot::default());
+    let reply = Reply(Some(slot.clone()));
     session.call_controller(tag, WrapperFunctionBuffer::copy_from(args), move |result| {
-        *lock(&done.0) = Some(result);
-        done.1.notify_all();
+        reply.send(result)
     });
-    let mut result = lock(&slot.0);
-    loop {
-        if let Some(r) = result.take() {
-            return r;
+    slot.wait()
+}
+
+/// Where a blocking call's answer lands.
+#[derive(Default)]
+struct ReplySlot {
+    answer: Mutex<Option<WrapperFunctionBuffer>>,
+    arrived: Condvar,
+}
+
+impl ReplySlot {
+    fn put(&self, answer: WrapperFunctionBuffer) {
+        *lock(&self.answer) = Some(answer);
+        self.arrived.notify_all();
+    }
+
+    fn wait(&self) -> WrapperFunctionBuffer {
+        let mut answer = lock(&self.answer);
+        loop {
+            if let Some(a) = answer.take() {
+                return a;
+            }
+            answer = self.arrived.wait(answer).unwrap_or_else(|p| p.into_inner());
         }
-        result = slot.1.wait(result).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// The continuation's hold on the slot. A continuation dropped without
+/// being run (a task a shutting-down dispatcher discarded, say) still
+/// answers, with an error: JIT'd code blocked in the call must not wait
+/// forever, and the shutdown waits for that code.
+struct Reply(Option<Arc<ReplySlot>>);
+
+impl Reply {
+    fn send(mut self, answer: WrapperFunctionBuffer) {
+        if let Some(slot) = self.0.take() {
+            slot.put(answer);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.put(WrapperFunctionBuffer::from_error(&Error::new(
+                ErrorKind::Detached,
+                "the call to the controller was abandoned (the session is ending)",
+            )));
+        }
     }
 }
 
