@@ -4,6 +4,9 @@
 #     llvm-config for the shared benches): conformance and differential tests
 #     run the real LLVM controller against our executor.
 #   - a C compiler (cc) for the C-API test: present on the machine already.
+#   - gdb (tests/gdb_jit.rs: gdb sees JIT'd code) and valgrind (the C-API
+#     test and scripts/asan.sh): those tests skip without them, so CI
+#     installs them rather than pass vacuously.
 set -euo pipefail
 
 need_apt=()
@@ -12,6 +15,8 @@ need_apt=()
 [ -x /usr/lib/llvm-22/bin/clang ] || need_apt+=(clang-22)
 [ -f /usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a ] || need_apt+=(libclang-rt-22-dev)
 command -v cc >/dev/null || need_apt+=(gcc)
+command -v gdb >/dev/null || need_apt+=(gdb)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
