@@ -42,16 +42,20 @@ export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 # Tests that need LLVM fail instead of skipping when it is missing.
 export ORC_RT_REQUIRE_LLVM=${ORC_RT_REQUIRE_LLVM:-1}
 export INSTA_UPDATE=no
-# The shared folder (LLVM corpus, SPS bench): the first shared/ next to an
-# ancestor, as tests/conformance.rs looks for it.
+# The shared folder (LLVM corpus, SPS bench), found as scripts/test.sh finds
+# it: SHARED if set, else `shared` next to the repository, else the
+# workplace's copy.
 if [ -z "${SHARED:-}" ]; then
-  for d in "$PWD" "$(dirname "$PWD")" "$(dirname "$(dirname "$PWD")")"; do
-    if [ -f "$d/shared/conformance/run_corpus.sh" ]; then export SHARED=$d/shared; break; fi
+  for candidate in "$(cd .. && pwd)/shared" /work/shared; do
+    if [ -d "$candidate/conformance" ]; then export SHARED=$candidate; break; fi
   done
 fi
 
 run_asan() {
-  local dir=${ASAN_TARGET_DIR:-$PWD/target/asan}
+  # Absolute: tests hand the executor's path to llvm-jitlink and gdb, which
+  # run it from other folders.
+  local dir
+  dir=$(realpath -m "${ASAN_TARGET_DIR:-$PWD/target/asan}")
   # --target: without it RUSTFLAGS would also instrument proc macros and
   # build scripts, which then fail to load.
   local flags=(--target "$triple" --workspace)
@@ -81,7 +85,8 @@ run_asan() {
 
 run_valgrind() {
   command -v valgrind >/dev/null || { echo "asan.sh: valgrind not installed" >&2; exit 2; }
-  local dir=${VALGRIND_TARGET_DIR:-$PWD/target/valgrind}
+  local dir
+  dir=$(realpath -m "${VALGRIND_TARGET_DIR:-$PWD/target/valgrind}")
   local bin
   bin=$(CARGO_TARGET_DIR=$dir cargo test -p orc-rt --features fuzzing --lib --no-run \
           --message-format=json 2>/dev/null |

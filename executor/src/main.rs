@@ -15,8 +15,7 @@
 
 mod log;
 
-use std::ffi::OsString;
-use std::ffi::{c_char, c_int};
+use std::ffi::{OsString, c_char, c_int};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, mpsc};
