@@ -452,6 +452,26 @@ fn a_controller_closing_its_read_end_mid_call_ends_the_executor_cleanly() {
 }
 
 #[test]
+fn a_controller_that_stops_reading_and_falls_silent_still_sees_the_executor_exit() {
+    // orc-executor reads on its main thread: when a result cannot be sent
+    // and the controller sends nothing more, the end of the connection must
+    // wake that reader (its SpinWaker) rather than leave the process
+    // waiting for input that never comes.
+    let mut ex = Raw::start();
+    let usleep = raw_resolve(&mut ex, 1, "usleep");
+    ex.send(3, ex.sym(names::RUN_AS_INT), &args(&(usleep, 100_000i32)));
+    drop(ex.from.take());
+    drop(ex.from_dup.take());
+    // Our write end stays open (Raw::wait keeps it) and silent.
+    let (status, stderr) = ex.wait();
+    assert_clean_exit(status, 0, &stderr);
+    assert!(
+        stderr.contains("SimpleRemoteEPCServer FD-transport disconnected"),
+        "{stderr:?}"
+    );
+}
+
+#[test]
 fn a_controller_stalled_for_two_seconds_finds_the_executor_still_serving() {
     let mut ex = Raw::start();
     let pid = ex.child.id();

@@ -210,12 +210,24 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
             return Ok(1);
         }
     };
+    // The reader runs on this thread (see `serve` below); when the session
+    // ends the connection itself, the waker gets it out of its wait.
+    let waker = spin.waker();
+    let close_transport: orc_rt::wire::CloseFn = Arc::new(move || {
+        if let Some(close) = &close_transport {
+            close();
+        }
+        waker.wake();
+    });
     let options = WireOptions {
         // As LLVM's executor reports a result it could not send.
         on_lost_result: Some(Arc::new(|_seqno| {
             eprintln!("SimpleRemoteEPCServer FD-transport disconnected");
         })),
-        close_transport,
+        close_transport: Some(close_transport),
+        // This thread only waits for the end otherwise: a reader thread of
+        // its own would cost a thread and a wake-up per session.
+        read_on_caller: true,
         // Quick service calls run on the reader thread: no thread per call.
         inline_calls: Arc::new(services.inline_safe.iter().copied().collect()),
         // Results of JIT'd code's calls to the controller only wake the
@@ -225,9 +237,16 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
         wait_for_input: Some(Arc::new(move || spin.wait())),
         ..WireOptions::default()
     };
+    let mut wire = None;
     session.attach_with(bootstrap, |hooks| {
-        Ok(WireControllerAccess::new(hooks, reader, writer, options))
+        let access = WireControllerAccess::new(hooks, reader, writer, options);
+        wire = Some(access.clone());
+        Ok(access)
     })?;
+    if let Some(wire) = wire {
+        // Until the connection ends.
+        wire.serve();
+    }
 
     let ended = ended_rx.recv().unwrap_or(Ok(()));
     let report = session.wait_for_shutdown()?;

@@ -47,17 +47,22 @@ fn grow_pipe(fd: RawFd) {
     }
 }
 
-/// Whether `fd` has bytes to read (or its end of stream, or an error)
-/// right now; never waits.
-pub(crate) fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
+/// Whether either descriptor has bytes to read (or its end of stream, or
+/// an error) within `timeout` (`None`: wait as long as it takes).
+pub(crate) fn poll_readable(
+    fds: [std::os::fd::BorrowedFd<'_>; 2],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    let entry = |fd: std::os::fd::BorrowedFd<'_>| libc::pollfd {
         fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
         events: libc::POLLIN,
         revents: 0,
     };
-    // SAFETY: one valid pollfd; a zero timeout never blocks; `fd` is
-    // borrowed, so it stays open for the call.
-    match unsafe { libc::poll(&mut pfd, 1, 0) } {
+    let mut pfds = [entry(fds[0]), entry(fds[1])];
+    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+    // SAFETY: two valid pollfds; the descriptors are borrowed, so they stay
+    // open for the call.
+    match unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout_ms) } {
         n if n < 0 => Err(io::Error::last_os_error()),
         0 => Ok(false),
         _ => Ok(true),

@@ -119,6 +119,13 @@ pub struct WireOptions {
     pub max_message_size: u64,
     /// The name of the reader thread.
     pub reader_thread_name: String,
+    /// Read on the owner's thread instead of a thread of our own: `connect`
+    /// then starts nothing and the owner calls
+    /// [`WireControllerAccess::serve`], which returns when the connection
+    /// ends. Saves a thread and a wake-up per session (orc-executor, whose
+    /// main thread only waits). The owner must make a blocked read return
+    /// when the session ends the connection itself (`close_transport`).
+    pub read_on_caller: bool,
     /// Told about each result dropped because the controller had closed the
     /// connection (LLVM's executor prints "SimpleRemoteEPCServer
     /// FD-transport disconnected" then; the executor binary does too).
@@ -154,6 +161,7 @@ impl fmt::Debug for WireOptions {
         f.debug_struct("WireOptions")
             .field("max_message_size", &self.max_message_size)
             .field("reader_thread_name", &self.reader_thread_name)
+            .field("read_on_caller", &self.read_on_caller)
             .field("on_lost_result", &self.on_lost_result.is_some())
             .field("close_transport", &self.close_transport.is_some())
             .field("wait_for_input", &self.wait_for_input.is_some())
@@ -168,6 +176,7 @@ impl Default for WireOptions {
         WireOptions {
             max_message_size: u64::MAX,
             reader_thread_name: "orc-rt-wire-reader".into(),
+            read_on_caller: false,
             on_lost_result: None,
             close_transport: None,
             wait_for_input: None,
@@ -270,6 +279,20 @@ impl WireControllerAccess {
             blocking_call(&session, tag, args)
         })));
         ca
+    }
+
+    /// Reads and delivers messages on this thread until the connection
+    /// ends, with [`WireOptions::read_on_caller`] (after the session
+    /// connected this access); returns at once otherwise, or if called
+    /// again.
+    pub fn serve(self: &Arc<Self>) {
+        if !self.options.read_on_caller {
+            return;
+        }
+        let reader = lock(&self.reader).take();
+        if let Some(reader) = reader {
+            self.clone().reader_loop(reader);
+        }
     }
 
     /// The bootstrap symbols this access adds to the session's: the
@@ -458,6 +481,11 @@ impl WireControllerAccess {
                 }
                 if let Some(wait) = &self.options.wait_for_input {
                     wait();
+                }
+                // The session may have ended the connection meanwhile (its
+                // `close_transport` wakes a waiting `wait_for_input`).
+                if lock(&self.calls).disconnecting {
+                    break Ok(());
                 }
             }
             let msg = match frames.read_message() {
@@ -663,6 +691,10 @@ impl ControllerAccess for WireControllerAccess {
         }
         if let Err(e) = self.send(Opcode::Setup, 0, ExecutorAddr::NULL, &setup.to_bytes()) {
             self.end(Err(e.context("sending the Setup message")));
+            return;
+        }
+        if self.options.read_on_caller {
+            // `serve` reads.
             return;
         }
         let Some(reader) = lock(&self.reader).take() else {

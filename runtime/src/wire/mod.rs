@@ -14,7 +14,7 @@ pub use frame::{
     write_message,
 };
 pub use setup::SetupInfo;
-pub use spin::SpinWait;
+pub use spin::{SpinWait, SpinWaker};
 
 /// Takes ownership of the descriptor pair `filedescs=IN,OUT` names: `IN`
 /// is read from, `OUT` written to (the same descriptor may serve both).

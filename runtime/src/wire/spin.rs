@@ -1,4 +1,4 @@
-//! Polling briefly for input before the reader blocks.
+//! Waiting for input: poll briefly, then block until input or a wake-up.
 //!
 //! Between two messages of a busy controller, the reader thread would
 //! block in `read` and have to be woken for the next one: on an idle
@@ -7,48 +7,79 @@
 //! pipe_rtt_1write). Polling for a short while first keeps the thread
 //! running when the next message is close, which it is for a controller
 //! that calls one function after another. Between polls it yields, so a
-//! busy machine loses little to it, and after the budget it blocks as
-//! before. Used through [`WireOptions::wait_for_input`](super::WireOptions).
+//! busy machine loses little to it. After the budget it blocks until input
+//! arrives or [`SpinWaker::wake`] is called: the session ending the
+//! connection itself wakes a reader that runs on the owner's thread
+//! ([`WireOptions::read_on_caller`](super::WireOptions)). Used through
+//! [`WireOptions::wait_for_input`](super::WireOptions).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Polls a descriptor until it is readable or a time budget is spent.
+/// Polls a descriptor until it is readable, a wake-up came, or a time
+/// budget is spent, then blocks until one of the first two.
 #[derive(Debug)]
 pub struct SpinWait {
     /// A duplicate of the reader's descriptor, so that this needs no
     /// lifetime tie to the reader.
     fd: OwnedFd,
+    /// Read end of the wake-up pipe (readable once woken, for good).
+    woken: OwnedFd,
+    waker: SpinWaker,
     budget: Duration,
 }
 
+/// Wakes a [`SpinWait`] for good (it then never blocks again).
+#[derive(Debug, Clone)]
+pub struct SpinWaker(Arc<io::PipeWriter>);
+
+impl SpinWaker {
+    /// Makes the waiting (and every later) `wait` return.
+    pub fn wake(&self) {
+        // A full pipe is already readable; any other failure leaves the
+        // reader to the end of stream, as without a waker.
+        let _ = io::Write::write(&mut &*self.0, b"w");
+    }
+}
+
 impl SpinWait {
-    /// Polls `fd` (the descriptor the reader reads) for up to `budget`.
+    /// Waits for `fd` (the descriptor the reader reads), polling for up to
+    /// `budget` before blocking.
     pub fn new(fd: impl AsFd, budget: Duration) -> io::Result<Self> {
+        let (woken, wake) = std::io::pipe()?;
         Ok(SpinWait {
             fd: fd.as_fd().try_clone_to_owned()?,
+            woken: woken.into(),
+            waker: SpinWaker(Arc::new(wake)),
             budget,
         })
     }
 
+    /// What wakes this wait.
+    pub fn waker(&self) -> SpinWaker {
+        self.waker.clone()
+    }
+
     /// Returns once the descriptor is readable (bytes, end of stream or an
-    /// error, which the read that follows reports), or the budget is spent.
+    /// error, which the read that follows reports) or a wake-up came.
     pub fn wait(&self) {
-        if self.budget.is_zero() {
-            return;
-        }
+        let fds = [self.fd.as_fd(), self.woken.as_fd()];
         let start = Instant::now();
-        loop {
-            match crate::sys::fd::readable_now(self.fd.as_fd()) {
+        while !self.budget.is_zero() {
+            match crate::sys::fd::poll_readable(fds, Some(Duration::ZERO)) {
                 Ok(false) => {}
                 Ok(true) | Err(_) => return,
             }
             if start.elapsed() >= self.budget {
-                return;
+                break;
             }
             std::thread::yield_now();
         }
+        // An error (EINTR, say) returns too: the caller reads, as it would
+        // have without this wait.
+        let _ = crate::sys::fd::poll_readable(fds, None);
     }
 }
 
@@ -58,22 +89,41 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn returns_when_input_arrives_or_the_budget_is_spent() {
+    fn returns_when_input_arrives_and_blocks_without_it() {
         let (r, mut w) = std::io::pipe().unwrap();
-        let spin = SpinWait::new(&r, Duration::from_millis(20)).unwrap();
+        let spin = SpinWait::new(&r, Duration::from_millis(5)).unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            w.write_all(b"x").unwrap();
+            w
+        });
+        // Past the budget it blocks until the byte comes.
         let start = Instant::now();
         spin.wait();
-        let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(20), "{waited:?}");
-        w.write_all(b"x").unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(40));
+        let mut buf = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut &r, &mut buf).unwrap(), 1);
+        // End of stream is readable too.
+        drop(writer.join().unwrap());
+        spin.wait();
+        assert_eq!(std::io::Read::read(&mut &r, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_wake_up_ends_the_wait_for_good() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let spin = SpinWait::new(&r, Duration::from_millis(1)).unwrap();
+        let waker = spin.waker();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            waker.wake();
+        });
+        let start = Instant::now();
+        spin.wait();
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        t.join().unwrap();
         let start = Instant::now();
         spin.wait();
         assert!(start.elapsed() < Duration::from_millis(20));
-        // End of stream is readable too.
-        drop(w);
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(&mut &r, &mut buf).unwrap(), 1);
-        spin.wait();
-        assert_eq!(std::io::Read::read(&mut &r, &mut buf).unwrap(), 0);
     }
 }
