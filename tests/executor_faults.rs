@@ -5,25 +5,12 @@
 
 mod executor_support;
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
-
-use executor_support::{Executor, args, page_size, raw_header};
+use executor_support::{Executor, args, assert_exit, page_size, raw_header, resolve_in_process};
 use orc_rt::services::names;
 use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
 use orc_rt::sps;
 use orc_rt::wire::Opcode;
 use orc_rt::{Error, ExecutorAddr};
-
-#[track_caller]
-fn assert_exit(status: ExitStatus, code: i32, stderr: &str) {
-    assert_eq!(
-        status.signal(),
-        None,
-        "killed by a signal; stderr: {stderr}"
-    );
-    assert_eq!(status.code(), Some(code), "stderr: {stderr}");
-}
 
 /// A fatal protocol error: exit status 1 and `argv0: <what>` on stderr.
 #[track_caller]
@@ -53,25 +40,6 @@ fn reserve(ex: &mut Executor, seqno: u64, size: u64) -> ExecutorAddr {
         &args(&(mm, size)),
     );
     expected_addr(&r).expect("reserve succeeds")
-}
-
-fn resolve_in_process(ex: &mut Executor, seqno: u64, name: &str) -> ExecutorAddr {
-    let dm = ex.symbol(names::DYLIB_MANAGER_INSTANCE);
-    let h = ex.call(
-        seqno,
-        ex.symbol(names::DYLIB_MANAGER_OPEN),
-        &args(&(dm, "", 0u64)),
-    );
-    let handle = expected_addr(&h).unwrap();
-    let r = ex.call(
-        seqno + 1,
-        ex.symbol(names::DYLIB_MANAGER_RESOLVE),
-        &args(&(handle, vec![(name, true)])),
-    );
-    let defs = sps::from_bytes::<Result<Vec<Option<ExecutorSymbolDef>>, Error>>(&r)
-        .unwrap()
-        .unwrap();
-    defs[0].expect("symbol found").addr
 }
 
 #[test]
@@ -329,7 +297,7 @@ fn duplicate_seqnos_in_flight_are_both_answered() {
 #[test]
 fn a_controller_closing_its_write_end_mid_call_still_gets_the_result() {
     let mut ex = Executor::start();
-    let sleep = resolve_in_process(&mut ex, 1, "sleep");
+    let (_, sleep) = resolve_in_process(&mut ex, 1, "sleep");
     // int sleep(unsigned) through run_as_int: one second in "JIT'd code".
     let run_int = ex.symbol(names::RUN_AS_INT);
     ex.send(Opcode::CallWrapper, 3, run_int, &args(&(sleep, 1i32)));

@@ -12,14 +12,15 @@ mod executor_support;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use executor_support::{DEADLINE, Executor, args, executor_binary, own_profile, raw_header};
+use executor_support::{
+    Caller, DEADLINE, Executor, args, assert_exit, executor_binary, own_profile, raw_header,
+    resolve_in_process, wait_for_exit,
+};
 use orc_rt::services::names;
-use orc_rt::services::types::ExecutorSymbolDef;
 use orc_rt::sps;
 use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange};
@@ -95,16 +96,6 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-#[track_caller]
-fn assert_clean_exit(status: ExitStatus, code: i32, stderr: &str) {
-    assert_eq!(
-        status.signal(),
-        None,
-        "killed by a signal; stderr: {stderr}"
-    );
-    assert_eq!(status.code(), Some(code), "stderr: {stderr}");
-}
-
 fn expected_addr(bytes: &[u8]) -> ExecutorAddr {
     sps::from_bytes::<Result<ExecutorAddr, Error>>(bytes)
         .expect("an Expected<Addr>")
@@ -122,25 +113,6 @@ fn reserve(ex: &mut Executor, seqno: u64, size: u64) -> ExecutorAddr {
 }
 
 /// The process handle and the address of `name` in it.
-fn resolve(ex: &mut Executor, seqno: u64, name: &str) -> (ExecutorAddr, ExecutorAddr) {
-    let dm = ex.symbol(names::DYLIB_MANAGER_INSTANCE);
-    let h = ex.call(
-        seqno,
-        ex.symbol(names::DYLIB_MANAGER_OPEN),
-        &args(&(dm, "", 0u64)),
-    );
-    let handle = expected_addr(&h);
-    let r = ex.call(
-        seqno + 1,
-        ex.symbol(names::DYLIB_MANAGER_RESOLVE),
-        &args(&(handle, vec![(name, true)])),
-    );
-    let defs = sps::from_bytes::<Result<Vec<Option<ExecutorSymbolDef>>, Error>>(&r)
-        .unwrap()
-        .unwrap();
-    (handle, defs[0].expect("symbol found").addr)
-}
-
 /// Reads messages until end of stream; fails on a hang.
 fn drain(ex: &mut Executor) -> Vec<Message> {
     let mut all = Vec::new();
@@ -160,7 +132,7 @@ fn a_hangup_under_load_answers_every_call_once_and_leaves_no_shared_memory_objec
     let pid = ex.pid();
     let threads_idle = threads_of(pid);
     let base = reserve(&mut ex, 1, 16 * PAGE);
-    let (process, usleep) = resolve(&mut ex, 2, "usleep");
+    let (process, usleep) = resolve_in_process(&mut ex, 2, "usleep");
     let mm = ex.symbol(names::MEMORY_MANAGER_INSTANCE);
     let shm = ex.symbol(names::SHARED_MEMORY_INSTANCE);
     let calls = [
@@ -219,7 +191,7 @@ fn a_hangup_under_load_answers_every_call_once_and_leaves_no_shared_memory_objec
     assert!(count.values().all(|n| *n == 1), "a call answered twice");
     assert_eq!(names_seen.len(), shm_calls.len());
     let (status, stderr) = ex.finish();
-    assert_clean_exit(status, 0, &stderr);
+    assert_exit(status, 0, &stderr);
     for name in &names_seen {
         assert!(!shm_path(name).exists(), "{name} left in /dev/shm");
     }
@@ -230,7 +202,7 @@ fn a_hangup_under_load_answers_every_call_once_and_leaves_no_shared_memory_objec
 fn released_memory_leaves_no_mapping_and_finished_calls_leave_no_thread() {
     let mut ex = Executor::start();
     let pid = ex.pid();
-    let (_, usleep) = resolve(&mut ex, 1, "usleep");
+    let (_, usleep) = resolve_in_process(&mut ex, 1, "usleep");
     // Start and finish one call thread first: the executor's steady state.
     let run_int = ex.symbol(names::RUN_AS_INT);
     ex.call(3, run_int, &args(&(usleep, 0i32)));
@@ -273,7 +245,7 @@ fn released_memory_leaves_no_mapping_and_finished_calls_leave_no_thread() {
     });
     peak_rss("release and threads", pid);
     let (status, stderr) = ex.finish();
-    assert_clean_exit(status, 0, &stderr);
+    assert_exit(status, 0, &stderr);
 }
 
 /// An executor whose pipes we hold directly (no reader thread: reading is
@@ -341,22 +313,22 @@ impl Raw {
             .expect("not end of stream")
     }
 
-    /// Waits for the exit (with a deadline), returns status and stderr.
+    /// Waits for the exit (with a deadline), returns status and stderr;
+    /// our write end stays open meanwhile.
     fn wait(mut self) -> (ExitStatus, String) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("orc-executor did not exit within {DEADLINE:?}: hang");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let stderr = self.stderr.recv_timeout(DEADLINE).unwrap_or_default();
-        (status, stderr)
+        wait_for_exit(&mut self.child, &self.stderr)
+    }
+}
+
+impl Caller for Raw {
+    fn symbol(&self, name: &str) -> ExecutorAddr {
+        self.sym(name)
+    }
+    fn call(&mut self, seqno: u64, tag: ExecutorAddr, args: &[u8]) -> Vec<u8> {
+        self.send(seqno, tag, args);
+        let m = self.recv();
+        assert_eq!((m.opcode, m.seqno), (Opcode::Result, seqno));
+        m.payload.bytes().to_vec()
     }
 }
 
@@ -367,31 +339,10 @@ impl Drop for Raw {
     }
 }
 
-/// Resolves `name` in the process with a raw executor.
-fn raw_resolve(ex: &mut Raw, seqno: u64, name: &str) -> ExecutorAddr {
-    let dm = ex.sym(names::DYLIB_MANAGER_INSTANCE);
-    ex.send(
-        seqno,
-        ex.sym(names::DYLIB_MANAGER_OPEN),
-        &args(&(dm, "", 0u64)),
-    );
-    let handle = expected_addr(ex.recv().payload.bytes());
-    ex.send(
-        seqno + 1,
-        ex.sym(names::DYLIB_MANAGER_RESOLVE),
-        &args(&(handle, vec![(name, true)])),
-    );
-    let m = ex.recv();
-    let defs = sps::from_bytes::<Result<Vec<Option<ExecutorSymbolDef>>, Error>>(m.payload.bytes())
-        .unwrap()
-        .unwrap();
-    defs[0].expect("symbol found").addr
-}
-
 #[test]
 fn a_controller_killed_by_sigkill_mid_call_leaves_the_executor_to_exit_cleanly() {
     let mut ex = Raw::start();
-    let usleep = raw_resolve(&mut ex, 1, "usleep");
+    let (_, usleep) = resolve_in_process(&mut ex, 1, "usleep");
     ex.send(3, ex.sym(names::RUN_AS_INT), &args(&(usleep, 500_000i32)));
     // A stand-in controller process holds our ends of both pipes; we let go
     // of ours, then SIGKILL it mid-call: the kernel closes both ends.
@@ -416,20 +367,36 @@ fn a_controller_killed_by_sigkill_mid_call_leaves_the_executor_to_exit_cleanly()
         start.elapsed()
     );
     // As LLVM's executor: the call finishes, its result has nowhere to go.
-    assert_clean_exit(status, 0, &stderr);
+    assert_exit(status, 0, &stderr);
     assert_eq!(stderr, "SimpleRemoteEPCServer FD-transport disconnected\n");
+}
+
+/// An executor running `usleep(micros)` for a controller that then stops
+/// reading for good (keeping its write end): the result cannot go out.
+fn executor_whose_controller_stopped_reading(micros: i32) -> Raw {
+    let mut ex = Raw::start();
+    let (_, usleep) = resolve_in_process(&mut ex, 1, "usleep");
+    ex.send(3, ex.sym(names::RUN_AS_INT), &args(&(usleep, micros)));
+    drop(ex.from.take());
+    drop(ex.from_dup.take());
+    ex
+}
+
+/// As LLVM's executor ends when a result has nowhere to go.
+fn assert_result_lost_then_clean_exit(ex: Raw) {
+    let (status, stderr) = ex.wait();
+    assert_exit(status, 0, &stderr);
+    assert!(
+        stderr.contains("SimpleRemoteEPCServer FD-transport disconnected"),
+        "{stderr:?}"
+    );
 }
 
 #[test]
 fn a_controller_closing_its_read_end_mid_call_ends_the_executor_cleanly() {
-    let mut ex = Raw::start();
-    let usleep = raw_resolve(&mut ex, 1, "usleep");
-    ex.send(3, ex.sym(names::RUN_AS_INT), &args(&(usleep, 200_000i32)));
+    let mut ex = executor_whose_controller_stopped_reading(200_000);
     let hwm = status_kib(ex.child.id(), "VmHWM");
     eprintln!("peak RSS [read end closed]: VmHWM {hwm} KiB");
-    // We stop reading for good but keep writing: the result cannot go out.
-    drop(ex.from.take());
-    drop(ex.from_dup.take());
     std::thread::sleep(Duration::from_millis(400));
     let mm = ex.sym(names::MEMORY_MANAGER_INSTANCE);
     // Writes may fail once the executor has gone: that is the point.
@@ -443,12 +410,7 @@ fn a_controller_closing_its_read_end_mid_call_ends_the_executor_cleanly() {
     )
     .unwrap();
     let _ = ex.to.as_mut().unwrap().write_all(&bytes);
-    let (status, stderr) = ex.wait();
-    assert_clean_exit(status, 0, &stderr);
-    assert!(
-        stderr.contains("SimpleRemoteEPCServer FD-transport disconnected"),
-        "{stderr:?}"
-    );
+    assert_result_lost_then_clean_exit(ex);
 }
 
 #[test]
@@ -456,19 +418,9 @@ fn a_controller_that_stops_reading_and_falls_silent_still_sees_the_executor_exit
     // orc-executor reads on its main thread: when a result cannot be sent
     // and the controller sends nothing more, the end of the connection must
     // wake that reader (its SpinWaker) rather than leave the process
-    // waiting for input that never comes.
-    let mut ex = Raw::start();
-    let usleep = raw_resolve(&mut ex, 1, "usleep");
-    ex.send(3, ex.sym(names::RUN_AS_INT), &args(&(usleep, 100_000i32)));
-    drop(ex.from.take());
-    drop(ex.from_dup.take());
-    // Our write end stays open (Raw::wait keeps it) and silent.
-    let (status, stderr) = ex.wait();
-    assert_clean_exit(status, 0, &stderr);
-    assert!(
-        stderr.contains("SimpleRemoteEPCServer FD-transport disconnected"),
-        "{stderr:?}"
-    );
+    // waiting for input that never comes. Our write end stays open
+    // (Raw::wait keeps it) and silent.
+    assert_result_lost_then_clean_exit(executor_whose_controller_stopped_reading(100_000));
 }
 
 #[test]
@@ -512,7 +464,7 @@ fn a_controller_stalled_for_two_seconds_finds_the_executor_still_serving() {
     assert!(hwm < rss_ceiling(64 * MIB), "VmHWM {hwm} KiB");
     drop(ex.to.take());
     let (status, stderr) = ex.wait();
-    assert_clean_exit(status, 0, &stderr);
+    assert_exit(status, 0, &stderr);
 }
 
 #[test]
@@ -556,7 +508,7 @@ fn a_flood_of_100000_pipelined_calls_is_answered_once_each_in_bounded_memory() {
         CALLS as f64 / elapsed.as_secs_f64()
     );
     let (status, stderr) = ex.finish();
-    assert_clean_exit(status, 0, &stderr);
+    assert_exit(status, 0, &stderr);
     assert!(hwm < rss_ceiling(64 * MIB), "VmHWM {hwm} KiB");
 }
 
@@ -582,7 +534,7 @@ fn a_frame_claiming_2_pow_63_bytes_costs_only_the_bytes_that_arrive() {
     let hwm = peak_rss("2^63-byte claim, 4 MiB sent", pid);
     eprintln!("VmHWM before the frame: {before} KiB");
     let (status, stderr) = ex.finish();
-    assert_clean_exit(status, 1, &stderr);
+    assert_exit(status, 1, &stderr);
     assert!(
         stderr.contains("orc-executor: ") && stderr.contains("Unexpected end-of-file"),
         "{stderr:?}"

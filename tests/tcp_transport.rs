@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use executor_support::{DEADLINE, args, executor_binary, own_profile};
+use executor_support::{DEADLINE, args, executor_binary, own_profile, wait_for_status};
 use orc_rt::services::names;
 use orc_rt::sps;
 use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
@@ -69,18 +69,7 @@ fn connect(child: &mut Child, port: u16) -> TcpStream {
 /// Waits for the process to exit (killing it after [`DEADLINE`]); its
 /// status and stderr.
 fn finish(mut child: Child) -> (ExitStatus, String) {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("orc-executor did not exit within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_for_status(&mut child);
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut stderr);

@@ -1,7 +1,7 @@
 //! Where the runtime's `tracing` events go.
 //!
 //! `ORC_RT_LOG=<filter>` installs tracing-subscriber's formatter with that
-//! filter. Without it only errors are printed, through [`ErrorsToStderr`]:
+//! filter. Without it only errors are printed, through [`ErrorLines`]:
 //! a few lines instead of tracing-subscriber's registry, whose set-up
 //! (sharded slabs, a `log` bridge, filter parsing) cost about a tenth of an
 //! executor session's start-up.
@@ -28,15 +28,18 @@ pub(crate) fn init() {
             .init();
     } else {
         // Fails only if a subscriber is already set, which then wins.
-        let _ = tracing::subscriber::set_global_default(ErrorsToStderr);
+        let _ = tracing::subscriber::set_global_default(ErrorLines(|line: &str| {
+            eprintln!("{line}");
+        }));
     }
 }
 
-/// Prints error events to stderr, one line each, and ignores everything
-/// else (spans included: the runtime uses none on its error paths).
-struct ErrorsToStderr;
+/// Hands each error event to its function as one line (stderr, in the
+/// executor) and ignores everything else (spans included: the runtime uses
+/// none on its error paths).
+struct ErrorLines<F>(F);
 
-impl Subscriber for ErrorsToStderr {
+impl<F: Fn(&str) + Send + Sync + 'static> Subscriber for ErrorLines<F> {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         *metadata.level() == Level::ERROR
     }
@@ -57,13 +60,13 @@ impl Subscriber for ErrorsToStderr {
         let mut line = EventLine::default();
         event.record(&mut line);
         let thread = std::thread::current();
-        eprintln!(
+        (self.0)(&format!(
             "ERROR {} {}: {}{}",
             thread.name().unwrap_or("main"),
             event.metadata().target(),
             line.message,
             line.fields
-        );
+        ));
     }
 
     fn enter(&self, _: &Id) {}
@@ -99,45 +102,43 @@ impl Visit for EventLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// The lines an `ErrorLines` was handed.
+    type Lines = Arc<Mutex<Vec<String>>>;
+
+    /// An `ErrorLines` that keeps its lines.
+    fn capturing() -> (ErrorLines<impl Fn(&str) + Send + Sync>, Lines) {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = ErrorLines(move |line: &str| sink.lock().unwrap().push(line.to_owned()));
+        (subscriber, lines)
+    }
 
     #[test]
     fn only_errors_are_enabled() {
-        let subscriber = ErrorsToStderr;
+        let (subscriber, lines) = capturing();
         tracing::subscriber::with_default(subscriber, || {
             assert!(tracing::enabled!(Level::ERROR));
             assert!(!tracing::enabled!(Level::WARN));
             assert!(!tracing::enabled!(Level::DEBUG));
+            tracing::warn!("not printed");
         });
+        assert!(lines.lock().unwrap().is_empty());
     }
 
     #[test]
-    fn an_event_becomes_its_message_then_its_fields() {
-        struct Capture(std::sync::Mutex<Vec<(String, String)>>);
-        impl Subscriber for Capture {
-            fn enabled(&self, _: &Metadata<'_>) -> bool {
-                true
-            }
-            fn new_span(&self, _: &Attributes<'_>) -> Id {
-                Id::from_u64(1)
-            }
-            fn record(&self, _: &Id, _: &Record<'_>) {}
-            fn record_follows_from(&self, _: &Id, _: &Id) {}
-            fn event(&self, event: &Event<'_>) {
-                let mut line = EventLine::default();
-                event.record(&mut line);
-                self.0.lock().unwrap().push((line.message, line.fields));
-            }
-            fn enter(&self, _: &Id) {}
-            fn exit(&self, _: &Id) {}
-        }
-        let capture = std::sync::Arc::new(Capture(Default::default()));
-        tracing::subscriber::with_default(capture.clone(), || {
+    fn an_event_becomes_one_line_its_message_then_its_fields() {
+        let (subscriber, lines) = capturing();
+        tracing::subscriber::with_default(subscriber, || {
             tracing::error!(kind = %"Io", seqno = 7, "lost {}", "a result");
         });
-        let lines = capture.0.lock().unwrap();
-        assert_eq!(
-            *lines,
-            [("lost a result".to_owned(), " kind=Io seqno=7".to_owned())]
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("ERROR "), "{lines:?}");
+        assert!(
+            lines[0].ends_with(" orc_executor::log::tests: lost a result kind=Io seqno=7"),
+            "{lines:?}"
         );
     }
 }

@@ -12,9 +12,11 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use orc_rt::ExecutorAddr;
+use orc_rt::services::names;
+use orc_rt::services::types::ExecutorSymbolDef;
 use orc_rt::sps;
 use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
+use orc_rt::{Error, ExecutorAddr};
 
 /// The target folder this test binary was built into (`<target>/<profile>/deps/<test>`).
 fn target_dir() -> PathBuf {
@@ -206,21 +208,85 @@ impl Executor {
     /// if it takes longer than [`DEADLINE`].
     pub(crate) fn finish(mut self) -> (ExitStatus, String) {
         self.close();
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for orc-executor") {
-                break status;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("orc-executor did not exit within {DEADLINE:?}: hang");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let stderr = self.stderr.recv_timeout(DEADLINE).unwrap_or_default();
-        (status, stderr)
+        wait_for_exit(&mut self.child, &self.stderr)
     }
+}
+
+/// Waits for `child` to exit; returns its status and what its stderr
+/// reader thread sent. Kills it and fails the test if it takes longer than
+/// [`DEADLINE`].
+pub(crate) fn wait_for_exit(child: &mut Child, stderr: &Receiver<String>) -> (ExitStatus, String) {
+    let status = wait_for_status(child);
+    (status, stderr.recv_timeout(DEADLINE).unwrap_or_default())
+}
+
+/// Waits for `child` to exit; kills it and fails the test if it takes
+/// longer than [`DEADLINE`].
+pub(crate) fn wait_for_status(child: &mut Child) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for orc-executor") {
+            return status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("orc-executor did not exit within {DEADLINE:?}: hang");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The process exited by itself with `code` (not killed by a signal).
+#[track_caller]
+pub(crate) fn assert_exit(status: ExitStatus, code: i32, stderr: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by a signal; stderr: {stderr}"
+    );
+    assert_eq!(status.code(), Some(code), "stderr: {stderr}");
+}
+
+/// A controller that can make one call and wait for its result (the
+/// threaded [`Executor`], or a test's own harness).
+pub(crate) trait Caller {
+    /// The address published under `name`.
+    fn symbol(&self, name: &str) -> ExecutorAddr;
+    /// Sends a CallWrapper and returns the Result's payload.
+    fn call(&mut self, seqno: u64, tag: ExecutorAddr, args: &[u8]) -> Vec<u8>;
+}
+
+impl Caller for Executor {
+    fn symbol(&self, name: &str) -> ExecutorAddr {
+        Executor::symbol(self, name)
+    }
+    fn call(&mut self, seqno: u64, tag: ExecutorAddr, args: &[u8]) -> Vec<u8> {
+        Executor::call(self, seqno, tag, args)
+    }
+}
+
+/// Opens the executor process itself through the dylib manager and looks
+/// `name` up in it (calls `seqno` and `seqno + 1`); returns the handle and
+/// the address.
+pub(crate) fn resolve_in_process(
+    ex: &mut impl Caller,
+    seqno: u64,
+    name: &str,
+) -> (ExecutorAddr, ExecutorAddr) {
+    let dm = ex.symbol(names::DYLIB_MANAGER_INSTANCE);
+    let open = ex.symbol(names::DYLIB_MANAGER_OPEN);
+    let h = ex.call(seqno, open, &args(&(dm, "", 0u64)));
+    let handle = sps::from_bytes::<Result<ExecutorAddr, Error>>(&h)
+        .expect("an Expected<Addr>")
+        .expect("the process opens");
+    let lookup = ex.symbol(names::DYLIB_MANAGER_RESOLVE);
+    let r = ex.call(seqno + 1, lookup, &args(&(handle, vec![(name, true)])));
+    let defs = sps::from_bytes::<Result<Vec<Option<ExecutorSymbolDef>>, Error>>(&r)
+        .expect("an Expected<lookup result>")
+        .expect("the lookup succeeds");
+    (handle, defs[0].expect("symbol found").addr)
 }
 
 impl Drop for Executor {

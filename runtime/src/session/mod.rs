@@ -377,44 +377,43 @@ impl SharedArc {
     /// and every manager's shutdown, so nothing it may touch is gone yet.
     fn fail_pending_call(&self, ret: ControllerCallReturn) {
         let result = WrapperFunctionBuffer::from_error(&Error::detached());
-        match self.scope.retain() {
-            Some(guard) => {
-                let f = ret.take();
-                let id = self.id();
-                self.dispatch(Box::new(move || {
-                    let _marker = Marker::enter(id);
-                    f(result);
-                    drop(guard);
-                }));
-            }
-            None => {
-                let f = ret.take();
-                f(result);
-            }
+        if let Err((f, result)) = self.dispatch_continuation(ret.take(), result) {
+            f(result);
         }
     }
 
     fn complete_call(&self, ret: ControllerCallReturn, result: WrapperFunctionBuffer) {
-        let f = ret.take();
-        match self.scope.retain() {
-            Some(guard) => {
-                let id = self.id();
-                self.dispatch(Box::new(move || {
-                    let _marker = Marker::enter(id);
-                    f(result);
-                    drop(guard);
-                }));
-            }
-            None => {
-                // Contract violation by the controller access: a result
-                // after the scope closed (upstream aborts). Running the
-                // continuation could enter torn-down code, so drop it.
-                drop(f);
-                self.report_error(contract(
-                    "controller access completed a call after the session began shutting down; continuation dropped",
-                ));
-            }
+        if let Err((f, _)) = self.dispatch_continuation(ret.take(), result) {
+            // Contract violation by the controller access: a result
+            // after the scope closed (upstream aborts). Running the
+            // continuation could enter torn-down code, so drop it.
+            drop(f);
+            self.report_error(contract(
+                "controller access completed a call after the session began shutting down; continuation dropped",
+            ));
         }
+    }
+
+    /// Dispatches `f(result)` as a task under a fresh guard; once the scope
+    /// is closed there is none to take, and both come back unrun.
+    fn dispatch_continuation<F>(
+        &self,
+        f: F,
+        result: WrapperFunctionBuffer,
+    ) -> Result<(), (F, WrapperFunctionBuffer)>
+    where
+        F: FnOnce(WrapperFunctionBuffer) + Send + 'static,
+    {
+        let Some(guard) = self.scope.retain() else {
+            return Err((f, result));
+        };
+        let id = self.id();
+        self.dispatch(Box::new(move || {
+            let _marker = Marker::enter(id);
+            f(result);
+            drop(guard);
+        }));
+        Ok(())
     }
 
     /// A continuation dropped uncompleted (see [`ControllerCallReturn`]).

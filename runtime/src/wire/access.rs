@@ -469,8 +469,10 @@ impl WireControllerAccess {
         let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
         let mut frames =
             FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
+        // Whether the next message is already whole in the buffer.
+        let mut next_buffered = false;
         let result = loop {
-            if !complete_message_at_start(frames.get_mut().buffer()) {
+            if !next_buffered {
                 // Reading may wait: send what was corked first.
                 if let Err(e) = self.flush_corked() {
                     break if e.kind() == ErrorKind::Detached {
@@ -503,7 +505,7 @@ impl WireControllerAccess {
                 msg.tag.value(),
                 msg.payload.bytes().len()
             );
-            let next_buffered = complete_message_at_start(frames.get_mut().buffer());
+            next_buffered = complete_message_at_start(frames.get_mut().buffer());
             self.next_message_buffered
                 .store(next_buffered, Ordering::Relaxed);
             match self.deliver(msg) {

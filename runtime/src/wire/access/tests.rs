@@ -38,6 +38,10 @@ fn connect() -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
     connect_counting_writes(false, Arc::default())
 }
 
+/// A wrapper `connect_with` publishes: its bootstrap name, its address and
+/// whether the reader thread runs it inline.
+type Published = (&'static str, ExecutorAddr, bool);
+
 /// Counts the writes the access makes.
 struct CountingWriter<W>(W, Arc<std::sync::atomic::AtomicUsize>);
 
@@ -57,14 +61,32 @@ fn connect_counting_writes(
     inline_echo: bool,
     writes: Arc<std::sync::atomic::AtomicUsize>,
 ) -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
+    connect_with(
+        |session| {
+            let echo = session.register_wrapper(|args, ret| ret.send(args));
+            vec![("echo", echo, inline_echo)]
+        },
+        writes,
+    )
+}
+
+/// A session with the wrappers `register` adds, attached over a socket
+/// pair, the access's writes counted in `writes`.
+fn connect_with(
+    register: impl FnOnce(&Session) -> Vec<Published>,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+) -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
     let session = Session::builder()
         .process_info(ProcessInfo::new("x86_64-test-linux", 4096))
         .dispatcher(ThreadPerTaskDispatcher::with_stack_size(256 * 1024))
         .build()
         .unwrap();
-    let echo = session.register_wrapper(|args, ret| ret.send(args));
+    let published = register(&session);
     let mut bootstrap = BootstrapInfo::new();
-    bootstrap.symbols.add_unique([("echo", echo)]).unwrap();
+    bootstrap
+        .symbols
+        .add_unique(published.iter().map(|&(name, addr, _)| (name, addr)))
+        .unwrap();
     bootstrap.values.insert("key".into(), "value".into());
     let (tx, rx) = mpsc::channel();
     session
@@ -79,11 +101,13 @@ fn connect_counting_writes(
         close_transport: Some(Arc::new(move || {
             let _ = closer.shutdown(std::net::Shutdown::Both);
         })),
-        inline_calls: Arc::new(if inline_echo {
-            [echo].into_iter().collect()
-        } else {
-            Default::default()
-        }),
+        inline_calls: Arc::new(
+            published
+                .iter()
+                .filter(|&&(_, _, inline)| inline)
+                .map(|&(_, addr, _)| addr)
+                .collect(),
+        ),
         ..WireOptions::default()
     };
     let theirs_w = CountingWriter(theirs_w, writes);
@@ -195,59 +219,34 @@ fn an_inline_call_ending_the_connection_does_not_wait_for_a_call_thread_that_wai
     // before waits in `end` for the lock the delivery holds, and the reader
     // used to tell the session right there, whose detach (a shutdown was
     // requested meanwhile) joins that call's thread.
-    let session = Session::builder()
-        .process_info(ProcessInfo::new("x86_64-test-linux", 4096))
-        .dispatcher(ThreadPerTaskDispatcher::with_stack_size(256 * 1024))
-        .build()
-        .unwrap();
     let release = Arc::new(std::sync::Barrier::new(2));
-    let r = release.clone();
-    let slow = session.register_wrapper(move |args, ret| {
-        r.wait();
-        ret.send(args)
-    });
-    let r = release.clone();
     let (shutdown_tx, shutdown_rx) = mpsc::channel();
-    let gate = session.register_wrapper(move |args, ret| {
-        // On the reader thread, inside the delivery: let `slow` finish and
-        // fail to send, have a shutdown requested, then answer (and fail).
-        r.wait();
-        let _ = shutdown_tx.send(());
-        std::thread::sleep(Duration::from_millis(200));
-        ret.send(args)
-    });
-    let mut bootstrap = BootstrapInfo::new();
-    bootstrap
-        .symbols
-        .add_unique([("slow", slow), ("gate", gate)])
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    session
-        .set_on_disconnect(move |r| {
-            let _ = tx.send(r);
-        })
-        .unwrap();
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs_w = theirs.try_clone().unwrap();
-    let options = WireOptions {
-        inline_calls: Arc::new([gate].into_iter().collect()),
-        ..WireOptions::default()
-    };
-    session
-        .attach_with(bootstrap, |hooks| {
-            Ok(WireControllerAccess::new(hooks, theirs, theirs_w, options))
-        })
-        .unwrap();
-    let mut out = ours.try_clone().unwrap();
-    let mut frames = FrameReader::new(ours.try_clone().unwrap());
-    assert_eq!(
-        frames.read_message().unwrap().unwrap().opcode,
-        Opcode::Setup
+    let (session, mut c, rx) = connect_with(
+        |session| {
+            let r = release.clone();
+            let slow = session.register_wrapper(move |args, ret| {
+                r.wait();
+                ret.send(args)
+            });
+            let r = release.clone();
+            let gate = session.register_wrapper(move |args, ret| {
+                // On the reader thread, inside the delivery: let `slow`
+                // finish and fail to send, have a shutdown requested, then
+                // answer (and fail).
+                r.wait();
+                let _ = shutdown_tx.send(());
+                std::thread::sleep(Duration::from_millis(200));
+                ret.send(args)
+            });
+            vec![("slow", slow, false), ("gate", gate, true)]
+        },
+        Arc::default(),
     );
+    let (slow, gate) = (c.sym("slow"), c.sym("gate"));
     // From now on every write of the executor fails (EPIPE).
-    ours.shutdown(std::net::Shutdown::Read).unwrap();
-    write_message(&mut out, Opcode::CallWrapper, 1, slow, b"slow").unwrap();
-    write_message(&mut out, Opcode::CallWrapper, 2, gate, b"gate").unwrap();
+    c.out.shutdown(std::net::Shutdown::Read).unwrap();
+    c.send(Opcode::CallWrapper, 1, slow, b"slow");
+    c.send(Opcode::CallWrapper, 2, gate, b"gate");
     shutdown_rx.recv_timeout(T).unwrap();
     // The request blocks until the delivery is over: on another thread
     // (left behind if the deadlock comes back, so the test fails, not hangs).
