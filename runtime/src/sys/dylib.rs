@@ -19,7 +19,7 @@ unsafe impl Send for Library {}
 unsafe impl Sync for Library {}
 
 /// The loader's last error message for this thread.
-fn last_dl_error(fallback: &str) -> String {
+pub(super) fn last_dl_error(fallback: &str) -> String {
     // SAFETY: dlerror returns null or a NUL-terminated thread-local string,
     // which we copy before any other dl* call can overwrite it.
     let msg = unsafe { libc::dlerror() };

@@ -2,15 +2,64 @@
 //! exceptions can unwind through JIT'd code.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::ffi::{CStr, c_void};
+use std::sync::{Mutex, OnceLock};
 
 use crate::addr::ExecutorAddrRange;
 
-unsafe extern "C" {
-    // libgcc_s (linked by Rust's std on GNU targets): takes the start of a
-    // whole .eh_frame section ending in a zero terminator.
-    fn __register_frame(begin: *const u8);
-    fn __deregister_frame(begin: *const u8);
+/// The unwinder that JIT'd code's exceptions go through.
+///
+/// Looked up at run time rather than linked: JIT'd C++ code throws through
+/// libstdc++, which unwinds with the shared libgcc_s, and glibc uses that
+/// copy too (`backtrace`, thread cancellation), so JIT'd frames must be in
+/// its registry. orc-executor does not link libgcc_s (it carries its own
+/// unwinder for Rust panics, see `executor/build.rs`): loading libgcc_s
+/// only when the first section is registered keeps it out of every session
+/// that never registers one. In a process that links it already (Rust on
+/// glibc does by default) this finds that copy.
+struct Unwinder {
+    /// `void __register_frame(void *begin)`: takes the start of a whole
+    /// .eh_frame section ending in a zero terminator.
+    register: FrameFn,
+    deregister: FrameFn,
+}
+
+type FrameFn = unsafe extern "C" fn(*const u8);
+
+const LIBGCC_S: &CStr = c"libgcc_s.so.1";
+
+fn unwinder() -> Result<&'static Unwinder, String> {
+    static UNWINDER: OnceLock<Result<Unwinder, String>> = OnceLock::new();
+    UNWINDER
+        .get_or_init(|| {
+            // SAFETY: a NUL-terminated soname; running libgcc_s's
+            // initializers is what loading it is for. Global, as it is for
+            // a program that links it; never closed (process lifetime).
+            let handle =
+                unsafe { libc::dlopen(LIBGCC_S.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if handle.is_null() {
+                return Err(format!(
+                    "cannot load the unwinder ({LIBGCC_S:?}): {}",
+                    super::dylib::last_dl_error("not found")
+                ));
+            }
+            let function = |name: &CStr| -> Result<FrameFn, String> {
+                // SAFETY: a live handle and a NUL-terminated name.
+                let f = unsafe { libc::dlsym(handle, name.as_ptr()) };
+                if f.is_null() {
+                    return Err(format!("the unwinder has no {name:?}"));
+                }
+                // SAFETY: libgcc_s's function of that name, whose C
+                // signature is `void (void *)`.
+                Ok(unsafe { std::mem::transmute::<*mut c_void, FrameFn>(f) })
+            };
+            Ok(Unwinder {
+                register: function(c"__register_frame")?,
+                deregister: function(c"__deregister_frame")?,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Section starts registered through this module: libgcc aborts when asked
@@ -35,6 +84,7 @@ pub(crate) fn register(range: ExecutorAddrRange) -> Result<(), String> {
     let mut probe = vec![0u8; len.min(1 << 20)];
     super::memory::read_checked(&mut [(range.start, &mut probe[..])])
         .map_err(|e| format!("cannot register eh-frame section: {e}"))?;
+    let unwinder = unwinder().map_err(|e| format!("cannot register eh-frame section: {e}"))?;
     let mut set = registered();
     if !set
         .get_or_insert_with(HashSet::new)
@@ -48,7 +98,7 @@ pub(crate) fn register(range: ExecutorAddrRange) -> Result<(), String> {
     // SAFETY: the section is mapped and readable (checked above); its
     // contents are the controller's JIT-linked .eh_frame, which libgcc
     // reads as long as it stays registered (deregistered before release).
-    unsafe { __register_frame(range.start.to_ptr::<u8>()) };
+    unsafe { (unwinder.register)(range.start.to_ptr::<u8>()) };
     super::live::EH_FRAMES.up();
     Ok(())
 }
@@ -62,9 +112,11 @@ pub(crate) fn deregister(range: ExecutorAddrRange) -> Result<(), String> {
             range.start.value()
         ));
     }
-    // SAFETY: registered by `register` and not deregistered since (the set
-    // says so), so libgcc knows it and will not abort.
-    unsafe { __deregister_frame(range.start.to_ptr::<u8>()) };
+    let unwinder = unwinder().map_err(|e| format!("cannot deregister eh-frame section: {e}"))?;
+    // SAFETY: registered by `register` (with this unwinder: it never
+    // changes) and not deregistered since (the set says so), so libgcc
+    // knows it and will not abort.
+    unsafe { (unwinder.deregister)(range.start.to_ptr::<u8>()) };
     super::live::EH_FRAMES.down();
     Ok(())
 }
