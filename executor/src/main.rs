@@ -18,6 +18,7 @@ mod log;
 use std::ffi::{OsString, c_char, c_int};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -128,11 +129,14 @@ fn print_gdb_last_entry() {
     );
 }
 
+/// An open transport: reader, writer, how to shut it down (sockets), the
+/// reader's wait for input, and the descriptor it reads.
 type Stream = (
     Box<dyn Read + Send>,
     Box<dyn Write + Send>,
     Option<orc_rt::wire::CloseFn>,
     SpinWait,
+    RawFd,
 );
 
 /// How long the reader polls for the next message before it blocks (see
@@ -159,7 +163,8 @@ fn open_transport(transport: &Transport) -> Result<Stream, String> {
                 adopt_fds(*r, *w).map_err(|e| format!("filedescs={r},{w}: {e}"))?;
             let spin = SpinWait::new(&r_file, spin_budget())
                 .map_err(|e| format!("filedescs={r},{w}: {e}"))?;
-            Ok((Box::new(r_file), Box::new(w_file), None, spin))
+            let fd = r_file.as_raw_fd();
+            Ok((Box::new(r_file), Box::new(w_file), None, spin, fd))
         }
         Transport::Listen(addr) => {
             let listener =
@@ -181,7 +186,8 @@ fn open_transport(transport: &Transport) -> Result<Stream, String> {
             });
             let spin = SpinWait::new(&stream, spin_budget())
                 .map_err(|e| format!("cloning the connection: {e}"))?;
-            Ok((Box::new(stream), Box::new(writer), Some(close), spin))
+            let fd = stream.as_raw_fd();
+            Ok((Box::new(stream), Box::new(writer), Some(close), spin, fd))
         }
     }
 }
@@ -203,7 +209,7 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
         let _ = ended_tx.send(result);
     })?;
 
-    let (reader, writer, close_transport, spin) = match open_transport(&transport) {
+    let (reader, writer, close_transport, spin, read_fd) = match open_transport(&transport) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{argv0}: {message}");
@@ -233,6 +239,9 @@ fn run(argv0: &str, transport: Transport) -> Result<u8, Error> {
         // Results of JIT'd code's calls to the controller only wake the
         // waiting thread.
         inline_results: true,
+        // Bulk writes go from the transport straight into JIT memory.
+        streamed_calls: Arc::new(services.streamed_calls.iter().cloned().collect()),
+        stream_fd: Some(read_fd),
         // Poll for the next call briefly before blocking: see SpinWait.
         wait_for_input: Some(Arc::new(move || spin.wait())),
         ..WireOptions::default()

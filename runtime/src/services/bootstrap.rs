@@ -12,6 +12,7 @@ use crate::controller_access::BootstrapInfo;
 use crate::error::Error;
 use crate::resource_manager::{OnComplete, ResourceManager};
 use crate::session::{ProcessInfo, SessionHandle};
+use crate::wire::StreamedCall;
 use crate::wrapper::WrapperFunctionBuffer;
 
 use super::alloc_actions::ActionCaller;
@@ -63,6 +64,9 @@ pub struct ExecutorServices {
     /// `dispatcher::with_inline_dispatch`): memory reads and writes, symbol
     /// lookup, reserve.
     pub inline_safe: Vec<ExecutorAddr>,
+    /// The wrapper functions whose large payloads a transport may stream
+    /// (`WireOptions::streamed_calls`): bulk memory writes.
+    pub streamed_calls: Vec<(ExecutorAddr, Arc<dyn StreamedCall>)>,
 }
 
 struct MemoryManagerRm(Arc<MemoryManager>);
@@ -364,6 +368,14 @@ impl ExecutorServices {
             }
         }
 
+        let streamed_calls: Vec<(ExecutorAddr, Arc<dyn StreamedCall>)> = symbols
+            .iter()
+            .filter(|(name, _)| *name == names::WRITE_BUFFERS)
+            .map(|&(_, addr)| {
+                let call = memory_access::wire::StreamedWriteBuffers(memory_access.clone());
+                (addr, Arc::new(call) as Arc<dyn StreamedCall>)
+            })
+            .collect();
         let mut bootstrap = BootstrapInfo::new();
         bootstrap.symbols.add_unique(symbols)?;
         Ok((
@@ -373,6 +385,7 @@ impl ExecutorServices {
                 dylib_manager,
                 shared_memory,
                 inline_safe,
+                streamed_calls,
             },
             bootstrap,
         ))

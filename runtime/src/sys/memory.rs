@@ -448,6 +448,57 @@ pub(crate) fn write_checked(
     Ok(())
 }
 
+/// Reads `len` bytes from the descriptor `fd` straight into our memory at
+/// `addr`, which must lie inside `region`: one copy, done by the kernel,
+/// which refuses (EFAULT) a page that is unmapped or not writable instead of
+/// faulting.
+pub(crate) fn read_fd_into(
+    region: &Region,
+    addr: ExecutorAddr,
+    len: usize,
+    fd: std::os::fd::RawFd,
+) -> io::Result<FdRead> {
+    region.offset_of(addr, len as u64)?;
+    let mut landed = 0;
+    while landed < len {
+        // SAFETY: the target lies inside a mapping the caller keeps alive
+        // (`region`, checked above) that no Rust reference points into; the
+        // kernel writes it only where the page allows (EFAULT otherwise).
+        let n = unsafe {
+            libc::read(
+                fd,
+                addr.to_ptr::<libc::c_void>().wrapping_byte_add(landed),
+                len - landed,
+            )
+        };
+        match n {
+            0 => return Ok(FdRead::Ended(landed)),
+            n if n > 0 => landed += n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EFAULT) => return Ok(FdRead::Refused(landed)),
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(FdRead::Done)
+}
+
+/// How [`read_fd_into`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FdRead {
+    /// Every byte landed.
+    Done,
+    /// A page refused the bytes after the first `n` (which landed); the
+    /// rest are still unread.
+    Refused(usize),
+    /// The stream ended after `n` bytes.
+    Ended(usize),
+}
+
 /// Which way [`kernel_checked_copy`] copies.
 #[derive(Clone, Copy)]
 enum Direction {
@@ -640,6 +691,47 @@ mod tests {
                 .contains(&format!("{:#x}", (base + page).value())),
             "{ro}"
         );
+    }
+
+    #[test]
+    fn descriptor_reads_land_in_place_stop_at_a_refused_page_and_see_the_end() {
+        use std::io::Write as _;
+        use std::os::fd::AsRawFd;
+        let page = super::super::page_size();
+        let r = Region::map(page * 2).unwrap();
+        let base = r.range().start;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let fd = reader.as_raw_fd();
+        let bytes: Vec<u8> = (0..page * 2).map(|i| (i % 251) as u8).collect();
+
+        // Everything lands (from an offset: no alignment needed).
+        writer.write_all(&bytes[..100]).unwrap();
+        assert_eq!(read_fd_into(&r, base + 5, 100, fd).unwrap(), FdRead::Done);
+        let mut got = vec![0u8; 100];
+        read_checked(&mut [(base + 5, &mut got[..])]).unwrap();
+        assert_eq!(got, bytes[..100]);
+
+        // Outside the region: refused before reading anything.
+        assert!(read_fd_into(&r, base + page, page as usize + 1, fd).is_err());
+
+        // A read-only second page: at most the bytes before it land (the
+        // kernel may refuse the whole copy), the rest stay in the pipe, in
+        // order.
+        r.protect(base + page, page, Prot::from_bits(Prot::READ))
+            .unwrap();
+        writer.write_all(&bytes[..16]).unwrap();
+        let FdRead::Refused(landed) = read_fd_into(&r, base + page - 8, 16, fd).unwrap() else {
+            panic!("the read-only page is refused");
+        };
+        assert!(landed <= 8, "{landed} bytes landed on a read-only page");
+        let mut rest = vec![0u8; 16 - landed];
+        std::io::Read::read_exact(&mut &reader, &mut rest).unwrap();
+        assert_eq!(rest, bytes[landed..16]);
+
+        // The stream ends early: what arrived is counted.
+        writer.write_all(&bytes[..3]).unwrap();
+        drop(writer);
+        assert_eq!(read_fd_into(&r, base, 10, fd).unwrap(), FdRead::Ended(3));
     }
 
     #[test]

@@ -24,7 +24,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::addr::ExecutorAddr;
@@ -39,11 +40,14 @@ use crate::services::dispatcher::with_inline_dispatch;
 use crate::services::{lock, read, write};
 use crate::wrapper::{BufferView, WrapperFunctionBuffer};
 
-use super::frame::{Header, complete_message_at_start};
+use super::frame::{Header, WireError, complete_message_at_start};
+use super::stream::{PayloadSource, STREAM_THRESHOLD, StreamedCall};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo, write_message};
 
 type BoxedReader = Box<dyn Read + Send>;
 type BoxedWriter = Box<dyn Write + Send>;
+/// The reader thread's framing over its buffered stream.
+type Frames = FrameReader<BufReader<BoxedReader>>;
 
 /// Corked bytes beyond which they are written at once.
 const CORK_LIMIT: usize = 64 * 1024;
@@ -148,6 +152,16 @@ pub struct WireOptions {
     /// whole message buffered), after the corked results went out: the
     /// executor polls its descriptor briefly there ([`super::SpinWait`]).
     pub wait_for_input: Option<WaitFn>,
+    /// Calls whose large payloads (from [`STREAM_THRESHOLD`] bytes on) are
+    /// consumed as they arrive, by their [`StreamedCall`], before they are
+    /// delivered (`ExecutorServices::streamed_calls`: bulk memory writes).
+    /// Only for addresses that are also in `inline_calls`, so that the work
+    /// done while reading keeps its place in the order of calls, and only
+    /// when `stream_fd` is set.
+    pub streamed_calls: Arc<HashMap<ExecutorAddr, Arc<dyn StreamedCall>>>,
+    /// The descriptor the reader reads from, if it is one (a pipe or a
+    /// socket): streamed calls read their payload from it directly.
+    pub stream_fd: Option<RawFd>,
 }
 
 /// See [`WireOptions::wait_for_input`].
@@ -167,6 +181,8 @@ impl fmt::Debug for WireOptions {
             .field("wait_for_input", &self.wait_for_input.is_some())
             .field("inline_calls", &self.inline_calls.len())
             .field("inline_results", &self.inline_results)
+            .field("streamed_calls", &self.streamed_calls.len())
+            .field("stream_fd", &self.stream_fd)
             .finish()
     }
 }
@@ -182,6 +198,8 @@ impl Default for WireOptions {
             wait_for_input: None,
             inline_calls: Arc::default(),
             inline_results: false,
+            streamed_calls: Arc::default(),
+            stream_fd: None,
         }
     }
 }
@@ -466,7 +484,7 @@ impl WireControllerAccess {
         crate::sys::signals::block_sigpipe_for_this_thread();
         // Buffered: one read syscall usually brings a whole message, header
         // and payload, or several.
-        let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+        let reader = BufReader::with_capacity(64 * 1024, reader);
         let mut frames =
             FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
         // Whether the next message is already whole in the buffer.
@@ -490,7 +508,7 @@ impl WireControllerAccess {
                     break Ok(());
                 }
             }
-            let msg = match frames.read_message() {
+            let msg = match self.read_message(&mut frames) {
                 Ok(Some(msg)) => msg,
                 // End of stream at a message boundary: LLVM 22's controller
                 // ends every session this way (it never sends Hangup).
@@ -547,6 +565,46 @@ impl WireControllerAccess {
     }
 
     /// Hands one message to the session. `Ok(false)` ends the session.
+    /// The next message, its payload streamed when its call is one of
+    /// `streamed_calls` (`Ok(None)`: the stream ended between messages).
+    fn read_message(&self, frames: &mut Frames) -> Result<Option<Message>, WireError> {
+        let Some(header) = frames.read_header()? else {
+            return Ok(None);
+        };
+        let streamed = match (header.opcode, self.options.stream_fd) {
+            (Opcode::CallWrapper, Some(fd)) if header.payload_len >= STREAM_THRESHOLD => self
+                .options
+                .streamed_calls
+                .get(&header.tag)
+                .filter(|_| self.options.inline_calls.contains(&header.tag))
+                // Not once the connection is ending: the call would not be
+                // delivered, so none of its work may be done.
+                .filter(|_| !*read(&self.closed) && !lock(&self.calls).disconnecting)
+                .map(|call| (call, fd)),
+            _ => None,
+        };
+        let payload = match streamed {
+            Some((call, fd)) => {
+                let mut source = PayloadSource::new(frames.get_mut(), fd, header.payload_len);
+                let payload = call.stream(&mut source)?;
+                if source.remaining() != 0 {
+                    return Err(WireError::Io(std::io::Error::other(format!(
+                        "{call:?} left {} payload bytes unread",
+                        source.remaining()
+                    ))));
+                }
+                payload
+            }
+            None => frames.read_payload(header.payload_len)?,
+        };
+        Ok(Some(Message {
+            opcode: header.opcode,
+            seqno: header.seqno,
+            tag: header.tag,
+            payload,
+        }))
+    }
+
     fn deliver(&self, msg: Message) -> Result<bool, Error> {
         let closed = read(&self.closed);
         if *closed || lock(&self.calls).disconnecting {

@@ -221,6 +221,21 @@ impl<R: Read> FrameReader<R> {
     /// Reads the next message. `Ok(None)` is an end of stream exactly at a
     /// message boundary, the orderly end of an LLVM 22 session.
     pub fn read_message(&mut self) -> Result<Option<Message>, WireError> {
+        let Some(header) = self.read_header()? else {
+            return Ok(None);
+        };
+        let payload = self.read_payload(header.payload_len)?;
+        Ok(Some(Message {
+            opcode: header.opcode,
+            seqno: header.seqno,
+            tag: header.tag,
+            payload,
+        }))
+    }
+
+    /// Reads and checks the next header (`Ok(None)` at an end of stream at
+    /// a message boundary); its payload, `payload_len` bytes, comes next.
+    pub fn read_header(&mut self) -> Result<Option<Header>, WireError> {
         let mut raw = [0u8; HEADER_SIZE];
         let got = read_full(&mut self.inner, &mut raw)?;
         if got == 0 {
@@ -241,51 +256,63 @@ impl<R: Read> FrameReader<R> {
                 limit: self.max_message_size,
             });
         }
-        let payload = self.read_payload(header.payload_len)?;
-        Ok(Some(Message {
-            opcode: header.opcode,
-            seqno: header.seqno,
-            tag: header.tag,
-            payload,
-        }))
+        Ok(Some(header))
     }
 
-    fn read_payload(&mut self, len: u64) -> Result<WrapperFunctionBuffer, WireError> {
-        let eof = |read: usize| WireError::UnexpectedEof {
-            part: "payload",
-            read: read as u64,
-            expected: len,
+    /// Reads a payload of `len` bytes (after [`read_header`](Self::read_header)).
+    pub fn read_payload(&mut self, len: u64) -> Result<WrapperFunctionBuffer, WireError> {
+        read_payload_after(&mut self.inner, &[], len)
+    }
+}
+
+/// Reads the rest of a payload of `len` bytes whose first bytes, `prefix`,
+/// were already read, into one buffer that starts with `prefix`.
+pub(crate) fn read_payload_after<R: Read + ?Sized>(
+    inner: &mut R,
+    prefix: &[u8],
+    len: u64,
+) -> Result<WrapperFunctionBuffer, WireError> {
+    let eof = |read: usize| WireError::UnexpectedEof {
+        part: "payload",
+        read: read as u64,
+        expected: len,
+    };
+    debug_assert!(
+        prefix.len() as u64 <= len,
+        "the prefix is part of the payload"
+    );
+    // Start with what the claim allows up to the eager limit, then double
+    // as data arrives: the final exact-size buffer is only allocated once
+    // half of it has been received. Growing reallocates (in place or by
+    // remapping when the allocator can), not allocate-and-copy.
+    let mut capacity = len.min(EAGER_PAYLOAD_LIMIT as u64).max(prefix.len() as u64) as usize;
+    let mut buf = WrapperFunctionBuffer::allocate(capacity);
+    if let Some(bytes) = buf.as_bytes_mut() {
+        bytes[..prefix.len()].copy_from_slice(prefix);
+    }
+    let mut filled = prefix.len();
+    loop {
+        let dst = match buf.as_bytes_mut() {
+            Some(bytes) => &mut bytes[filled..],
+            None => &mut [],
         };
-        // Start with what the claim allows up to the eager limit, then double
-        // as data arrives: the final exact-size buffer is only allocated once
-        // half of it has been received. Growing reallocates (in place or by
-        // remapping when the allocator can), not allocate-and-copy.
-        let mut capacity = len.min(EAGER_PAYLOAD_LIMIT as u64) as usize;
-        let mut buf = WrapperFunctionBuffer::allocate(capacity);
-        let mut filled = 0usize;
-        loop {
-            let dst = match buf.as_bytes_mut() {
-                Some(bytes) => &mut bytes[filled..],
-                None => &mut [],
-            };
-            let got = read_full(&mut self.inner, dst)?;
-            filled += got;
-            if filled < capacity {
-                return Err(eof(filled));
-            }
-            if filled as u64 == len {
-                return Ok(buf);
-            }
-            let next = (capacity as u64).saturating_mul(2).min(len);
-            let next = usize::try_from(next).map_err(|_| eof(filled))?;
-            buf.grow_zeroed(next);
-            capacity = next;
+        let got = read_full(inner, dst)?;
+        filled += got;
+        if filled < capacity {
+            return Err(eof(filled));
         }
+        if filled as u64 == len {
+            return Ok(buf);
+        }
+        let next = (capacity as u64).saturating_mul(2).min(len);
+        let next = usize::try_from(next).map_err(|_| eof(filled))?;
+        buf.grow_zeroed(next);
+        capacity = next;
     }
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {

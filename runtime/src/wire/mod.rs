@@ -6,6 +6,7 @@ mod access;
 mod frame;
 mod setup;
 mod spin;
+mod stream;
 
 pub use access::{CloseFn, LostResultFn, WaitFn, WireControllerAccess, WireOptions};
 
@@ -15,6 +16,8 @@ pub use frame::{
 };
 pub use setup::SetupInfo;
 pub use spin::{SpinWait, SpinWaker};
+pub(crate) use stream::Landed;
+pub use stream::{PayloadSource, STREAM_THRESHOLD, StreamedCall};
 
 /// Takes ownership of the descriptor pair `filedescs=IN,OUT` names: `IN`
 /// is read from, `OUT` written to (the same descriptor may serve both).
