@@ -24,7 +24,8 @@
 # repository, else /work/shared), SESSIONS (5), CORPUS_SESSIONS (2; 0 skips
 # the corpus), EPC_BENCH_FLAGS (extra epc-bench flags, e.g. "--iters 2000
 # --reps 3" for a quick look), LIMITS_FLAGS (default "--iters 5000 --reps 3"),
-# LLVM_EXECUTOR (default /usr/lib/llvm-22/bin/llvm-jitlink-executor),
+# LLVM_EXECUTOR (default /usr/lib/llvm-22/bin/llvm-jitlink-executor,
+# installed with scripts/setup.sh when missing),
 # CARGO_TARGET_DIR.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +46,10 @@ for f in "$SHARED/bench/epc-bench/build.sh" "$SHARED/bench/limits/build.sh"; do
     exit 2
   fi
 done
+if [ ! -x "$LLVM_EXECUTOR" ] && [ "$LLVM_EXECUTOR" = /usr/lib/llvm-22/bin/llvm-jitlink-executor ]; then
+  # A fresh machine: install LLVM 22 (and llvm-config for the benches).
+  bash "$REPO/scripts/setup.sh" >&2
+fi
 if [ ! -x "$LLVM_EXECUTOR" ]; then
   echo "compare-epc: LLVM's executor not found: $LLVM_EXECUTOR (set LLVM_EXECUTOR)" >&2
   exit 2
