@@ -564,7 +564,6 @@ impl WireControllerAccess {
             && self.next_message_buffered.load(Ordering::Relaxed)
     }
 
-    /// Hands one message to the session. `Ok(false)` ends the session.
     /// The next message, its payload streamed when its call is one of
     /// `streamed_calls` (`Ok(None)`: the stream ended between messages).
     fn read_message(&self, frames: &mut Frames) -> Result<Option<Message>, WireError> {
@@ -605,6 +604,7 @@ impl WireControllerAccess {
         }))
     }
 
+    /// Hands one message to the session. `Ok(false)` ends the session.
     fn deliver(&self, msg: Message) -> Result<bool, Error> {
         let closed = read(&self.closed);
         if *closed || lock(&self.calls).disconnecting {
