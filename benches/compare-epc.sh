@@ -78,17 +78,13 @@ SESSION_METRICS=session_setup,session_teardown,session_total
 CALL_METRICS=rtt_write_u64,pipelined_write_u64,bulk_write,bulk_write_pipelined,memmgr_cycle,dylib_lookup
 for s in $(seq 1 "$SESSIONS"); do
   echo "# session $s/$SESSIONS: llvm, ours" >&2
-  for side in llvm ours; do
-    exe=$LLVM_EXECUTOR
-    [ "$side" = ours ] && exe=$OURS
-    # shellcheck disable=SC2086
-    "$BENCH" --executor "$exe" --only "$SESSION_METRICS" $EPC_BENCH_FLAGS >"$WORK/$side.$s"
-  done
-  for side in llvm ours; do
-    exe=$LLVM_EXECUTOR
-    [ "$side" = ours ] && exe=$OURS
-    # shellcheck disable=SC2086
-    "$BENCH" --executor "$exe" --only "$CALL_METRICS" $EPC_BENCH_FLAGS >>"$WORK/$side.$s"
+  for metrics in "$SESSION_METRICS" "$CALL_METRICS"; do
+    for side in llvm ours; do
+      exe=$LLVM_EXECUTOR
+      [ "$side" = ours ] && exe=$OURS
+      # shellcheck disable=SC2086
+      "$BENCH" --executor "$exe" --only "$metrics" $EPC_BENCH_FLAGS >>"$WORK/$side.$s"
+    done
   done
 done
 
