@@ -25,7 +25,7 @@
 #        purpose (they link the library with plain cc); they run under
 #        valgrind in runtime/tests/c_api.rs instead.
 # 2. valgrind: the unit tests of the modules with unsafe code (wrapper, ffi,
-#    sys, call, session::abi, fuzzing's harmless functions) and the
+#    sys, call, session::abi, the fuzz oracles' harmless functions) and the
 #    services built on them, and the fuzz-corpus replay (whole sessions over
 #    the wire), on an ordinary debug build: no invalid read or
 #    write, no use of uninitialised memory, nothing definitely lost
@@ -87,20 +87,27 @@ run_valgrind() {
   command -v valgrind >/dev/null || { echo "asan.sh: valgrind not installed" >&2; exit 2; }
   local dir
   dir=$(realpath -m "${VALGRIND_TARGET_DIR:-$PWD/target/valgrind}")
-  local bin
-  bin=$(CARGO_TARGET_DIR=$dir cargo test -p orc-rt --features fuzzing --lib --no-run \
-          --message-format=json 2>/dev/null |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-  [ -x "$bin" ] || { echo "asan.sh: no unit-test binary" >&2; exit 2; }
-  echo "asan.sh: valgrind $bin" >&2
-  # --exact off: each argument is a substring filter on test paths.
+  # The unit tests of the modules with unsafe code, crate by crate:
+  # package, then substring filters on test paths (--exact off).
   # Skipped: huge_reservations_fail_cleanly expects the kernel's ENOMEM for
   # a 2^62-byte mmap; valgrind's mmap answers EINVAL.
-  valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite --track-origins=yes --num-callers=40 \
-    --suppressions=scripts/valgrind.supp \
-    "$bin" --test-threads=1 -q --skip huge_reservations_fail_cleanly \
-    wrapper:: ffi:: sys:: call:: session::abi fuzzing:: services::
+  local pkg filters bin
+  for spec in "orc-rt:wrapper:: ffi:: session::abi" \
+              "orc-executor:sys:: call:: services::" \
+              "orc-rt-fuzz-oracles:harmless::"; do
+    pkg=${spec%%:*}
+    filters=${spec#*:}
+    bin=$(CARGO_TARGET_DIR=$dir cargo test -p "$pkg" --lib --no-run \
+            --message-format=json 2>/dev/null |
+          sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    [ -x "$bin" ] || { echo "asan.sh: no unit-test binary for $pkg" >&2; exit 2; }
+    echo "asan.sh: valgrind $bin" >&2
+    # shellcheck disable=SC2086 # the filters are separate words
+    valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+      --show-leak-kinds=definite --track-origins=yes --num-callers=40 \
+      --suppressions=scripts/valgrind.supp \
+      "$bin" --test-threads=1 -q --skip huge_reservations_fail_cleanly $filters
+  done
   # The fuzz-corpus replay: every seed and regression of every target,
   # including live wire sessions with all executor services.
   local corpus

@@ -6,10 +6,12 @@
 mod executor_support;
 
 use executor_support::{Executor, args, assert_exit, page_size, raw_header, resolve_in_process};
-use orc_rt::services::names;
-use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
+use orc_executor::services::names;
+use orc_executor::services::types::{
+    AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest,
+};
+use orc_executor::wire::Opcode;
 use orc_rt::sps;
-use orc_rt::wire::Opcode;
 use orc_rt::{Error, ExecutorAddr};
 
 /// A fatal protocol error: exit status 1 and `argv0: <what>` on stderr.
@@ -324,13 +326,13 @@ fn a_controller_closing_both_pipes_mid_call_ends_the_executor_cleanly() {
         .spawn()
         .unwrap();
     let mut to = child.stdin.take().unwrap();
-    let mut from = orc_rt::wire::FrameReader::new(child.stdout.take().unwrap());
+    let mut from = orc_executor::wire::FrameReader::new(child.stdout.take().unwrap());
     let setup = from.read_message().unwrap().unwrap();
-    let setup = orc_rt::wire::SetupInfo::from_bytes(setup.payload.bytes()).unwrap();
+    let setup = orc_executor::wire::SetupInfo::from_bytes(setup.payload.bytes()).unwrap();
     let sym = |n: &str| setup.bootstrap_symbols[n];
     let mut call = |seq: u64, tag: ExecutorAddr, a: &[u8]| {
         let mut bytes = Vec::new();
-        orc_rt::wire::write_message(&mut bytes, Opcode::CallWrapper, seq, tag, a).unwrap();
+        orc_executor::wire::write_message(&mut bytes, Opcode::CallWrapper, seq, tag, a).unwrap();
         std::io::Write::write_all(&mut to, &bytes).unwrap();
     };
     call(

@@ -20,9 +20,9 @@ use executor_support::{
     Caller, DEADLINE, Executor, args, assert_exit, executor_binary, own_profile, raw_header,
     resolve_in_process, wait_for_exit,
 };
-use orc_rt::services::names;
+use orc_executor::services::names;
+use orc_executor::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::sps;
-use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange};
 
 const PAGE: u64 = 4096;

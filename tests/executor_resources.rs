@@ -4,7 +4,7 @@
 //! reader thread, the legacy ABI for unregistered addresses) behind the
 //! wire access over a socket pair, driven with hand-made frames.
 //!
-//! Counting is exact here: `orc_rt::services::live_resources()` (mappings,
+//! Counting is exact here: `orc_executor::services::live_resources()` (mappings,
 //! shared-memory objects, library handles, EH frames, dispatcher threads),
 //! `/proc/self/maps` regions inside the reservations we were given,
 //! `/dev/shm` entries under the names we were given, and the runtime's
@@ -20,11 +20,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use orc_rt::services::dispatcher::ThreadPerTaskDispatcher;
-use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
-use orc_rt::services::{ExecutorServices, LiveResources, host_process_info, live_resources, names};
+use orc_executor::services::types::{
+    AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest,
+};
+use orc_executor::services::{ExecutorServices, names};
+use orc_executor::sys::{call_thread_spawner, host_process_info};
+use orc_executor::testing::{LiveResources, live_resources};
+use orc_executor::wire::{
+    FrameReader, Message, Opcode, SetupInfo, WireControllerAccess, WireOptions,
+};
+use orc_rt::dispatcher::ThreadPerTaskDispatcher;
 use orc_rt::sps::memory::{AllocAction, AllocActionPair};
-use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, WireControllerAccess, WireOptions};
 use orc_rt::{
     Error, ErrorKind, ExecutorAddr, ExecutorAddrRange, Session, ShutdownReport,
     WrapperFunctionBuffer, sps,
@@ -105,12 +111,13 @@ impl InProc {
     fn start() -> InProc {
         let session = Session::builder()
             .process_info(host_process_info())
-            .dispatcher(ThreadPerTaskDispatcher::new())
-            .legacy_wrapper_fallback(true)
+            .dispatcher(ThreadPerTaskDispatcher::new(call_thread_spawner()))
+            .call_unregistered_with(orc_executor::call::call_unregistered)
             .error_reporter(|e| eprintln!("reported: {e}"))
             .build()
             .expect("a session");
-        let (services, bootstrap) = ExecutorServices::install(&session).expect("services");
+        let (services, mut bootstrap) = ExecutorServices::install(&session).expect("services");
+        orc_executor::publish_jit_dispatch(&session, &mut bootstrap).expect("dispatch symbols");
         let (ended_tx, ended) = mpsc::channel();
         session
             .set_on_disconnect(move |r| {
@@ -126,8 +133,6 @@ impl InProc {
             close_transport: Some(Arc::new(move || {
                 let _ = closer.shutdown(std::net::Shutdown::Both);
             })),
-            inline_calls: Arc::new(services.inline_safe.iter().copied().collect()),
-            inline_results: true,
             ..WireOptions::default()
         };
         session
@@ -173,7 +178,7 @@ impl InProc {
 
     fn send(&mut self, opcode: Opcode, seqno: u64, tag: ExecutorAddr, payload: &[u8]) {
         let mut bytes = Vec::new();
-        orc_rt::wire::write_message(&mut bytes, opcode, seqno, tag, payload).unwrap();
+        orc_executor::wire::write_message(&mut bytes, opcode, seqno, tag, payload).unwrap();
         self.out.write_all(&bytes).expect("the executor reads");
     }
 
@@ -456,7 +461,8 @@ fn put_load(ex: &mut InProc) -> Load {
             }
             _ => (read8, args(&vec![base])),
         };
-        orc_rt::wire::write_message(&mut frames, Opcode::CallWrapper, seqno, tag, &a).unwrap();
+        orc_executor::wire::write_message(&mut frames, Opcode::CallWrapper, seqno, tag, &a)
+            .unwrap();
         sent.insert(seqno);
     }
     ex.out.write_all(&frames).unwrap();

@@ -6,10 +6,10 @@
 mod executor_support;
 
 use executor_support::{Executor, args, assert_exit, executor_binary, own_profile};
-use orc_rt::services::names;
-use orc_rt::services::types::{AllocGroup, FinalizeRequest, SegmentRequest};
+use orc_executor::services::names;
+use orc_executor::services::types::{AllocGroup, FinalizeRequest, SegmentRequest};
+use orc_executor::wire::{Opcode, STREAM_THRESHOLD};
 use orc_rt::sps;
-use orc_rt::wire::{Opcode, STREAM_THRESHOLD};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange};
 
 fn reserve(ex: &mut Executor, seqno: u64, size: u64) -> ExecutorAddr {
@@ -90,7 +90,7 @@ fn large_writes_fail_as_small_ones_do_and_the_session_goes_on() {
     // The wire logs each failed call (LLVM 22's result cannot carry it).
     let mut ex = Executor::start_with(
         &executor_binary(own_profile()),
-        &[("ORC_RT_LOG", "orc_rt::wire=warn")],
+        &[("ORC_RT_LOG", "orc_executor::wire=warn")],
     );
     // Large enough that a refusal can come after the reader's buffer (64
     // KiB) was used up, while reading straight from the pipe.
@@ -224,7 +224,7 @@ fn a_streamed_payload_cut_short_ends_the_session_with_a_message() {
     let write = ex.symbol(names::WRITE_BUFFERS);
     let payload = write_buffers(&[(base, &pattern(len, 4))]);
     let mut frame = Vec::new();
-    orc_rt::wire::write_message(&mut frame, Opcode::CallWrapper, 2, write, &payload).unwrap();
+    orc_executor::wire::write_message(&mut frame, Opcode::CallWrapper, 2, write, &payload).unwrap();
     ex.send_raw(&frame[..frame.len() / 2]);
     let (status, stderr) = ex.finish();
     assert_exit(status, 1, &stderr);

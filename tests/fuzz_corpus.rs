@@ -1,6 +1,6 @@
 //! Replays every checked-in fuzz input (`fuzz/seeds/<target>/` and
 //! `fuzz/regressions/<target>/`) through the oracles the fuzz targets run
-//! (`orc_rt::fuzzing`), so a past finding cannot come back unnoticed and the
+//! (`orc_rt_fuzz_oracles`), so a past finding cannot come back unnoticed and the
 //! seeds keep exercising the decoders under plain `cargo test`.
 
 use std::path::{Path, PathBuf};
@@ -10,10 +10,10 @@ type Oracle = fn(&[u8]);
 
 /// Each fuzz target's name and oracle.
 const TARGETS: &[(&str, Oracle)] = &[
-    ("sps_decode", orc_rt::fuzzing::sps_decode),
-    ("wrapper_buffer", orc_rt::fuzzing::wrapper_buffer_bytes),
-    ("wire_message", orc_rt::fuzzing::wire_message_bytes),
-    ("scenario", orc_rt::fuzzing::scenario_bytes),
+    ("sps_decode", orc_rt_fuzz_oracles::sps_decode),
+    ("wrapper_buffer", orc_rt_fuzz_oracles::wrapper_buffer_bytes),
+    ("wire_message", orc_rt_fuzz_oracles::wire_message_bytes),
+    ("scenario", orc_rt_fuzz_oracles::scenario_bytes),
 ];
 
 /// Input files in `dir` (documentation files such as README.md and
@@ -99,7 +99,7 @@ fn wrapper_buffer_seeds_decode_to_operations() {
     let dir = fuzz_dir().join("seeds/wrapper_buffer");
     for file in inputs(&dir) {
         let data = std::fs::read(&file).unwrap();
-        let ops = orc_rt::fuzzing::wrapper_buffer_ops(&data).unwrap_or_default();
+        let ops = orc_rt_fuzz_oracles::wrapper_buffer_ops(&data).unwrap_or_default();
         assert!(ops.len() >= 4, "{}: {ops:?}", file.display());
     }
 }
@@ -143,7 +143,7 @@ fn check_structured_seeds<T: PartialEq + std::fmt::Debug>(
 
 #[test]
 fn structured_seeds_decode_to_their_inputs() {
-    use orc_rt::fuzzing::seeds::{self, ToArbitraryBytes};
+    use orc_rt_fuzz_oracles::seeds::{self, ToArbitraryBytes};
     let (wire, scenario) = (seeds::wire_message_seeds(), seeds::scenario_seeds());
     assert!(wire.len() >= 3 && scenario.len() >= 3, "too few seeds");
     check_structured_seeds(
@@ -151,20 +151,20 @@ fn structured_seeds_decode_to_their_inputs() {
         "seeds",
         wire,
         |i| i.to_arbitrary_bytes(),
-        orc_rt::fuzzing::wire_message_input,
+        orc_rt_fuzz_oracles::wire_message_input,
     );
     check_structured_seeds(
         "wire_message",
         "regressions",
         seeds::wire_message_regressions(),
         |i| i.to_arbitrary_bytes(),
-        orc_rt::fuzzing::wire_message_input,
+        orc_rt_fuzz_oracles::wire_message_input,
     );
     check_structured_seeds(
         "scenario",
         "seeds",
         scenario,
         |i| i.to_arbitrary_bytes(),
-        orc_rt::fuzzing::scenario_input,
+        orc_rt_fuzz_oracles::scenario_input,
     );
 }

@@ -21,9 +21,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use executor_support::{DEADLINE, args, executor_binary, own_profile, wait_for_status};
-use orc_rt::services::names;
+use orc_executor::services::names;
+use orc_executor::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::sps;
-use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::{Error, ExecutorAddr};
 
 /// A loopback port nobody listens on right now.
@@ -167,7 +167,7 @@ fn exercise(c: &mut Controller) {
         )),
     );
     let defs = sps::from_bytes::<
-        Result<Vec<Option<orc_rt::services::types::ExecutorSymbolDef>>, Error>,
+        Result<Vec<Option<orc_executor::services::types::ExecutorSymbolDef>>, Error>,
     >(&r)
     .unwrap()
     .unwrap();

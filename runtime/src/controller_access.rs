@@ -86,13 +86,17 @@ type ReturnFn = Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>;
 pub struct ControllerCallReturn {
     f: Option<ReturnFn>,
     session: Option<SharedArc>,
+    /// The caller declared the continuation quick (it only wakes a waiting
+    /// thread): it runs where the result is delivered, not on a task.
+    inline: bool,
 }
 
 impl ControllerCallReturn {
-    pub(crate) fn new(f: ReturnFn, session: SharedArc) -> Self {
+    pub(crate) fn new(f: ReturnFn, session: SharedArc, inline: bool) -> Self {
         ControllerCallReturn {
             f: Some(f),
             session: Some(session),
+            inline,
         }
     }
 
@@ -102,14 +106,18 @@ impl ControllerCallReturn {
         ControllerCallReturn {
             f: Some(Box::new(f)),
             session: None,
+            inline: false,
         }
     }
 
-    /// Takes the continuation out; the value is then inert.
-    pub(crate) fn take(mut self) -> ReturnFn {
-        self.f
+    /// Takes the continuation out, with whether it runs inline; the value
+    /// is then inert.
+    pub(crate) fn take(mut self) -> (ReturnFn, bool) {
+        let f = self
+            .f
             .take()
-            .expect("a ControllerCallReturn is completed once")
+            .expect("a ControllerCallReturn is completed once");
+        (f, self.inline)
     }
 }
 

@@ -38,30 +38,16 @@ pub mod error;
 pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-#[allow(
-    unsafe_code,
-    reason = "the buffer oracle adopts raw C structs and calls the C API"
-)]
-pub mod fuzzing;
 pub mod resource_manager;
-pub mod services;
 pub mod session;
 pub mod sps;
-pub mod wire;
 #[allow(
     unsafe_code,
     reason = "#[repr(C)] buffer union, storage from the C allocator"
 )]
 pub mod wrapper;
 
-#[allow(unsafe_code, reason = "calling JIT'd code at an ExecutorAddr")]
-mod call;
-#[allow(unsafe_code, reason = "mmap/mprotect/dlopen: the OS boundary")]
-mod sys;
-
-pub(crate) mod sync;
+pub mod sync;
 
 pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
 pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};

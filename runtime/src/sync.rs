@@ -1,5 +1,7 @@
-//! The loom facade: every concurrent primitive the runtime uses comes from here,
-//! so `--cfg orc_rt_loom` swaps the real code onto loom's model checker.
+//! The loom facade: every concurrent primitive the runtime and the executor's
+//! protocol layer use comes from here, so `--cfg orc_rt_loom` swaps the real
+//! code onto loom's model checker. Also the one set of lock helpers, which
+//! recover a poisoned lock.
 //!
 //! Production code is written against the subset both sides share: no
 //! `Weak`, no `OnceLock`, no `const` constructors, no unsized coercion of
@@ -11,7 +13,7 @@
     unused_imports,
     reason = "not every primitive is used in every configuration"
 )]
-pub(crate) use std::{
+pub use std::{
     sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, atomic},
     thread, thread_local,
 };
@@ -21,7 +23,7 @@ pub(crate) use std::{
     unused_imports,
     reason = "not every primitive is used in every configuration"
 )]
-pub(crate) use loom::{
+pub use loom::{
     sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, atomic},
     thread, thread_local,
 };
@@ -29,7 +31,7 @@ pub(crate) use loom::{
 /// Locks `mutex`, recovering the data if a panicking thread poisoned it: every
 /// critical section in the runtime leaves its state consistent before it can
 /// panic, and a poisoned lock must not turn one failure into a cascade.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -37,7 +39,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Waits on `cv`, recovering from poisoning like [`lock`].
-pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+pub fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     match cv.wait(guard) {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -45,7 +47,7 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
 }
 
 /// Reads `lock`, recovering from poisoning like [`lock`].
-pub(crate) fn read<T>(lock: &RwLock<T>) -> impl std::ops::Deref<Target = T> + '_ {
+pub fn read<T>(lock: &RwLock<T>) -> impl std::ops::Deref<Target = T> + '_ {
     match lock.read() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -53,7 +55,7 @@ pub(crate) fn read<T>(lock: &RwLock<T>) -> impl std::ops::Deref<Target = T> + '_
 }
 
 /// Writes `lock`, recovering from poisoning like [`lock`].
-pub(crate) fn write<T>(lock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
+pub fn write<T>(lock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
     match lock.write() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),

@@ -4,7 +4,6 @@
 //! at detach and shutdown (the table of 8.8), including contract violations
 //! of a controller access.
 
-use std::ffi::c_char;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -13,8 +12,7 @@ use orc_rt::controller_access::{ControllerReply, InProcessControllerAccess};
 use orc_rt::dispatcher::InlineDispatcher;
 use orc_rt::session::{WrapperKind, orc_rt_SessionRef, orc_rt_WrapperFunctionReturn};
 use orc_rt::wrapper::{
-    CWrapperFunctionResult, RETURN_DROPPED_ERROR, SpsWrapperFunction, WrapperReturn,
-    orc_rt_WrapperFunctionBuffer,
+    RETURN_DROPPED_ERROR, SpsWrapperFunction, WrapperReturn, orc_rt_WrapperFunctionBuffer,
 };
 use orc_rt::{
     BootstrapInfo, ControllerAccess, ControllerCallReturn, Error, ErrorKind, ExecutorAddr, Session,
@@ -25,14 +23,23 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 type Errors = Arc<Mutex<Vec<Error>>>;
 
-fn session_with(errors: &Errors, legacy: bool) -> Session {
+/// A session; with `fallback`, calls to unregistered addresses return the
+/// argument bytes reversed (an executor calls JIT'd code there instead).
+fn session_with(errors: &Errors, fallback: bool) -> Session {
     let e = errors.clone();
-    Session::builder()
+    let builder = Session::builder()
         .dispatcher(InlineDispatcher)
-        .legacy_wrapper_fallback(legacy)
-        .error_reporter(move |err| e.lock().unwrap().push(err))
-        .build()
-        .unwrap()
+        .error_reporter(move |err| e.lock().unwrap().push(err));
+    let builder = if fallback {
+        builder.call_unregistered_with(|_addr, args| {
+            let mut v = args.to_vec();
+            v.reverse();
+            WrapperFunctionBuffer::copy_from(&v)
+        })
+    } else {
+        builder
+    };
+    builder.build().unwrap()
 }
 
 fn echo_controller(_: ExecutorAddr, args: WrapperFunctionBuffer, reply: ControllerReply) {
@@ -98,14 +105,14 @@ fn deterministic_addresses_can_be_chosen_once() {
 #[test]
 fn a_call_to_an_address_with_no_handler_fails_cleanly() {
     let errors = Errors::default();
-    // Legacy calls off: nothing unregistered is ever called.
+    // No fallback: nothing unregistered is ever called.
     let s = session_with(&errors, false);
     let ca = InProcessControllerAccess::attach(&s, BootstrapInfo::new(), echo_controller).unwrap();
     let addr = ExecutorAddr::new(0xdead_beef);
     assert_eq!(s.wrapper_kind(addr), WrapperKind::Unhandled);
     let r = call(&ca, addr, WrapperFunctionBuffer::empty());
     assert_eq!(oob(&r), "no wrapper function registered at 0xdeadbeef");
-    // Legacy calls on: address 0 is still refused (LLVM's executor crashes).
+    // With a fallback: address 0 is still refused (LLVM's executor crashes).
     let s2 = session_with(&errors, true);
     let ca2 =
         InProcessControllerAccess::attach(&s2, BootstrapInfo::new(), echo_controller).unwrap();
@@ -114,25 +121,12 @@ fn a_call_to_an_address_with_no_handler_fails_cleanly() {
     assert_eq!(oob(&r), "no wrapper function registered at 0x0");
 }
 
-/// LLVM 22's synchronous ABI: returns the argument bytes reversed.
-extern "C" fn legacy_reverse(data: *const c_char, size: usize) -> CWrapperFunctionResult {
-    let bytes = if size == 0 {
-        &[][..]
-    } else {
-        // SAFETY: the session passes `size` readable bytes at `data`.
-        unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) }
-    };
-    let mut v = bytes.to_vec();
-    v.reverse();
-    WrapperFunctionBuffer::copy_from(&v).into_legacy()
-}
-
 #[test]
-fn unregistered_addresses_use_the_legacy_abi_when_enabled() {
+fn unregistered_addresses_go_to_the_sessions_fallback_when_set() {
     let errors = Errors::default();
     let s = session_with(&errors, true);
-    let addr = ExecutorAddr::from_ptr(legacy_reverse as *const ());
-    assert_eq!(s.wrapper_kind(addr), WrapperKind::Legacy);
+    let addr = ExecutorAddr::new(0x1234);
+    assert_eq!(s.wrapper_kind(addr), WrapperKind::Unregistered);
     let ca = InProcessControllerAccess::attach(&s, BootstrapInfo::new(), echo_controller).unwrap();
     let r = call(
         &ca,

@@ -3,8 +3,10 @@
 //! Shared by the in-process simulation and the wire mode, so both speak
 //! exactly the same bytes.
 
-use orc_rt::services::names;
-use orc_rt::services::types::{AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest};
+use orc_executor::services::names;
+use orc_executor::services::types::{
+    AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest,
+};
 use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange, sps};
 
 use crate::scenario::SvcOp;

@@ -16,9 +16,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use orc_executor::services::names;
+use orc_executor::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::ExecutorAddr;
-use orc_rt::services::names;
-use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 
 use crate::scenario::{
     Action, AttachHow, AwaitCond, CallTarget, ExpectKind, FaultKind, ResultExpect, Scenario,

@@ -12,10 +12,10 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use orc_rt::services::names;
-use orc_rt::services::types::ExecutorSymbolDef;
+use orc_executor::services::names;
+use orc_executor::services::types::ExecutorSymbolDef;
+use orc_executor::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::sps;
-use orc_rt::wire::{FrameReader, Message, Opcode, SetupInfo, write_message};
 use orc_rt::{Error, ExecutorAddr};
 
 /// The target folder this test binary was built into (`<target>/<profile>/deps/<test>`).

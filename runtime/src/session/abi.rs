@@ -1,32 +1,26 @@
-//! The two C calling conventions an incoming call can use, and the session's
-//! `Return` trampoline. The only unsafe code of the session.
+//! The C calling convention of registered asynchronous wrappers, and the
+//! session's `Return` trampoline. The only unsafe code of the session.
 //!
-//! - Asynchronous (orc-rt): `void fn(orc_rt_SessionRef S, uint64_t CallId,
-//!   orc_rt_WrapperFunctionReturn Return, orc_rt_WrapperFunctionBuffer
-//!   ArgBytes)`, result through `Return(S, CallId, ResultBytes)` exactly once,
-//!   from any thread, possibly later. Used for addresses registered with
-//!   [`SessionHandle::register_async_wrapper`](super::SessionHandle::register_async_wrapper).
-//! - Synchronous legacy (LLVM 22): `CWrapperFunctionResult fn(const char
-//!   *ArgData, size_t ArgSize)`, used for any other address when the session
-//!   allows it (`legacy_wrapper_fallback`).
+//! `void fn(orc_rt_SessionRef S, uint64_t CallId, orc_rt_WrapperFunctionReturn
+//! Return, orc_rt_WrapperFunctionBuffer ArgBytes)`, result through
+//! `Return(S, CallId, ResultBytes)` exactly once, from any thread, possibly
+//! later. Used for addresses registered with
+//! [`SessionHandle::register_async_wrapper`](super::SessionHandle::register_async_wrapper).
+//! (Calls to unregistered addresses, such as LLVM 22's synchronous legacy
+//! ABI, are the executor's business: `SessionBuilder::call_unregistered_with`.)
 
-use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{Shared, SharedArc};
 use crate::addr::ExecutorAddr;
 use crate::error::Error;
 use crate::sync::Arc;
-use crate::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer, orc_rt_WrapperFunctionBuffer};
+use crate::wrapper::{WrapperFunctionBuffer, orc_rt_WrapperFunctionBuffer};
 
 pub use crate::ffi::{
     orc_rt_ControllerHandlerTag, orc_rt_OpaqueSession, orc_rt_SessionRef, orc_rt_WrapperFunction,
     orc_rt_WrapperFunctionReturn,
 };
-
-/// LLVM 22's synchronous wrapper-function ABI.
-type LegacyWrapperFunction =
-    unsafe extern "C" fn(arg_data: *const c_char, arg_size: usize) -> CWrapperFunctionResult;
 
 /// The `orc_rt_SessionRef` of a session: the address of its shared state.
 pub(super) fn session_ref(shared: &SharedArc) -> orc_rt_SessionRef {
@@ -80,32 +74,6 @@ unsafe extern "C" fn session_return(
             payload.as_ref(),
         ));
     }
-}
-
-/// Calls the legacy synchronous wrapper at `addr` and returns its result.
-///
-/// # Safety
-/// `addr` must be the address of a function with LLVM 22's
-/// `CWrapperFunctionResult fn(const char *, size_t)` ABI that returns a
-/// valid result buffer allocated with `malloc`. The controller is trusted to
-/// name such functions; nothing here can check it.
-pub(super) unsafe fn call_legacy(addr: ExecutorAddr, args: &[u8]) -> WrapperFunctionBuffer {
-    // SAFETY: (caller) `addr` is a function with this ABI; a function
-    // pointer and a data pointer have the same size on every target we
-    // support.
-    let f: LegacyWrapperFunction =
-        unsafe { std::mem::transmute::<*const (), LegacyWrapperFunction>(addr.to_ptr::<()>()) };
-    // A C++ exception escaping JIT'd code terminates the process, as under
-    // LLVM's executor (see `sys::no_unwind`).
-    // SAFETY: `args` is valid for its length during the call; the callee
-    // only reads it.
-    let result =
-        crate::sys::no_unwind::call(|| unsafe { f(args.as_ptr().cast::<c_char>(), args.len()) });
-    // The ORC runtime runs the program's main through such a wrapper: its
-    // buffered output is written before the result leaves.
-    crate::sys::flush_c_stdio();
-    // SAFETY: the callee returns an owned, valid buffer (caller contract).
-    unsafe { WrapperFunctionBuffer::from_legacy(result) }
 }
 
 /// The address of an asynchronous C wrapper: the key it is registered under.

@@ -38,13 +38,16 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
+use crate::controller_access::SymbolTable;
 use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher};
 use crate::error::{Error, ErrorKind};
 use crate::execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 use crate::resource_manager::ResourceManager;
 use crate::sync::{Arc, Condvar, Mutex, RwLock, lock, read, wait, write};
-use crate::wrapper::{WrapperFunctionBuffer, WrapperReturn};
+use crate::wrapper::{
+    Runs, StreamedArgs, WrapperEntry, WrapperFunctionBuffer, WrapperReturn, WrapperTable,
+};
 
 pub use abi::{
     orc_rt_ControllerHandlerTag, orc_rt_OpaqueSession, orc_rt_SessionRef, orc_rt_WrapperFunction,
@@ -145,7 +148,9 @@ type Reporter = Box<dyn Fn(Error) + Send + Sync + 'static>;
 type OnDisconnectFn = Box<dyn FnOnce(Result<(), Error>) + Send + 'static>;
 type OnDetachFn = Box<dyn FnOnce() + Send + 'static>;
 type OnShutdownFn = Box<dyn FnOnce(&ShutdownReport) + Send + 'static>;
-type RustWrapper = std::sync::Arc<dyn Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync>;
+/// How the session runs a call to an address nothing is registered at.
+type UnregisteredCall =
+    std::sync::Arc<dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync>;
 
 /// How the session runs an incoming call to a given address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +159,18 @@ pub enum WrapperKind {
     AsyncC,
     /// A registered Rust handler.
     Rust,
-    /// Not registered: called with LLVM 22's synchronous legacy ABI.
-    Legacy,
-    /// Not registered and legacy calls are off: the call fails.
+    /// Not registered: run by the session's handler for unregistered
+    /// addresses (an executor calls JIT'd code there with LLVM 22's legacy
+    /// ABI; see [`SessionBuilder::call_unregistered_with`]).
+    Unregistered,
+    /// Not registered and no handler for that: the call fails.
     Unhandled,
 }
 
 #[derive(Clone)]
 enum WrapperTarget {
     AsyncC(orc_rt_WrapperFunction),
-    Rust(RustWrapper),
+    Rust(std::sync::Arc<WrapperEntry>),
 }
 
 pub(crate) struct ManagerSlot {
@@ -203,7 +210,7 @@ pub(crate) struct Shared {
     ca: Mutex<Option<std::sync::Arc<dyn ControllerAccess>>>,
     dispatcher: Mutex<Option<std::sync::Arc<dyn TaskDispatcher>>>,
     wrappers: RwLock<HashMap<ExecutorAddr, WrapperTarget>>,
-    legacy_fallback: bool,
+    unregistered: Option<UnregisteredCall>,
     reporter: Reporter,
     process_info: ProcessInfo,
     /// The owner of a session created through the C API
@@ -290,13 +297,14 @@ impl SharedArc {
         tag: ExecutorAddr,
         args: WrapperFunctionBuffer,
         on_complete: Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>,
+        inline: bool,
     ) {
         let ca = lock(&self.ca).clone();
         match ca {
             Some(ca) => ca.call_controller(
                 tag,
                 args,
-                ControllerCallReturn::new(on_complete, self.clone()),
+                ControllerCallReturn::new(on_complete, self.clone(), inline),
             ),
             None => on_complete(WrapperFunctionBuffer::out_of_band_error(
                 "no controller attached",
@@ -310,6 +318,46 @@ impl SharedArc {
             return;
         };
         let target = read(&self.wrappers).get(&addr).cloned();
+        // A quick wrapper function runs here, on the delivering thread.
+        if let Some(WrapperTarget::Rust(entry)) = &target
+            && !args.is_error()
+        {
+            match &entry.runs {
+                Runs::Dispatched => {}
+                Runs::Inline => {
+                    let _marker = Marker::enter(self.id());
+                    self.run_wrapper(addr, target, args, call_id);
+                    drop(guard);
+                    return;
+                }
+                Runs::QuickFirst(quick) => {
+                    let _marker = Marker::enter(self.id());
+                    match catch_unwind(AssertUnwindSafe(|| quick(args.bytes()))) {
+                        Ok(Some(result)) => {
+                            self.send_wrapper_result(call_id, result);
+                            drop(guard);
+                            return;
+                        }
+                        // Declined: the full handler runs on a task.
+                        Ok(None) => {}
+                        Err(payload) => {
+                            self.send_wrapper_result(
+                                call_id,
+                                WrapperFunctionBuffer::out_of_band_error(&format!(
+                                    "wrapper function at {addr} panicked"
+                                )),
+                            );
+                            self.report_error(Error::from_panic(
+                                &format!("wrapper function at {addr}"),
+                                payload.as_ref(),
+                            ));
+                            drop(guard);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
         let shared = self.clone();
         self.dispatch(Box::new(move || {
             let _marker = Marker::enter(shared.id());
@@ -326,11 +374,12 @@ impl SharedArc {
         call_id: u64,
     ) {
         match target {
-            Some(WrapperTarget::Rust(handler)) => {
+            Some(WrapperTarget::Rust(entry)) => {
                 let shared = self.clone();
                 let ret =
                     WrapperReturn::new(move |result| shared.send_wrapper_result(call_id, result));
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(args, ret))) {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (entry.handler)(args, ret)))
+                {
                     // The Return, dropped during the unwind, already sent an
                     // error result; the panic itself goes to the reporter.
                     self.report_error(Error::from_panic(
@@ -344,15 +393,18 @@ impl SharedArc {
             #[allow(unsafe_code, reason = "calling a registered C wrapper")]
             Some(WrapperTarget::AsyncC(f)) => unsafe { abi::call_async(self, f, call_id, args) },
             None if args.is_error() => self.send_wrapper_result(call_id, args),
-            None if self.legacy_fallback && !addr.is_null() => {
-                #[allow(
-                    unsafe_code,
-                    reason = "calling a legacy wrapper at a controller-supplied address"
-                )]
-                // SAFETY: the controller is a trusted peer that names wrapper
-                // functions (ORC_RUNTIME.md 8.9); the session was configured
-                // to call unregistered addresses with the legacy ABI.
-                let result = unsafe { abi::call_legacy(addr, args.bytes()) };
+            None if self.unregistered.is_some() && !addr.is_null() => {
+                let call = self.unregistered.as_ref().expect("checked");
+                let result = catch_unwind(AssertUnwindSafe(|| call(addr, args.bytes())))
+                    .unwrap_or_else(|payload| {
+                        self.report_error(Error::from_panic(
+                            &format!("call to unregistered address {addr}"),
+                            payload.as_ref(),
+                        ));
+                        WrapperFunctionBuffer::out_of_band_error(&format!(
+                            "the call to {addr} panicked"
+                        ))
+                    });
                 drop(args);
                 self.send_wrapper_result(call_id, result);
             }
@@ -377,13 +429,15 @@ impl SharedArc {
     /// and every manager's shutdown, so nothing it may touch is gone yet.
     fn fail_pending_call(&self, ret: ControllerCallReturn) {
         let result = WrapperFunctionBuffer::from_error(&Error::detached());
-        if let Err((f, result)) = self.dispatch_continuation(ret.take(), result) {
+        let (f, inline) = ret.take();
+        if let Err((f, result)) = self.dispatch_continuation(f, result, inline) {
             f(result);
         }
     }
 
     fn complete_call(&self, ret: ControllerCallReturn, result: WrapperFunctionBuffer) {
-        if let Err((f, _)) = self.dispatch_continuation(ret.take(), result) {
+        let (f, inline) = ret.take();
+        if let Err((f, _)) = self.dispatch_continuation(f, result, inline) {
             // Contract violation by the controller access: a result
             // after the scope closed (upstream aborts). Running the
             // continuation could enter torn-down code, so drop it.
@@ -394,12 +448,20 @@ impl SharedArc {
         }
     }
 
-    /// Dispatches `f(result)` as a task under a fresh guard; once the scope
-    /// is closed there is none to take, and both come back unrun.
+    /// Runs `f(result)` under a fresh guard: here when the caller declared
+    /// the continuation quick (`inline`), else as a dispatched task. Once
+    /// the scope is closed there is no guard to take, and both come back
+    /// unrun.
+    ///
+    /// A dispatched continuation runs even if the dispatcher drops its task
+    /// (a queue whose policy drops what is left at shutdown): then on the
+    /// thread that drops it, still under its guard. Every controller call
+    /// completes exactly once, whatever the dispatcher does (7.5).
     fn dispatch_continuation<F>(
         &self,
         f: F,
         result: WrapperFunctionBuffer,
+        inline: bool,
     ) -> Result<(), (F, WrapperFunctionBuffer)>
     where
         F: FnOnce(WrapperFunctionBuffer) + Send + 'static,
@@ -407,12 +469,17 @@ impl SharedArc {
         let Some(guard) = self.scope.retain() else {
             return Err((f, result));
         };
-        let id = self.id();
-        self.dispatch(Box::new(move || {
-            let _marker = Marker::enter(id);
-            f(result);
-            drop(guard);
-        }));
+        let continuation = Continuation {
+            f: Some(Box::new(f)),
+            result: Some(result),
+            session: self.id(),
+            guard: Some(guard),
+        };
+        if inline {
+            continuation.run();
+        } else {
+            self.dispatch(Box::new(move || continuation.run()));
+        }
         Ok(())
     }
 
@@ -659,6 +726,82 @@ impl SharedArc {
     }
 }
 
+/// A continuation of a controller call with its result and guard: runs
+/// exactly once, when run or else when dropped (see
+/// `SharedArc::dispatch_continuation`).
+struct Continuation {
+    f: Option<Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>>,
+    result: Option<WrapperFunctionBuffer>,
+    session: usize,
+    guard: Option<ExecutionScopeGuard>,
+}
+
+impl Continuation {
+    fn run(mut self) {
+        self.complete();
+    }
+
+    fn complete(&mut self) {
+        if let (Some(f), Some(result)) = (self.f.take(), self.result.take()) {
+            let _marker = Marker::enter(self.session);
+            f(result);
+        }
+        // The guard goes last: the continuation ran inside the scope.
+        drop(self.guard.take());
+    }
+}
+
+impl Drop for Continuation {
+    fn drop(&mut self) {
+        self.complete();
+    }
+}
+
+/// Where a blocking controller call's answer lands.
+#[derive(Default)]
+struct ReplySlot {
+    answer: Mutex<Option<WrapperFunctionBuffer>>,
+    arrived: Condvar,
+}
+
+impl ReplySlot {
+    fn put(&self, answer: WrapperFunctionBuffer) {
+        *lock(&self.answer) = Some(answer);
+        self.arrived.notify_all();
+    }
+
+    fn wait(&self) -> WrapperFunctionBuffer {
+        let mut answer = lock(&self.answer);
+        loop {
+            if let Some(a) = answer.take() {
+                return a;
+            }
+            answer = wait(&self.arrived, answer);
+        }
+    }
+}
+
+/// The continuation's hold on a [`ReplySlot`]. Dropped without being run,
+/// it still answers, with an error: a thread blocked in the call must not
+/// wait forever (and the shutdown may wait for that thread).
+struct Reply(Option<Arc<ReplySlot>>);
+
+impl Reply {
+    fn send(mut self, answer: WrapperFunctionBuffer) {
+        if let Some(slot) = self.0.take() {
+            slot.put(answer);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.put(WrapperFunctionBuffer::from_error(&Error::detached()));
+        }
+    }
+}
+
 struct Owned {
     managers: Vec<Arc<ManagerSlot>>,
     wrappers: HashMap<ExecutorAddr, WrapperTarget>,
@@ -800,10 +943,31 @@ impl SessionHandle {
         &self,
         handler: impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static,
     ) -> ExecutorAddr {
-        let handler: RustWrapper = std::sync::Arc::new(handler);
-        let addr = ExecutorAddr::from_ptr(std::sync::Arc::as_ptr(&handler).cast::<u8>());
-        write(&self.shared.wrappers).insert(addr, WrapperTarget::Rust(handler));
+        self.register(WrapperEntry::new(handler))
+    }
+
+    /// Registers a wrapper function with its declared properties (see
+    /// [`WrapperEntry`]) and returns the address the controller calls it by
+    /// (the address of the registration's allocation: unique and stable for
+    /// the session's life; never called as code).
+    pub fn register(&self, entry: WrapperEntry) -> ExecutorAddr {
+        let entry = std::sync::Arc::new(entry);
+        let addr = ExecutorAddr::from_ptr(std::sync::Arc::as_ptr(&entry));
+        write(&self.shared.wrappers).insert(addr, WrapperTarget::Rust(entry));
         addr
+    }
+
+    /// Registers every entry of `table` and returns their names and
+    /// addresses, to publish as bootstrap symbols.
+    pub fn register_table(&self, table: WrapperTable) -> SymbolTable {
+        let mut symbols = SymbolTable::new();
+        for (name, entry) in table.into_entries() {
+            let addr = self.register(entry);
+            symbols
+                .add_unique([(name, addr)])
+                .expect("each registration has an address of its own");
+        }
+        symbols
     }
 
     /// Registers a Rust handler under a chosen address (deterministic
@@ -814,6 +978,12 @@ impl SessionHandle {
         addr: ExecutorAddr,
         handler: impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static,
     ) -> Result<(), Error> {
+        self.register_at(addr, WrapperEntry::new(handler))
+    }
+
+    /// [`register`](Self::register) under a chosen address. Fails if the
+    /// address is null or taken.
+    pub fn register_at(&self, addr: ExecutorAddr, entry: WrapperEntry) -> Result<(), Error> {
         if addr.is_null() {
             return Err(contract("cannot register a wrapper function at address 0"));
         }
@@ -823,7 +993,7 @@ impl SessionHandle {
                 "a wrapper function is already registered at {addr}"
             )));
         }
-        wrappers.insert(addr, WrapperTarget::Rust(std::sync::Arc::new(handler)));
+        wrappers.insert(addr, WrapperTarget::Rust(std::sync::Arc::new(entry)));
         Ok(())
     }
 
@@ -832,7 +1002,9 @@ impl SessionHandle {
         match read(&self.shared.wrappers).get(&addr) {
             Some(WrapperTarget::AsyncC(_)) => WrapperKind::AsyncC,
             Some(WrapperTarget::Rust(_)) => WrapperKind::Rust,
-            None if self.shared.legacy_fallback && !addr.is_null() => WrapperKind::Legacy,
+            None if self.shared.unregistered.is_some() && !addr.is_null() => {
+                WrapperKind::Unregistered
+            }
             None => WrapperKind::Unhandled,
         }
     }
@@ -1043,7 +1215,25 @@ impl SessionHandle {
         on_complete: impl FnOnce(WrapperFunctionBuffer) + Send + 'static,
     ) {
         self.shared
-            .call_controller(tag, args, Box::new(on_complete));
+            .call_controller(tag, args, Box::new(on_complete), false);
+    }
+
+    /// Calls the controller's handler for `tag` and blocks this thread
+    /// until the result arrives (the synchronous form JIT'd code calls the
+    /// controller with). The result is handed over on the thread that
+    /// delivers it, without a dispatched task; a continuation the session
+    /// drops without running still answers, with the out-of-band error
+    /// `"disconnected"`, so the caller never waits forever.
+    pub fn call_controller_blocking(
+        &self,
+        tag: ExecutorAddr,
+        args: WrapperFunctionBuffer,
+    ) -> WrapperFunctionBuffer {
+        let slot = Arc::new(ReplySlot::default());
+        let reply = Reply(Some(slot.clone()));
+        self.shared
+            .call_controller(tag, args, Box::new(move |result| reply.send(result)), true);
+        slot.wait()
     }
 
     /// Dispatches `task` on the session's dispatcher under a fresh guard;
@@ -1122,8 +1312,19 @@ impl SessionHooks {
     /// continuation now, on this thread, with `"disconnected"`. Only from
     /// inside [`ControllerAccess::call_controller`].
     pub fn fail_call_inline(&self, ret: ControllerCallReturn) {
-        let f = ret.take();
+        let (f, _) = ret.take();
         f(WrapperFunctionBuffer::from_error(&Error::detached()));
+    }
+
+    /// The streamed-arguments handler the wrapper function at `fn_addr`
+    /// declared, if any (see [`WrapperEntry::with_streamed_args`]): a
+    /// transport may hand it a large payload as it arrives, before
+    /// delivering the call with the argument bytes it returns.
+    pub fn streamed_args(&self, fn_addr: ExecutorAddr) -> Option<std::sync::Arc<dyn StreamedArgs>> {
+        match read(&self.shared.wrappers).get(&fn_addr) {
+            Some(WrapperTarget::Rust(entry)) => entry.streamed_args(),
+            _ => None,
+        }
     }
 
     /// A handle to the session (e.g. for the session reference passed to C).
@@ -1150,7 +1351,7 @@ pub struct Session {
 
 impl Session {
     /// A builder with the defaults: a thread pool, a reporter that logs via
-    /// `tracing`, no legacy calls.
+    /// `tracing`, no calls to unregistered addresses.
     pub fn builder() -> SessionBuilder {
         SessionBuilder::default()
     }
@@ -1165,7 +1366,7 @@ impl Session {
             process_info,
             std::sync::Arc::new(dispatcher),
             Box::new(report_error),
-            false,
+            None,
         )
     }
 
@@ -1173,7 +1374,7 @@ impl Session {
         process_info: ProcessInfo,
         dispatcher: std::sync::Arc<dyn TaskDispatcher>,
         reporter: Reporter,
-        legacy_fallback: bool,
+        unregistered: Option<UnregisteredCall>,
     ) -> Self {
         let shared = SharedArc(Arc::new(Shared {
             state: Mutex::new(State {
@@ -1195,7 +1396,7 @@ impl Session {
             ca: Mutex::new(None),
             dispatcher: Mutex::new(Some(dispatcher)),
             wrappers: RwLock::new(HashMap::new()),
-            legacy_fallback,
+            unregistered,
             reporter,
             process_info,
             c_owner: Mutex::new(None),
@@ -1250,7 +1451,7 @@ pub struct SessionBuilder {
     process_info: ProcessInfo,
     dispatcher: Option<DispatcherChoice>,
     reporter: Option<Reporter>,
-    legacy_fallback: bool,
+    unregistered: Option<UnregisteredCall>,
     thread_pool_size: Option<usize>,
 }
 
@@ -1308,13 +1509,17 @@ impl SessionBuilder {
         self
     }
 
-    /// Whether a controller call to an address with no registered wrapper
-    /// calls that address with LLVM 22's synchronous legacy ABI (needed to
-    /// serve an LLVM 22 controller, which calls JIT'd wrapper functions by
-    /// address) or fails with an out-of-band error (the default: nothing is
-    /// called that was not registered).
-    pub fn legacy_wrapper_fallback(mut self, enabled: bool) -> Self {
-        self.legacy_fallback = enabled;
+    /// How a controller call to a (non-null) address with no registered
+    /// wrapper function runs: `call(addr, args)` on a dispatched task gives
+    /// the result. An executor calls JIT'd code there with LLVM 22's legacy
+    /// ABI (an LLVM 22 controller calls the ORC runtime's wrapper functions
+    /// by address). Without it, such a call fails with an out-of-band error:
+    /// nothing is called that was not registered.
+    pub fn call_unregistered_with(
+        mut self,
+        call: impl Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync + 'static,
+    ) -> Self {
+        self.unregistered = Some(std::sync::Arc::new(call));
         self
     }
 
@@ -1340,7 +1545,7 @@ impl SessionBuilder {
                 (d, None)
             }
         };
-        let session = Session::from_parts(self.process_info, ready, reporter, self.legacy_fallback);
+        let session = Session::from_parts(self.process_info, ready, reporter, self.unregistered);
         if let Some(make) = with_scope {
             let guard = session.scope().try_enter()?;
             *lock(&session.shared.dispatcher) = Some(make(guard));
@@ -1353,7 +1558,7 @@ impl fmt::Debug for SessionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionBuilder")
             .field("process_info", &self.process_info)
-            .field("legacy_fallback", &self.legacy_fallback)
+            .field("call_unregistered", &self.unregistered.is_some())
             .finish_non_exhaustive()
     }
 }

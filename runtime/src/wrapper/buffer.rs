@@ -131,7 +131,7 @@ impl WrapperFunctionBuffer {
     /// the new ones (an out-of-band error is replaced). A heap buffer grows
     /// with `realloc`, which extends it in place or remaps it when it can,
     /// instead of always copying. Smaller sizes leave the buffer unchanged.
-    pub(crate) fn grow_zeroed(&mut self, new_size: usize) {
+    pub fn grow_zeroed(&mut self, new_size: usize) {
         let old = self.raw.size;
         if new_size <= old {
             return;

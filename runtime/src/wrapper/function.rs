@@ -190,6 +190,68 @@ impl WrapperFunction {
         ret.send(WrapperFunctionBuffer::from_result(handler(args.bytes())));
     }
 
+    /// A typed SPS handler whose arguments may borrow from the argument
+    /// bytes (`&[u8]`, `&str`, request views): decodes the argument tuple
+    /// `A` (trailing bytes ignored, as LLVM's decoders do), runs `f`, and
+    /// encodes its result. Undecodable arguments give the out-of-band error
+    /// [`ARG_DECODE_ERROR`], an unencodable result [`RESULT_ENCODE_ERROR`].
+    /// (For arguments that own their data,
+    /// [`SpsWrapperFunction`] names the whole signature in one type.)
+    ///
+    /// ```
+    /// use orc_rt::wrapper::WrapperFunction;
+    /// let args = orc_rt::sps::to_vec(&("hello", 2u64));
+    /// let result = WrapperFunction::handle_sps(&args, |(s, n): (&str, u64)| s.len() as u64 * n);
+    /// assert_eq!(result.bytes(), 10u64.to_le_bytes());
+    /// ```
+    pub fn handle_sps<'a, A, R>(args: &'a [u8], f: impl FnOnce(A) -> R) -> WrapperFunctionBuffer
+    where
+        A: SpsDecode<'a>,
+        R: SpsEncode,
+    {
+        match sps::from_prefix::<A>(args) {
+            Ok((a, _trailing)) => encode_result(&f(a)),
+            Err(_) => WrapperFunctionBuffer::out_of_band_error(ARG_DECODE_ERROR),
+        }
+    }
+
+    /// [`handle_sps`](Self::handle_sps) for signatures whose result has no
+    /// error channel (`void`, sequences, integers): an `Err` from `f` is
+    /// sent as an out-of-band error.
+    pub fn handle_sps_oob<'a, A, R>(
+        args: &'a [u8],
+        f: impl FnOnce(A) -> Result<R, Error>,
+    ) -> WrapperFunctionBuffer
+    where
+        A: SpsDecode<'a>,
+        R: SpsEncode,
+    {
+        match sps::from_prefix::<A>(args) {
+            Ok((a, _trailing)) => match f(a) {
+                Ok(r) => encode_result(&r),
+                Err(e) => WrapperFunctionBuffer::from_error(&e),
+            },
+            Err(_) => WrapperFunctionBuffer::out_of_band_error(ARG_DECODE_ERROR),
+        }
+    }
+
+    /// [`handle_sps`](Self::handle_sps) for a quick path
+    /// ([`WrapperEntry::with_quick_path`](super::WrapperEntry::with_quick_path)):
+    /// `f` may decline (`None`); undecodable arguments are answered here.
+    pub fn quick_sps<'a, A, R>(
+        args: &'a [u8],
+        f: impl FnOnce(A) -> Option<R>,
+    ) -> Option<WrapperFunctionBuffer>
+    where
+        A: SpsDecode<'a>,
+        R: SpsEncode,
+    {
+        match sps::from_prefix::<A>(args) {
+            Ok((a, _trailing)) => f(a).map(|r| encode_result(&r)),
+            Err(_) => Some(WrapperFunctionBuffer::out_of_band_error(ARG_DECODE_ERROR)),
+        }
+    }
+
     /// Calls through `caller` (which sends `args` and later hands the result
     /// bytes to the continuation it got) and gives `on_result` the bytes, or
     /// an error for an out-of-band result.

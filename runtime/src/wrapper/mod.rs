@@ -2,6 +2,7 @@
 
 mod buffer;
 mod function;
+mod table;
 
 pub use buffer::{
     BufferView, CWrapperFunctionResult, INLINE_CAPACITY, WrapperFunctionBuffer,
@@ -12,3 +13,5 @@ pub use function::{
     RESULT_ENCODE_ERROR, RETURN_DROPPED_ERROR, Signature, SpsReturn, SpsWrapperFunction,
     WrapperFunction, WrapperReturn,
 };
+pub(crate) use table::Runs;
+pub use table::{ArgumentSource, Handler, QuickPath, StreamedArgs, WrapperEntry, WrapperTable};

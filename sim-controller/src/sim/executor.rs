@@ -678,7 +678,7 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
     if w.sc.services {
         // The real services: their managers are the oldest, so they shut
         // down last, after the simulated ones.
-        let installed = orc_rt::services::ExecutorServices::install(&session.handle())?;
+        let installed = orc_executor::services::ExecutorServices::install(&session.handle())?;
         let _ = w.services.set(installed);
     }
     // The watcher is registered first, so it runs last (LIFO): it marks

@@ -317,7 +317,10 @@ pub(crate) struct World {
     pub(crate) queue: QueueingDispatcher,
     /// The real executor services, when the scenario installs them, and
     /// the bootstrap symbols they publish.
-    pub(crate) services: OnceLock<(orc_rt::services::ExecutorServices, orc_rt::BootstrapInfo)>,
+    pub(crate) services: OnceLock<(
+        orc_executor::services::ExecutorServices,
+        orc_rt::BootstrapInfo,
+    )>,
     max_steps: u64,
 }
 

@@ -1,0 +1,114 @@
+//! The memory manager's SPS controller interface: its wrapper functions
+//! under LLVM 22's bootstrap names and signatures (protocol 5.2). The
+//! instance argument must be this manager's address.
+
+use std::sync::Arc;
+
+use orc_rt::addr::ExecutorAddr;
+use orc_rt::error::Error;
+use orc_rt::sps;
+use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
+
+use super::MemoryManager;
+use crate::services::check_instance;
+use crate::services::names;
+use crate::services::types::FinalizeRequest;
+
+/// The memory manager's wrapper functions.
+///
+/// Reserve never blocks: it runs on the delivering thread. Initialize,
+/// deinitialize and release run allocation actions, which may be JIT'd
+/// code: their quick paths answer the requests that have none and decline
+/// the others, which then get a task of their own.
+pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
+    let mut table = WrapperTable::new();
+    let m = mm.clone();
+    table.add(
+        names::MEMORY_MANAGER_RESERVE,
+        WrapperEntry::from_fn(move |args| {
+            // `Expected<Addr>(Addr instance, u64 size)`.
+            WrapperFunction::handle_sps(args, |(instance, size): (ExecutorAddr, u64)| {
+                check_instance(instance, &*m, "memory manager")?;
+                m.reserve(size)
+            })
+        })
+        .inline(),
+    );
+    let (m, q) = (mm.clone(), mm.clone());
+    table.add(
+        names::MEMORY_MANAGER_INITIALIZE,
+        WrapperEntry::from_fn(move |args| initialize(&m, args)).with_quick_path(move |args| {
+            // Allocation actions may be JIT'd code: decline them.
+            match sps::from_prefix::<(ExecutorAddr, FinalizeRequest<'_>)>(args) {
+                Ok(((_, req), _)) if !req.actions.is_empty() => None,
+                _ => Some(initialize(&q, args)),
+            }
+        }),
+    );
+    let (m, q) = (mm.clone(), mm.clone());
+    table.add(
+        names::MEMORY_MANAGER_DEINITIALIZE,
+        WrapperEntry::from_fn(move |args| {
+            // `Error(Addr instance, sequence<Addr> keys)`.
+            WrapperFunction::handle_sps(
+                args,
+                |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
+                    check_instance(instance, &*m, "memory manager")?;
+                    m.deinitialize(&keys)
+                },
+            )
+        })
+        .with_quick_path(move |args| {
+            WrapperFunction::quick_sps(
+                args,
+                |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| match check_instance(
+                    instance,
+                    &*q,
+                    "memory manager",
+                ) {
+                    Err(e) => Some(Err(e)),
+                    Ok(()) => q.deinitialize_without_actions(&keys),
+                },
+            )
+        }),
+    );
+    let (m, q) = (mm.clone(), mm.clone());
+    table.add(
+        names::MEMORY_MANAGER_RELEASE,
+        WrapperEntry::from_fn(move |args| {
+            // `Error(Addr instance, sequence<Addr> bases)`.
+            WrapperFunction::handle_sps(
+                args,
+                |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
+                    check_instance(instance, &*m, "memory manager")?;
+                    m.release(&bases)
+                },
+            )
+        })
+        .with_quick_path(move |args| {
+            WrapperFunction::quick_sps(
+                args,
+                |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| match check_instance(
+                    instance,
+                    &*q,
+                    "memory manager",
+                ) {
+                    Err(e) => Some(Err(e)),
+                    Ok(()) => q.release_without_actions(&bases),
+                },
+            )
+        }),
+    );
+    table
+}
+
+/// `Expected<Addr>(Addr instance, FinalizeRequest)`.
+fn initialize(mm: &MemoryManager, args: &[u8]) -> orc_rt::WrapperFunctionBuffer {
+    WrapperFunction::handle_sps(
+        args,
+        |(instance, req): (ExecutorAddr, FinalizeRequest<'_>)| {
+            check_instance(instance, mm, "memory manager")?;
+            mm.initialize(&req)
+        },
+    )
+}

@@ -1,0 +1,92 @@
+use super::*;
+use crate::services::types::MemProt;
+use crate::sys::memory::{read_checked, write_checked};
+use orc_rt::sps;
+use orc_rt::wrapper::WrapperFunctionBuffer;
+
+fn mapper() -> (SharedMemoryMapper, Arc<Mutex<Vec<u64>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let caller = ActionCaller::new(move |f, _| {
+        lock(&l).push(f.value());
+        WrapperFunctionBuffer::from(sps::to_vec(&Ok::<(), Error>(())))
+    });
+    (SharedMemoryMapper::new(caller), log)
+}
+
+fn pair(f: u64, d: u64) -> AllocActionPair {
+    AllocActionPair {
+        finalize: AllocAction::new(ExecutorAddr::new(f), WrapperFunctionBuffer::empty()),
+        dealloc: AllocAction::new(ExecutorAddr::new(d), WrapperFunctionBuffer::empty()),
+    }
+}
+
+#[test]
+fn the_controller_s_view_and_ours_share_the_bytes() {
+    let (sm, log) = mapper();
+    let page = crate::sys::page_size();
+    let (base, name) = sm.reserve(page * 2).unwrap();
+    assert!(name.starts_with("/orc_rt_"));
+    // The controller's side: open the object by name and write through it.
+    let theirs = Region::open_shared(&name, page * 2).unwrap();
+    write_checked(&[&theirs], &[(theirs.range().start, b"shared")]).unwrap();
+    let ro = AllocGroup::from(MemProt::READ);
+    let key = sm
+        .initialize(
+            base,
+            &[
+                (ro, base, 6),
+                (
+                    AllocGroup::from(MemProt::READ | MemProt::EXEC),
+                    base + page,
+                    1,
+                ),
+            ],
+            &[pair(1, 11)],
+        )
+        .unwrap();
+    assert_eq!(key, base);
+    let mut got = [0u8; 6];
+    read_checked(&mut [(base, &mut got[..])]).unwrap();
+    assert_eq!(&got, b"shared");
+    let r = sm
+        .region_containing(ExecutorAddrRange::from_size(base, 1).unwrap())
+        .unwrap();
+    assert!(
+        write_checked(&[&r], &[(base, b"x")]).is_err(),
+        "read-only now"
+    );
+    drop(r);
+    sm.deinitialize(&[key]).unwrap();
+    assert_eq!(*lock(&log), [1, 11]);
+    assert!(sm.deinitialize(&[key]).is_err(), "unknown key");
+    sm.release(&[base]).unwrap();
+    assert_eq!(sm.reservation_count(), 0);
+    drop(theirs);
+}
+
+#[test]
+fn segments_outside_the_reservation_and_unknown_bases_are_errors() {
+    let (sm, log) = mapper();
+    let page = crate::sys::page_size();
+    let (base, _) = sm.reserve(page).unwrap();
+    let rw = AllocGroup::from(MemProt::READ | MemProt::WRITE);
+    assert!(sm.initialize(base, &[(rw, base + page, 1)], &[]).is_err());
+    assert!(
+        sm.initialize(base, &[(rw, ExecutorAddr::new(0x1000), 1)], &[])
+            .is_err()
+    );
+    assert!(
+        sm.initialize(ExecutorAddr::new(0x1000), &[(rw, base, 1)], &[])
+            .is_err()
+    );
+    assert!(sm.initialize(base, &[], &[]).is_err());
+    assert!(sm.release(&[ExecutorAddr::new(0x1000)]).is_err());
+    assert!(lock(&log).is_empty());
+    // Release runs what is still initialized.
+    sm.initialize(base, &[(rw, base, page)], &[pair(2, 12)])
+        .unwrap();
+    sm.release_all().unwrap();
+    assert_eq!(*lock(&log), [2, 12]);
+    assert!(sm.reserve(0).is_err());
+}

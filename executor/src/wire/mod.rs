@@ -1,0 +1,17 @@
+//! LLVM 22's SimpleRemoteEPC wire protocol (upstream
+//! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, and the
+//! controller access that speaks the protocol over a byte-stream pair.
+
+mod access;
+mod frame;
+mod setup;
+mod stream;
+
+pub use access::{CloseFn, LostResultFn, WaitFn, WireControllerAccess, WireOptions};
+
+pub use frame::{
+    EAGER_PAYLOAD_LIMIT, FrameReader, HEADER_SIZE, Header, Message, Opcode, WireError,
+    write_message,
+};
+pub use setup::SetupInfo;
+pub use stream::STREAM_THRESHOLD;
