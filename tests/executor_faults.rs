@@ -53,7 +53,7 @@ fn setup_announces_every_bootstrap_symbol_llvm_22_requires() {
         "{}",
         ex.setup.target_triple
     );
-    // Protocol §5: the names llvm-jitlink refuses to start without.
+    // protocol 5: the names llvm-jitlink refuses to start without.
     let required = [
         names::DISPATCH_CTX,
         names::DISPATCH_FN,

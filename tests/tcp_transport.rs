@@ -6,7 +6,7 @@
 //! socket (Setup, memory calls, a process-symbol lookup, then an orderly
 //! end by closing, or by Hangup), which also covers what LLVM 22's
 //! llvm-jitlink never does over TCP (end a session normally: it leaves the
-//! connection open, `SIMPLE_REMOTE_EPC.md` §10). One drives the executor
+//! connection open, protocol 10). One drives the executor
 //! with LLVM 22's llvm-jitlink; it skips without LLVM unless
 //! `ORC_RT_REQUIRE_LLVM=1`. The corpus cases with `transport = "tcp"`
 //! (`tests/conformance/cases/27_*`, `28_*`) compare the whole run with

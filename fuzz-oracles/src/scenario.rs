@@ -8,7 +8,7 @@
 //! picks is reproducible.
 //!
 //! After every step the event log is checked against the session's
-//! invariants (ORC_RUNTIME.md 7 and 8, `session/mod.rs`):
+//! invariants (spec 7 and 8, `session/mod.rs`):
 //! - exactly once, at most once at every step: each manager's `detach` and
 //!   `shutdown` (and their completions), each on-detach and on-shutdown
 //!   callback, the disconnect report, each result of a controller call to

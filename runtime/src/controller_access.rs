@@ -9,7 +9,7 @@
 //! ([`SessionHooks::complete_call`]), the end of the connection
 //! ([`SessionHooks::notify_disconnected`]).
 //!
-//! Obligations of an implementation (ORC_RUNTIME.md section 7; MUST):
+//! Obligations of an implementation (spec 7; MUST):
 //! 1. No incoming call before `connect`. If connecting fails, call
 //!    `notify_disconnected(Err(..))` before `connect` returns.
 //! 2. `disconnect` is called at most once by the session but may race a

@@ -10,7 +10,7 @@
 //!
 //! Bug it catches: a controller access whose "am I disconnecting?" check in
 //! `call_controller` is not serialised with the disconnect drain
-//! (`--cfg orc_rt_loom_bug="ca_drain_unserialised"`, ORC_RUNTIME.md 7.5). A
+//! (`--cfg orc_rt_loom_bug="ca_drain_unserialised"`, spec 7.5). A
 //! call slipping in between is never completed: the model's exactly-once
 //! assertion fails.
 //!

@@ -12,7 +12,7 @@
 //! and nobody shuts down: the completion count is 0, and the assertion fails.
 //!
 //! A second model covers the seed's dispatcher that holds one guard for all
-//! its work (ORC_RUNTIME.md 5): shutdown must shut it down and drop it
+//! its work (spec 5): shutdown must shut it down and drop it
 //! before waiting for the scope, else loom reports a deadlock.
 //!
 //! Run: `RUSTFLAGS="--cfg orc_rt_loom" LOOM_MAX_PREEMPTIONS=3

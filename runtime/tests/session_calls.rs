@@ -1,4 +1,4 @@
-//! Calls through a session (ORC_RUNTIME.md 7–9): incoming calls by address
+//! Calls through a session (spec 7–9): incoming calls by address
 //! (Rust handlers, asynchronous C wrappers, LLVM 22 legacy wrappers),
 //! executor-to-controller calls by tag, and what happens to calls in flight
 //! at detach and shutdown (the table of 8.8), including contract violations

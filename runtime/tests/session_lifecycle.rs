@@ -1,4 +1,4 @@
-//! Session lifecycle (ORC_RUNTIME.md 8.2–8.7): the order of disconnect
+//! Session lifecycle (spec 8.2–8.7): the order of disconnect
 //! report, detach, on-detach, shutdown and on-shutdown callbacks; errors and
 //! panics of resource managers collected in the report; attach contract.
 

@@ -1,5 +1,5 @@
 //! The execution scope of a session and shutdown across threads
-//! (ORC_RUNTIME.md 5, 8.7, 9): shutdown waits for the last guard, wherever
+//! (spec 5, 8.7, 9): shutdown waits for the last guard, wherever
 //! it is dropped; no new guard after shutdown began; shutdown requested from
 //! inside the session's own work does not deadlock; both ways of covering
 //! dispatched work (a guard per task, one guard held by the dispatcher) work.

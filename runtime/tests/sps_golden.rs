@@ -1,4 +1,4 @@
-//! Golden vectors, both directions: the examples of spec §3, bytes LLVM 22's
+//! Golden vectors, both directions: the examples of spec 3, bytes LLVM 22's
 //! executor put on the wire (`shared/protocol/traces/probe_llvm22.txt`), and
 //! message sizes from the a_hello trace. One line per case; the edge cases
 //! carry a comment.

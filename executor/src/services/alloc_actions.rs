@@ -1,4 +1,4 @@
-//! Allocation actions (upstream `AllocationActions.h`, spec §11): the
+//! Allocation actions (upstream `AllocationActions.h`, spec 11): the
 //! finalize and dealloc calls attached to an initialize request.
 
 use std::fmt;
@@ -60,7 +60,7 @@ impl ActionCaller {
         }
     }
 
-    /// Runs the finalize actions in order (spec §11). On a failure, runs the
+    /// Runs the finalize actions in order (spec 11). On a failure, runs the
     /// dealloc actions collected so far in reverse and returns the finalize
     /// error joined with any dealloc errors; the failing pair's dealloc and
     /// later pairs do not run. On success returns the dealloc actions to keep

@@ -1,4 +1,4 @@
-//! The executor services LLVM 22's controller expects (protocol §5): the
+//! The executor services LLVM 22's controller expects (protocol 5): the
 //! memory manager, memory access, the dylib manager, running code, and the
 //! EH-frame / debugger registration alloc actions; plus the bootstrap
 //! symbol names they are published under.
@@ -29,7 +29,7 @@ pub use bootstrap::{ExecutorServices, ServiceOptions};
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::error::{Error, ErrorKind};
 
-/// LLVM 22's bootstrap symbol names (`OrcRTBridge.h`, protocol §5).
+/// LLVM 22's bootstrap symbol names (`OrcRTBridge.h`, protocol 5).
 pub mod names {
     /// Dispatch context handed back to the dispatch function.
     pub const DISPATCH_CTX: &str = "__llvm_orc_SimpleRemoteEPC_dispatch_ctx";

@@ -1,6 +1,6 @@
 //! The alloc-action functions LLVM 22 attaches to initialize requests:
 //! EH-frame registration with the unwinder and debug-object registration
-//! with the GDB JIT interface (protocol §5.6). Their C entry points (legacy
+//! with the GDB JIT interface (protocol 5.6). Their C entry points (legacy
 //! wrapper ABI) are in `call::entry_points`.
 
 use crate::sys;

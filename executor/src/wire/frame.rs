@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn golden_reserve_call_from_the_a_hello_trace() {
-        // protocol §2: controller→executor reserve(instance, 0x1000), seqno 1.
+        // protocol 2: controller→executor reserve(instance, 0x1000), seqno 1.
         let bytes = [
             0x30, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0, //
             0x01, 0, 0, 0, 0, 0, 0, 0, 0xa0, 0xf3, 0x79, 0x7d, 0x87, 0x55, 0, 0, //

@@ -59,7 +59,7 @@ pub type orc_rt_ControllerHandlerTag = *mut c_void;
 
 /// `orc_rt_WrapperFunctionReturn`: how a wrapper function hands back its
 /// result, exactly once per call. The order `(S, CallId, ResultBytes)` is
-/// pinned (ORC_RUNTIME.md section 2); newest upstream puts `CallId` last.
+/// pinned (spec 2); newest upstream puts `CallId` last.
 #[allow(
     non_camel_case_types,
     reason = "the C name, so both codebases can be grepped"
@@ -72,8 +72,7 @@ pub type orc_rt_WrapperFunctionReturn = unsafe extern "C" fn(
 
 /// `orc_rt_WrapperFunction`: a wrapper function. It owns `arg_bytes` and
 /// must call `ret` exactly once, synchronously or later, from any thread.
-/// The order `(S, CallId, Return, ArgBytes)` is pinned (ORC_RUNTIME.md
-/// section 2).
+/// The order `(S, CallId, Return, ArgBytes)` is pinned (spec 2).
 #[allow(
     non_camel_case_types,
     reason = "the C name, so both codebases can be grepped"

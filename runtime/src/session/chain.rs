@@ -1,5 +1,5 @@
 //! Drives the resource managers' `detach` or `shutdown`, newest first, each
-//! started from the previous one's completion (ORC_RUNTIME.md 8.6 step 4,
+//! started from the previous one's completion (spec 8.6 step 4,
 //! 8.7 step 3).
 //!
 //! A completion may come synchronously (inside the call) or later on any

@@ -1,7 +1,7 @@
 //! The session: the root object of the runtime (upstream `Session.h`). It
 //! owns the resource managers, the controller access, the task dispatcher
 //! and the execution scope, and drives the lifecycle
-//! `Start → Attached → Detached → ShutDown` (ORC_RUNTIME.md section 8).
+//! `Start → Attached → Detached → ShutDown` (spec 8).
 //!
 //! ```
 //! use orc_rt::{Session, dispatcher::InlineDispatcher};
@@ -645,7 +645,7 @@ impl SharedArc {
         self.keepalive_drain();
     }
 
-    /// 8.7 step 1: close the scope, stop the dispatcher, wait for guards.
+    /// spec 8.7 step 1: close the scope, stop the dispatcher, wait for guards.
     fn keepalive_drain(&self) {
         let _marker = Marker::enter(self.id());
         // Our own count keeps the completion from firing before the
@@ -664,7 +664,7 @@ impl SharedArc {
         drop(hold);
     }
 
-    /// 8.7 steps 2–3: on the thread that released the last guard.
+    /// spec 8.7 steps 2–3: on the thread that released the last guard.
     fn proceed_to_shutdown(&self) {
         let managers = {
             let mut st = lock(&self.state);
@@ -679,7 +679,7 @@ impl SharedArc {
         ));
     }
 
-    /// 8.7 steps 4–5.
+    /// spec 8.7 steps 4–5.
     fn finish_shutdown(&self) {
         let (callbacks, report) = {
             let mut st = lock(&self.state);
@@ -856,7 +856,7 @@ impl SessionHandle {
     // ---- configuration -------------------------------------------------------
 
     /// Sets the handler told how the controller connection ended, exactly
-    /// once (8.6 step 2); without one, an abnormal end goes to the reporter.
+    /// once (spec 8.6 step 2); without one, an abnormal end goes to the reporter.
     /// Only before [`attach`](Self::attach).
     pub fn set_on_disconnect(
         &self,
@@ -1262,7 +1262,7 @@ impl fmt::Debug for SessionHandle {
     }
 }
 
-/// What a controller access gets from the session (ORC_RUNTIME.md 7,
+/// What a controller access gets from the session (spec 7,
 /// "provided to implementations"). Clonable; keeps the session's shared
 /// state alive, not the session itself.
 #[derive(Clone)]

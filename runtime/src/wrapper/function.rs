@@ -18,7 +18,7 @@
 //! assert_eq!(Add::decode_result(result).unwrap(), 42);
 //! ```
 //!
-//! Error strings are exactly upstream's (ORC_RUNTIME.md section 2), because
+//! Error strings are exactly upstream's (spec 2), because
 //! the peer may match on them.
 
 use std::fmt;

@@ -123,7 +123,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
         }
     }
 
-    // Newest first (8.6 step 4, 8.7 step 3), for managers added before.
+    // Newest first (spec 8.6 step 4, spec 8.7 step 3), for managers added before.
     for what in ["detach", "shutdown"] {
         let order: Vec<usize> = r
             .rm_calls
@@ -140,7 +140,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
         }
     }
 
-    // The disconnect report: exactly once, before every detach (8.6 step 2).
+    // The disconnect report: exactly once, before every detach (spec 8.6 step 2).
     let installed = !matches!(w.sc.on_disconnect, crate::scenario::OnDisconnect::None);
     if r.disconnect_reports.len() > 1 {
         v.push(format!(
@@ -177,7 +177,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
     }
 
     // detach < on-detach callbacks < shutdown < on-shutdown callbacks,
-    // callbacks newest first (8.6 step 5, 8.7 step 4).
+    // callbacks newest first (spec 8.6 step 5, spec 8.7 step 4).
     let mut detach_cbs: Vec<(usize, usize)> = Vec::new();
     let mut shutdown_cbs: Vec<(usize, usize)> = Vec::new();
     for (reg, (name, on_detach, late, ran)) in r.callbacks.iter().enumerate() {

@@ -45,7 +45,7 @@ fn injected_panic(msg: &str) -> ! {
     std::panic::panic_any(format!("[sim] {msg}"))
 }
 
-/// The controller access's state (obligations of ORC_RUNTIME.md 7).
+/// The controller access's state (obligations of spec 7).
 #[derive(Default)]
 pub(crate) struct CaSt {
     pub(crate) attached: bool,

@@ -1,5 +1,5 @@
 //! The dylib manager (LLVM 22 `SimpleExecutorDylibManager`, upstream orc-rt
-//! `NativeDylibManager`; spec §13): opens libraries, resolves symbols in
+//! `NativeDylibManager`; spec 13): opens libraries, resolves symbols in
 //! them with the protocol's required/weak rules.
 //!
 //! LLVM's executor links libstdc++, libgcc_s and libm, so C++ and math

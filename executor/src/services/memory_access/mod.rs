@@ -1,5 +1,5 @@
 //! Reads and writes of executor memory on the controller's behalf (LLVM 22
-//! `__llvm_orc_bootstrap_mem_*` wrappers; spec §15).
+//! `__llvm_orc_bootstrap_mem_*` wrappers; spec 15).
 //!
 //! **Deviation from LLVM 22** (safer): writes must land inside a reservation
 //! of the memory manager, and every access is fault-checked by the kernel,

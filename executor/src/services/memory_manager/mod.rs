@@ -1,5 +1,5 @@
 //! The memory manager for JIT'd code (LLVM 22 `SimpleExecutorMemoryManager`,
-//! upstream orc-rt `SimpleNativeMemoryMap`; spec §12): reserve address
+//! upstream orc-rt `SimpleNativeMemoryMap`; spec 12): reserve address
 //! space, initialize regions in it (copy, zero-fill, protect, run finalize
 //! actions), deinitialize them (dealloc actions), release reservations.
 //!
