@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use orc_rt::controller_access::{ControllerReply, InProcessControllerAccess};
-use orc_rt::dispatcher::InlineDispatcher;
+use orc_rt::dispatcher::{InlineDispatcher, QueuedAtShutdown, QueueingDispatcher};
 use orc_rt::session::{WrapperKind, orc_rt_SessionRef, orc_rt_WrapperFunctionReturn};
 use orc_rt::wrapper::{
     RETURN_DROPPED_ERROR, SpsWrapperFunction, WrapperReturn, orc_rt_WrapperFunctionBuffer,
@@ -224,6 +224,38 @@ fn calls_to_the_controller_by_tag_typed_and_untyped() {
     Add::call_controller(&s, tag, &(1, 2), move |r| tx.send(r).unwrap());
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap().unwrap(), 3);
     assert_eq!(*seen_tag.lock().unwrap(), Some(tag));
+}
+
+#[test]
+fn a_continuation_completes_even_when_the_dispatcher_drops_its_task() {
+    // The controller answers at once; the continuation is queued; shutdown
+    // drops what is queued. The caller still hears back, exactly once.
+    let errors = Errors::default();
+    let queue = QueueingDispatcher::with_policy(QueuedAtShutdown::Drop);
+    let s = Session::builder()
+        .shared_dispatcher(Arc::new(queue.clone()))
+        .error_reporter({
+            let e = errors.clone();
+            move |err| e.lock().unwrap().push(err)
+        })
+        .build()
+        .unwrap();
+    InProcessControllerAccess::attach(&s, BootstrapInfo::new(), echo_controller).unwrap();
+    let answers = Arc::new(AtomicUsize::new(0));
+    let a = answers.clone();
+    s.call_controller(
+        ExecutorAddr::new(0x7a9),
+        WrapperFunctionBuffer::copy_from(b"x"),
+        move |r| {
+            assert_eq!(r.bytes(), b"x");
+            a.fetch_add(1, Ordering::SeqCst);
+        },
+    );
+    assert_eq!(queue.len(), 1, "the continuation waits in the queue");
+    assert_eq!(answers.load(Ordering::SeqCst), 0);
+    s.wait_for_shutdown().unwrap();
+    assert_eq!(answers.load(Ordering::SeqCst), 1);
+    assert!(errors.lock().unwrap().is_empty());
 }
 
 #[test]

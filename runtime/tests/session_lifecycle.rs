@@ -426,6 +426,53 @@ fn managers_added_late_are_still_detached_then_shut_down() {
     );
 }
 
+/// Holds its detach completion until told to complete it.
+struct HeldDetach {
+    log: Log,
+    held: Arc<Mutex<Option<OnComplete>>>,
+}
+
+impl ResourceManager for HeldDetach {
+    fn name(&self) -> &str {
+        "held"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+        push(&self.log, "held.detach");
+        *self.held.lock().unwrap() = Some(done);
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        push(&self.log, "held.shutdown");
+        done.ok();
+    }
+}
+
+#[test]
+fn a_manager_added_while_draining_is_shut_down_before_the_callbacks() {
+    // Detached, shutdown requested, the scope held by a guard: the manager
+    // added now completes its detach only after the last guard is gone.
+    let log: Log = Arc::default();
+    let s = session(&log);
+    let l = log.clone();
+    s.add_on_shutdown(move |_| push(&l, "on_shutdown"));
+    let guard = s.try_enter_scope().unwrap();
+    s.shutdown();
+    let held = Arc::new(Mutex::new(None));
+    s.add_resource_manager(HeldDetach {
+        log: log.clone(),
+        held: held.clone(),
+    });
+    drop(guard);
+    assert_eq!(entries(&log), ["held.detach"], "shutdown waits for it");
+    assert!(!s.is_shut_down());
+    let done = held.lock().unwrap().take().expect("detach started");
+    done.ok();
+    assert_eq!(
+        entries(&log),
+        ["held.detach", "held.shutdown", "on_shutdown"]
+    );
+    assert!(s.is_shut_down());
+}
+
 #[test]
 fn dropping_the_session_shuts_it_down_and_reports_unobserved_errors() {
     let log: Log = Arc::default();

@@ -195,6 +195,12 @@ struct State {
     detach_callbacks_ran: bool,
     on_shutdown: Vec<OnShutdownFn>,
     shutdown_callbacks_ran: bool,
+    /// Managers added after detach began whose own detach (and, once the
+    /// session is shutting down, shutdown) has not completed: the
+    /// on-shutdown callbacks wait for them (spec 8.7 step 4).
+    late_pending: usize,
+    /// The shutdown chain of the managers in the list has completed.
+    managers_shut_down: bool,
     report: ShutdownReport,
     /// Someone will see the report (a waiter or an on-shutdown callback);
     /// otherwise its errors go to the reporter when the owner drops.
@@ -675,14 +681,28 @@ impl SharedArc {
             self.clone(),
             managers,
             Step::Shutdown,
-            Box::new(|shared| shared.finish_shutdown()),
+            Box::new(|shared| {
+                lock(&shared.state).managers_shut_down = true;
+                shared.finish_shutdown_when_ready();
+            }),
         ));
     }
 
-    /// spec 8.7 steps 4–5.
-    fn finish_shutdown(&self) {
+    /// A manager added late finished its detach and, if the session is
+    /// shutting down, its shutdown.
+    fn late_manager_done(&self) {
+        lock(&self.state).late_pending -= 1;
+        self.finish_shutdown_when_ready();
+    }
+
+    /// spec 8.7 steps 4–5, once every manager is shut down, late ones
+    /// included; exactly once, on the thread that completed the last.
+    fn finish_shutdown_when_ready(&self) {
         let (callbacks, report) = {
             let mut st = lock(&self.state);
+            if !st.managers_shut_down || st.late_pending > 0 || st.shutdown_callbacks_ran {
+                return;
+            }
             st.shutdown_callbacks_ran = true;
             (std::mem::take(&mut st.on_shutdown), st.report.clone())
         };
@@ -871,8 +891,12 @@ impl SessionHandle {
     }
 
     /// Adds a resource manager (upstream `addService`). Before detach it is
-    /// appended; added later, its `detach` runs at once (and its `shutdown`
-    /// too if the session already shut down); the session keeps it either way.
+    /// appended; added later, its `detach` runs at once, and its `shutdown`
+    /// too once the session is shutting down. A manager added while the
+    /// session drains is still shut down before the on-shutdown callbacks
+    /// run, however late its detach completes; one added after shutdown
+    /// completed is detached and shut down at once. The session keeps it
+    /// either way.
     pub fn add_resource_manager(&self, rm: impl ResourceManager + 'static) {
         self.add_boxed_resource_manager(Box::new(rm));
     }
@@ -894,7 +918,13 @@ impl SessionHandle {
         }
         // Added late: detach it now; only then does it join the list, so
         // the shutdown chain cannot reach it before its detach was called.
+        // Until it is done (detached, and shut down if the session is
+        // shutting down) the on-shutdown callbacks wait for it.
         let shutdown_requested = st.target == Some(SessionState::ShutDown);
+        let counted = !st.shutdown_callbacks_ran;
+        if counted {
+            st.late_pending += 1;
+        }
         drop(st);
         let slot_for_detach = slot.clone();
         let then: chain::Then = Box::new(move |shared: &SharedArc| {
@@ -905,13 +935,15 @@ impl SessionHandle {
             // sure only one of the two does).
             let shut_down = st.current == SessionState::ShutDown;
             drop(st);
+            let done: chain::Then = Box::new(move |shared: &SharedArc| {
+                if counted {
+                    shared.late_manager_done();
+                }
+            });
             if shut_down {
-                chain::drive(Chain::new(
-                    shared.clone(),
-                    vec![slot],
-                    Step::Shutdown,
-                    Box::new(|_| {}),
-                ));
+                chain::drive(Chain::new(shared.clone(), vec![slot], Step::Shutdown, done));
+            } else {
+                done(shared);
             }
         });
         chain::drive(Chain::new(
@@ -1387,6 +1419,8 @@ impl Session {
                 detach_callbacks_ran: false,
                 on_shutdown: Vec::new(),
                 shutdown_callbacks_ran: false,
+                late_pending: 0,
+                managers_shut_down: false,
                 report: ShutdownReport::default(),
                 report_observed: false,
                 owner_dropped: false,
