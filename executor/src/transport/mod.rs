@@ -5,6 +5,7 @@
 //! for input).
 
 mod spin;
+mod stream;
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use spin::{SpinWait, SpinWaker};
+pub use stream::{Readiness, Transport};
 
 use crate::wire::CloseFn;
 
