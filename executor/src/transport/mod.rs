@@ -79,8 +79,9 @@ impl FromStr for ConnectionSpec {
     }
 }
 
-/// An open connection to the controller.
-pub struct Transport {
+/// An open connection to the controller (byte streams and what the wire
+/// options need of them).
+pub struct Connection {
     /// Messages from the controller.
     pub reader: Box<dyn Read + Send>,
     /// Messages to the controller.
@@ -94,9 +95,9 @@ pub struct Transport {
     pub wait: SpinWait,
 }
 
-impl fmt::Debug for Transport {
+impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport")
+        f.debug_struct("Connection")
             .field("read_fd", &self.read_fd)
             .finish_non_exhaustive()
     }
@@ -105,7 +106,7 @@ impl fmt::Debug for Transport {
 impl ConnectionSpec {
     /// Opens the connection (accepting one controller for `listen=`);
     /// `spin` is how long a reader polls for input before it blocks.
-    pub fn open(&self, spin: Duration) -> Result<Transport, String> {
+    pub fn open(&self, spin: Duration) -> Result<Connection, String> {
         match self {
             ConnectionSpec::FileDescriptors { read, write } => {
                 let context = |e: std::io::Error| format!("{self}: {e}");
@@ -117,7 +118,7 @@ impl ConnectionSpec {
                 };
                 let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
                 let wait = SpinWait::new(&reader, spin).map_err(context)?;
-                Ok(Transport {
+                Ok(Connection {
                     read_fd: reader.as_raw_fd(),
                     reader: Box::new(reader),
                     writer: Box::new(writer),
@@ -145,7 +146,7 @@ impl ConnectionSpec {
                 });
                 let wait = SpinWait::new(&stream, spin)
                     .map_err(|e| format!("cloning the connection: {e}"))?;
-                Ok(Transport {
+                Ok(Connection {
                     read_fd: stream.as_raw_fd(),
                     reader: Box::new(stream),
                     writer: Box::new(writer),
