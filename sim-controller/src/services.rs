@@ -139,42 +139,66 @@ pub fn encode(
                 text: format!("read {handle}: {len} bytes at {r}+{off:#x}"),
             }
         }
-        SvcOp::Release(r) => {
-            let bases = vec![ExecutorAddr::new(base(r)?)];
+        SvcOp::Release(rs) => {
+            let bases = rs
+                .iter()
+                .map(|r| base(r).map(ExecutorAddr::new))
+                .collect::<Result<Vec<_>, _>>()?;
             Encoded {
                 symbol: names::MEMORY_MANAGER_RELEASE,
                 args: sps::to_vec(&(mm, bases)),
-                text: format!("release {handle}: region {r}"),
+                text: format!("release {handle}: region {}", rs.join(", ")),
             }
         }
-        SvcOp::Initialize(r, off, size, prot, v) => {
-            let content = v.encode().unwrap_or_default();
-            let req = FinalizeRequest {
-                segments: vec![SegmentRequest {
-                    group: AllocGroup::from_bits(*prot).ok_or_else(|| {
-                        format!("protection bits {prot:#x} are not an alloc group")
+        SvcOp::Initialize(r, segments, actions) => {
+            let contents: Vec<Vec<u8>> = segments
+                .iter()
+                .map(|s| s.content.encode().unwrap_or_default())
+                .collect();
+            let base = base(r)?;
+            let mut reqs = Vec::new();
+            let mut parts = Vec::new();
+            for (seg, content) in segments.iter().zip(&contents) {
+                let bits = seg.prot | if seg.finalize { 8 } else { 0 };
+                reqs.push(SegmentRequest {
+                    group: AllocGroup::from_bits(bits).ok_or_else(|| {
+                        format!("protection bits {bits:#x} are not an alloc group")
                     })?,
-                    addr: ExecutorAddr::new(base(r)? + off),
-                    size: *size,
-                    content: &content,
-                }],
+                    addr: ExecutorAddr::new(base + seg.offset),
+                    size: seg.size,
+                    content,
+                });
+                parts.push(format!(
+                    "{:#x} bytes {}{} at {r}+{:#x} holding {}",
+                    seg.size,
+                    prot_text(seg.prot),
+                    if seg.finalize { " (finalize)" } else { "" },
+                    seg.offset,
+                    seg.content
+                ));
+            }
+            if !actions.is_empty() {
+                return Err("allocation actions are not supported by this controller yet".into());
+            }
+            let req = FinalizeRequest {
+                segments: reqs,
                 actions: Vec::new(),
             };
             Encoded {
                 symbol: names::MEMORY_MANAGER_INITIALIZE,
                 args: sps::to_vec(&(mm, req)),
-                text: format!(
-                    "initialize {handle}: {size:#x} bytes {} at {r}+{off:#x} holding {v}",
-                    prot_text(*prot)
-                ),
+                text: format!("initialize {handle}: {}", parts.join("; ")),
             }
         }
-        SvcOp::Deinitialize(i) => {
-            let keys = vec![ExecutorAddr::new(base(i)?)];
+        SvcOp::Deinitialize(is) => {
+            let keys = is
+                .iter()
+                .map(|i| base(i).map(ExecutorAddr::new))
+                .collect::<Result<Vec<_>, _>>()?;
             Encoded {
                 symbol: names::MEMORY_MANAGER_DEINITIALIZE,
                 args: sps::to_vec(&(mm, keys)),
-                text: format!("deinitialize {handle}: segment {i}"),
+                text: format!("deinitialize {handle}: segment {}", is.join(", ")),
             }
         }
         SvcOp::Open(path) => Encoded {
@@ -341,7 +365,7 @@ mod tests {
                 Some(0x7000_0000_0000)
             )
         );
-        let (r, ..) = decode("x", &SvcOp::Release("r".into()), Res::Bytes(vec![]));
+        let (r, ..) = decode("x", &SvcOp::Release(vec!["r".into()]), Res::Bytes(vec![]));
         assert!(matches!(r, Res::Error(m) if m.starts_with("undecodable release")));
     }
 }

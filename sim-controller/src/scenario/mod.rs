@@ -77,8 +77,18 @@ pub struct Scenario {
     /// memory access, dylib manager, running code.
     pub services: bool,
     /// A protocol-level scenario (`wire`): also played over LLVM 22's wire
-    /// protocol against executor processes by `orc-sim wire`.
+    /// protocol against executor processes by `orc-sim differential`.
     pub wire: bool,
+    /// Which controller access the executor side uses (`access real|model`,
+    /// default real: the executor's own SimpleRemoteEPC access over the
+    /// simulated byte pipe).
+    pub access: AccessKind,
+    /// Bytes the simulated pipe holds per direction before a writer must
+    /// wait (`pipe BYTES`, default 65536, a Linux pipe's).
+    pub pipe_capacity: u64,
+    /// Rare situations that must happen in at least one seed of a replay
+    /// (`reach "PATTERN"`): coverage probes.
+    pub probes: Vec<Probe>,
     /// Faults to inject.
     pub faults: Vec<Fault>,
     /// The controller's script.
@@ -92,6 +102,29 @@ impl Scenario {
     pub fn jit(&self, name: &str) -> Option<&JitDecl> {
         self.jits.iter().find(|j| j.name == name)
     }
+}
+
+/// Which `ControllerAccess` the simulated executor uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessKind {
+    /// `orc-executor`'s `WireControllerAccess`, reading and writing real
+    /// SimpleRemoteEPC frames through the simulated pipe.
+    #[default]
+    Real,
+    /// A model of the access's obligations (spec 7) inside the simulation,
+    /// for scenarios about the session core alone (it can break an
+    /// obligation on purpose: `fault ca-delivers-late`).
+    Model,
+}
+
+/// `reach "PATTERN"`: an event matching the pattern must happen in at least
+/// one of the seeds a replay runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Matched against each event's `actor: text` line.
+    pub pattern: String,
+    /// Where it was written.
+    pub pos: Pos,
 }
 
 /// `dispatcher KIND [POLICY]`.
@@ -147,6 +180,12 @@ pub struct Behaviour {
     pub after: Option<u64>,
     /// Request session shutdown from inside the callback first.
     pub request_shutdown: bool,
+    /// Add this manager to the session from inside the callback first.
+    pub add_manager: Option<Box<ManagerDecl>>,
+    /// Wait (blocking, as host code would) for the session to shut down
+    /// from inside the callback: the runtime must refuse instead of
+    /// deadlocking.
+    pub wait_shutdown: bool,
 }
 
 impl Default for Behaviour {
@@ -155,6 +194,8 @@ impl Default for Behaviour {
             outcome: Outcome::Ok,
             after: None,
             request_shutdown: false,
+            add_manager: None,
+            wait_shutdown: false,
         }
     }
 }
@@ -185,15 +226,32 @@ pub struct ManagerDecl {
     pub pos: Pos,
 }
 
-/// `jit NAME: OP, OP, ...`: a simulated JIT'd function.
+/// `jit NAME [ABI]: OP, OP, ...`: a simulated JIT'd function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JitDecl {
     /// Its name (the bootstrap symbol the controller calls it by).
     pub name: String,
+    /// How the session calls it.
+    pub abi: JitAbi,
     /// Its body.
     pub ops: Vec<Op>,
     /// Where it was declared.
     pub pos: Pos,
+}
+
+/// The calling convention of a simulated JIT'd function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JitAbi {
+    /// A Rust handler registered with the session (`register_wrapper_at`).
+    #[default]
+    Rust,
+    /// `async-c`: an `orc_rt_WrapperFunction` registered with
+    /// `register_async_wrapper` (result through the C `Return`).
+    AsyncC,
+    /// `legacy-c`: not registered; LLVM 22's synchronous
+    /// `CWrapperFunctionResult fn(const char *, size_t)`, reached through
+    /// the session's handler for unregistered addresses.
+    LegacyC,
 }
 
 /// One operation of a JIT'd function's body.
@@ -229,13 +287,21 @@ pub enum Op {
     Dispatch(String),
     /// Panic with the message.
     Panic(String),
+    /// `keepalive N`: `session.call_with_keepalive` around N ticks of work.
+    Keepalive(u64),
+    /// `add-manager NAME ...`: add a manager from JIT'd code.
+    AddManager(ManagerDecl),
 }
 
-/// `handler TAG: REPLY`: a controller-side handler.
+/// `handler TAG: [calls FN VALUE,] REPLY [after N]`: a controller-side
+/// handler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandlerDecl {
     /// The tag's name.
     pub name: String,
+    /// Calls the controller makes into the executor (JIT'd function,
+    /// argument) and waits for before it replies: re-entrancy.
+    pub calls_back: Vec<(String, Value)>,
     /// What the controller does when called.
     pub reply: Reply,
     /// Reply this many ticks after the call arrives.
@@ -333,6 +399,30 @@ pub enum MsgSel {
     Nth(u64),
 }
 
+/// A field of a frame's 32-byte header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderField {
+    /// The size (header included).
+    Size,
+    /// The opcode.
+    Opcode,
+    /// The sequence number.
+    Seqno,
+    /// The tag (an executor address).
+    Tag,
+}
+
+impl fmt::Display for HeaderField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeaderField::Size => "size",
+            HeaderField::Opcode => "opcode",
+            HeaderField::Seqno => "seqno",
+            HeaderField::Tag => "tag",
+        })
+    }
+}
+
 impl fmt::Display for MsgSel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -397,6 +487,22 @@ pub enum FaultKind {
     /// The next memory reservation asks for more than any process can map,
     /// so the real memory manager's reservation fails.
     ReserveFails,
+    /// `split MSG AT`: the message's bytes arrive in two parts, the first
+    /// AT bytes, then the rest a tick later.
+    Split(MsgSel, u64),
+    /// `short-reads N`: every read of the executor returns at most N bytes.
+    ShortReads(u64),
+    /// `short-writes N`: every write of the executor takes at most N bytes.
+    ShortWrites(u64),
+    /// `stall-reader FROM UNTIL`: the controller reads nothing from tick
+    /// FROM until tick UNTIL (its pipe fills; the executor's writes wait).
+    StallReader(u64, u64),
+    /// `close-mid MSG AT`: the transport closes after AT bytes of the
+    /// message have gone through.
+    CloseMid(MsgSel, u64),
+    /// `corrupt MSG FIELD VALUE`: the message arrives with a header field
+    /// replaced.
+    Corrupt(MsgSel, HeaderField, u64),
 }
 
 /// A fault with its position.
@@ -483,6 +589,15 @@ pub enum StepKind {
     Leave(String),
     /// The controller calls an executor service as H.
     Service(String, SvcOp),
+    /// `clone G G2`: host code clones guard G (an independent retain,
+    /// empty once the scope is closed) as G2.
+    CloneGuard(String, String),
+    /// `wait-shutdown`: host code blocks in `wait_for_shutdown`, holding
+    /// whatever guards it holds (the runtime should detect a wait that
+    /// can never end).
+    WaitShutdown,
+    /// `check state STATE`: the session is in this state at this point.
+    CheckState(StateName),
 }
 
 /// A request to the real executor services, by their LLVM 22 bootstrap
@@ -497,14 +612,21 @@ pub enum SvcOp {
     Write(String, u64, Value),
     /// `read H REGION OFFSET LEN`: memory access reads LEN bytes.
     Read(String, u64, u64),
-    /// `release H REGION`: the memory manager releases the region.
-    Release(String),
-    /// `initialize H REGION OFFSET SIZE PROT [VALUE]`: the memory manager
-    /// finalizes one standard-lifetime segment (content VALUE, zero-filled
-    /// to SIZE, protection PROT such as `r-x`); H then names its key.
-    Initialize(String, u64, u64, u8, Value),
-    /// `deinitialize H INIT`: runs the dealloc actions of an initialize.
-    Deinitialize(String),
+    /// `release H REGION [REGION...]`: the memory manager releases the
+    /// regions in one call (a handle may also name an unknown address:
+    /// `0x...`).
+    Release(Vec<String>),
+    /// `initialize H REGION SEGMENT [SEGMENT...] [ACTION...]`: the memory
+    /// manager finalizes segments of one reservation and runs allocation
+    /// actions; H then names its key. Segment: `segment OFFSET SIZE PROT
+    /// [finalize] [VALUE]` (PROT such as `r-x`; `finalize`: a
+    /// finalize-lifetime segment, freed once the actions ran). Action:
+    /// `action ok|fail "MSG"` (a harmless allocation action the simulation
+    /// provides, with a dealloc action that logs).
+    Initialize(String, Vec<SegmentDecl>, Vec<ActionDecl>),
+    /// `deinitialize H INIT [INIT...]`: runs the dealloc actions of one or
+    /// more initializes in one call.
+    Deinitialize(Vec<String>),
     /// `open H "PATH"`: the dylib manager opens a library ("" = the
     /// process); H then names its handle.
     Open(String),
@@ -513,15 +635,36 @@ pub enum SvcOp {
     Resolve(String, Vec<(String, bool)>),
 }
 
+/// One segment of an `initialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDecl {
+    /// Offset in the reservation.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Protection bits (read 1, write 2, exec 4).
+    pub prot: u8,
+    /// Finalize lifetime: released once the finalize actions ran.
+    pub finalize: bool,
+    /// Initial content (zero-filled to `size`).
+    pub content: Value,
+}
+
+/// One allocation action of an `initialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionDecl {
+    /// Succeeds (its dealloc action logs when it runs).
+    Ok,
+    /// Fails with this message.
+    Fail(String),
+}
+
 impl SvcOp {
     /// The handle of the earlier step whose address this step uses.
     pub fn uses(&self) -> Option<&str> {
         match self {
-            SvcOp::Write(r, ..)
-            | SvcOp::Read(r, ..)
-            | SvcOp::Release(r)
-            | SvcOp::Initialize(r, ..) => Some(r),
-            SvcOp::Deinitialize(i) => Some(i),
+            SvcOp::Write(r, ..) | SvcOp::Read(r, ..) | SvcOp::Initialize(r, ..) => Some(r),
+            SvcOp::Release(rs) | SvcOp::Deinitialize(rs) => rs.first().map(String::as_str),
             SvcOp::Resolve(l, _) => Some(l),
             SvcOp::Reserve(_) | SvcOp::Open(_) => None,
         }
@@ -597,6 +740,8 @@ pub enum ResultExpect {
     Ok(Option<Value>),
     /// An error (whose message contains the text, if given).
     Error(Option<String>),
+    /// `done`: a result, value or error, either way.
+    Done,
     /// No result at all.
     None,
 }

@@ -26,6 +26,9 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         handlers: Vec::new(),
         services: false,
         wire: false,
+        access: AccessKind::Real,
+        pipe_capacity: 65536,
+        probes: Vec::new(),
         faults: Vec::new(),
         steps: Vec::new(),
         expects: Vec::new(),
@@ -399,7 +402,12 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                 }
                 c.punct(',')?;
             }
-            sc.jits.push(JitDecl { name, ops, pos });
+            sc.jits.push(JitDecl {
+                name,
+                abi: JitAbi::Rust,
+                ops,
+                pos,
+            });
         }
         "handler" => {
             let (name, _) = c.name("handler tag name")?;
@@ -419,6 +427,7 @@ fn header_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
             };
             sc.handlers.push(HandlerDecl {
                 name,
+                calls_back: Vec::new(),
                 reply,
                 after,
                 pos,
@@ -721,7 +730,9 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                     let off = c.number("an offset")?;
                     SvcOp::Read(r, off, c.number("a length")?)
                 }
-                "release" => SvcOp::Release(c.name("a region (the handle of a `reserve`)")?.0),
+                "release" => {
+                    SvcOp::Release(vec![c.name("a region (the handle of a `reserve`)")?.0])
+                }
                 "initialize" => {
                     let (r, _) = c.name("a region (the handle of a `reserve`)")?;
                     let off = c.number("an offset")?;
@@ -733,12 +744,23 @@ fn body_line(c: &mut Cursor, sc: &mut Scenario) -> PResult<()> {
                             "`{p}` is not a protection (three letters from `rwx`/`-`, e.g. `r-x`)"
                         ),
                     ))?;
-                    SvcOp::Initialize(r, off, size, prot, c.opt_value()?)
+                    let content = c.opt_value()?;
+                    SvcOp::Initialize(
+                        r,
+                        vec![SegmentDecl {
+                            offset: off,
+                            size,
+                            prot,
+                            finalize: false,
+                            content,
+                        }],
+                        Vec::new(),
+                    )
                 }
-                "deinitialize" => SvcOp::Deinitialize(
+                "deinitialize" => SvcOp::Deinitialize(vec![
                     c.name("an initialized segment (the handle of an `initialize`)")?
                         .0,
-                ),
+                ]),
                 "open" => {
                     SvcOp::Open(c.string("a library path (a quoted string; \"\" = the process)")?)
                 }

@@ -311,6 +311,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
                     }
                     (ResultExpect::Error(None), Some(Res::Error(_))) => true,
                     (ResultExpect::Error(Some(s)), Some(Res::Error(m))) => m.contains(s.as_str()),
+                    (ResultExpect::Done, Some(_)) => true,
                     _ => false,
                 };
                 if !ok {
@@ -321,6 +322,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
                         ResultExpect::Ok(Some(v)) => format!("ok {v}"),
                         ResultExpect::Error(None) => "an error".to_owned(),
                         ResultExpect::Error(Some(s)) => format!("an error containing {s:?}"),
+                        ResultExpect::Done => "done (a value or an error)".to_owned(),
                     };
                     fails.push(format!(
                         "expect (line {line}): {h} should be {want}, got {got}"

@@ -1282,6 +1282,9 @@ impl Body {
                 self.log(format!("panics: {m}"));
                 injected_panic(m);
             }
+            Op::Keepalive(_) | Op::AddManager(_) => {
+                w.failure(format!("{}: {op:?} needs the new engine", self.actor));
+            }
         }
         Flow::Next
     }

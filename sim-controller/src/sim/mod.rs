@@ -967,6 +967,9 @@ impl World {
             K::Enter(g) => executor::host_enter(self, g),
             K::Leave(g) => executor::host_leave(self, g),
             K::Service(h, op) => wait = controller::service(self, h, op),
+            K::CloneGuard(..) | K::WaitShutdown | K::CheckState(_) => {
+                self.failure(format!("line {}: step needs the new engine", step.pos.line));
+            }
         }
         let mut st = self.lock();
         match wait {
