@@ -2,21 +2,24 @@
 //! (invariants), and the script's own `expect` lines.
 //!
 //! Some invariants are checked where they could break (a manager shut down
-//! while a guard is live, a guard granted after one was denied, a second
-//! result); the ordering ones are checked here, on the records of the
-//! whole run.
+//! while a guard is live, a guard granted after one was denied); the
+//! ordering ones are checked here, on the records of the whole run. On the
+//! wire, the checker tells what the executor did from what the transport
+//! did: it counts the calls the executor read and the results it wrote per
+//! sequence number, so a message the transport duplicated is not blamed on
+//! the runtime.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use orc_rt::SessionState;
 
-use super::{Res, World};
-use crate::scenario::{ExpectKind, ResultExpect, StateName};
+use super::Parts;
+use crate::scenario::{ExpectKind, OnDisconnect, ResultExpect, Scenario, StateName};
+use crate::services::Res;
 
 /// What the checks need to know about a run.
 #[derive(Debug, Default)]
-pub(crate) struct Records {
+pub(crate) struct Checker {
     managers: Vec<(String, bool)>,
     /// (manager, "detach" | "shutdown", event index).
     rm_calls: Vec<(usize, &'static str, usize)>,
@@ -33,9 +36,54 @@ pub(crate) struct Records {
     pub(crate) rm_shutdown_started: bool,
     /// `shutdown_then` callbacks of `shutdown-threads`.
     pub(crate) thread_callbacks: u32,
+    /// Per sequence number of the controller's calls: (handle, times the
+    /// executor read it, read once the scope was closed, results the
+    /// executor wrote).
+    wire: BTreeMap<u64, WireCall>,
+    /// The executor wrote its Hangup.
+    pub(crate) hangup_written: bool,
 }
 
-impl Records {
+#[derive(Debug, Default)]
+struct WireCall {
+    handle: String,
+    reads: u32,
+    read_closed: bool,
+    results: u32,
+}
+
+impl Checker {
+    /// The executor read the controller's call `seq` (`closed`: its scope
+    /// was already closed).
+    pub(crate) fn call_read(&mut self, seq: u64, handle: &str, closed: bool) {
+        let c = self.wire.entry(seq).or_default();
+        c.handle = handle.to_owned();
+        c.reads += 1;
+        c.read_closed |= closed;
+    }
+
+    /// The executor wrote a Result for sequence number `seq`; a violation
+    /// if it answered a call more often than it read it.
+    pub(crate) fn result_written(&mut self, seq: u64) -> Option<String> {
+        let c = self.wire.entry(seq).or_default();
+        c.results += 1;
+        (c.results > c.reads).then(|| {
+            let name = if c.handle.is_empty() {
+                format!("seq {seq}")
+            } else {
+                c.handle.clone()
+            };
+            if c.reads == 0 {
+                format!("the executor sent a Result for {name}, a call it never read")
+            } else {
+                format!(
+                    "the executor answered {name} {} times but read it {} time(s)",
+                    c.results, c.reads
+                )
+            }
+        })
+    }
+
     pub(crate) fn add_manager(&mut self, name: &str, late: bool) -> usize {
         self.managers.push((name.to_owned(), late));
         self.managers.len() - 1
@@ -71,11 +119,10 @@ impl Records {
 }
 
 /// Runs the end-of-run checks and the expectations.
-pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState>) {
-    let mut st = w.lock();
-    let r = std::mem::take(&mut st.checks);
+pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Option<SessionState>) {
+    let r = std::mem::take(&mut p.checks);
     let mut v: Vec<String> = Vec::new();
-    let ev = |i: usize| st.events[i].line();
+    let ev = |i: usize| p.log.line(i);
 
     // Each manager: detach at most once, shutdown at most once, detach
     // first; both exactly once when the session shut down (spec 6, 8.7).
@@ -141,7 +188,7 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
     }
 
     // The disconnect report: exactly once, before every detach (spec 8.6 step 2).
-    let installed = !matches!(w.sc.on_disconnect, crate::scenario::OnDisconnect::None);
+    let installed = !matches!(sc.on_disconnect, OnDisconnect::None);
     if r.disconnect_reports.len() > 1 {
         v.push(format!(
             "the on-disconnect handler ran {} times",
@@ -271,38 +318,39 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
         }
     }
 
-    // Every dispatched task ran or was dropped (9).
-    if shut_down && st.live.queued_tasks > 0 {
+    // Every dispatched task ran or was dropped (spec 9).
+    if shut_down && p.book.live.queued_tasks > 0 {
         v.push(format!(
             "{} dispatched task(s) neither ran nor were dropped",
-            st.live.queued_tasks
+            p.book.live.queued_tasks
         ));
     }
 
-    // Calls that arrived after the scope closed got no result (8.7).
-    let closed: Vec<String> = st.ca.closed_calls.iter().cloned().collect();
-    for h in closed {
-        if st.ctl.calls.get(&h).is_some_and(|c| c.from_executor) {
+    // Calls read after the scope closed got no result (spec 8.7).
+    for c in r.wire.values() {
+        if c.read_closed && c.results > 0 {
             v.push(format!(
-                "{h} arrived after shutdown began but got a result from the executor"
+                "{} arrived after shutdown began but got a result from the executor",
+                c.handle
             ));
         }
     }
     // The script's expectations.
     let mut fails = Vec::new();
-    for e in &w.sc.expects {
+    for e in &sc.expects {
         let line = e.pos.line;
-        let matching = |p: &str| -> Vec<usize> {
-            st.events
+        let matching = |pat: &str| -> Vec<usize> {
+            p.log
+                .events()
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.matches(p))
+                .filter(|(_, e)| e.matches(pat))
                 .map(|(i, _)| i)
                 .collect()
         };
         match &e.kind {
             ExpectKind::Result(h, want) => {
-                let got = st.ctl.calls.get(h).and_then(|c| c.result.clone());
+                let got = p.ctl.call_rec(h).and_then(|c| c.result.clone());
                 let ok = match (want, &got) {
                     (ResultExpect::None, None) => true,
                     (ResultExpect::Ok(None), Some(Res::Bytes(_))) => true,
@@ -373,9 +421,9 @@ pub(crate) fn finish(w: &Arc<World>, shut_down: bool, state: Option<SessionState
         }
     }
     for text in v {
-        st.violation(text);
+        p.log.violation(text);
     }
     for f in fails {
-        st.failure(f);
+        p.log.failure(f);
     }
 }

@@ -1,0 +1,204 @@
+//! The executor side of the simulation: the real session, with the
+//! scenario's resource managers, its JIT'd functions registered as wrapper
+//! functions, a dispatcher the scheduler drains, the real executor services
+//! when the scenario says `services`, and a controller access: by default
+//! `orc-executor`'s own, reading and writing the simulated pipe; a model of
+//! it for scenarios about the session core alone.
+
+mod book;
+mod dispatcher;
+pub(crate) mod host;
+pub(crate) mod jit;
+pub(crate) mod managers;
+pub(crate) mod model;
+mod transport;
+
+use std::sync::{Arc, Mutex};
+
+use orc_rt::wrapper::WrapperEntry;
+use orc_rt::{
+    Error, ExecutionScopeGuard, ProcessInfo, Session, WrapperFunctionBuffer, WrapperReturn,
+};
+
+pub(crate) use book::Book;
+pub(crate) use transport::{PipeWait, SimTransport};
+
+use super::World;
+use super::controller::jit_addr;
+use crate::scenario::{AccessKind, AttachHow, OnDisconnect};
+use crate::transcript::Shape;
+use dispatcher::SimDispatcher;
+
+/// Builds the session: dispatcher, reporter, JIT'd functions, managers,
+/// on-disconnect handler and the simulation's own on-shutdown watcher.
+pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
+    let weak = w.me.clone();
+    let reporter = move |e: Error| {
+        if let Some(w) = weak.upgrade() {
+            w.note(
+                "session",
+                format!("report_error: {}: {}", e.kind(), e.message()),
+            );
+        }
+    };
+    let builder = Session::builder()
+        .process_info(ProcessInfo::new("x86_64-unknown-linux-gnu", 4096))
+        .error_reporter(reporter);
+    let make = {
+        let w = w.clone();
+        move |guard: Option<ExecutionScopeGuard>| {
+            if guard.is_some() {
+                w.parts().book.live.dispatcher_guard = true;
+            }
+            SimDispatcher {
+                inner: w.queue.clone(),
+                w: w.me.clone(),
+                guard: Mutex::new(guard),
+            }
+        }
+    };
+    let builder = if w.sc.dispatcher.holding_guard {
+        builder.dispatcher_holding_guard(move |g| make(Some(g)))
+    } else {
+        builder.dispatcher(make(None))
+    };
+    let session = builder.build()?;
+    let _ = w.session.set(session.handle());
+    let _ = w.hooks.set(session.hooks());
+    if w.sc.services {
+        // The real services: their managers are the oldest, so they shut
+        // down last, after the simulated ones.
+        let installed = orc_executor::services::ExecutorServices::install(&session.handle())?;
+        let _ = w.services.set(installed);
+    }
+    // The watcher is registered first, so it runs last (newest first): it
+    // marks the very end of shutdown.
+    let weak = w.me.clone();
+    session.add_on_shutdown(move |report| {
+        if let Some(w) = weak.upgrade() {
+            shutdown_watcher(&w, report);
+        }
+    });
+    for (i, _) in w.sc.jits.iter().enumerate() {
+        let weak = w.me.clone();
+        session.register_at(
+            jit_addr(i),
+            WrapperEntry::new(move |args: WrapperFunctionBuffer, ret: WrapperReturn| {
+                match weak.upgrade() {
+                    Some(w) => jit::wrapper_entry(&w, i, args.bytes(), ret),
+                    None => ret.send(WrapperFunctionBuffer::out_of_band_error("simulation gone")),
+                }
+            }),
+        )?;
+    }
+    match &w.sc.on_disconnect {
+        OnDisconnect::None => {}
+        how => {
+            let how = how.clone();
+            let weak = w.me.clone();
+            session.set_on_disconnect(move |r| {
+                let Some(w) = weak.upgrade() else { return };
+                let text = match &r {
+                    Ok(()) => "on-disconnect(ok)".to_owned(),
+                    Err(e) => format!("on-disconnect(error: {})", e.message()),
+                };
+                {
+                    let mut p = w.parts();
+                    let i = p.log.event("session", text, Shape::Note);
+                    p.checks.disconnect_reports.push(i);
+                }
+                match how {
+                    OnDisconnect::Shutdown => {
+                        w.note("session", "on-disconnect handler requests shutdown");
+                        w.session().shutdown();
+                    }
+                    OnDisconnect::Panic(m) => managers::injected_panic(&m),
+                    _ => {}
+                }
+            })?;
+        }
+    }
+    for m in &w.sc.managers {
+        managers::add(w, m, false);
+    }
+    Ok(session)
+}
+
+/// The session's last on-shutdown callback: logs the report and checks that
+/// the services hold nothing.
+fn shutdown_watcher(w: &Arc<World>, report: &orc_rt::ShutdownReport) {
+    let mut text = "shut down".to_owned();
+    if let Some(e) = &report.disconnect_error {
+        text.push_str(&format!("; disconnect error: {}", e.message()));
+    }
+    if report.errors.is_empty() {
+        text.push_str("; report: no errors");
+    } else {
+        let list: Vec<String> = report
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.kind(), e.message()))
+            .collect();
+        text.push_str(&format!("; report: {}", list.join(" | ")));
+    }
+    let mut p = w.parts();
+    let i = p.log.event("session", text, Shape::Note);
+    p.checks.shutdown_done.push(i);
+    if let Some((svc, _)) = w.services.get() {
+        let n = svc.memory_manager.reservation_count();
+        p.log.note(
+            "memory manager",
+            format!("{n} reservation(s) left after shutdown"),
+        );
+        if n != 0 {
+            p.log
+                .violation("the memory manager still holds reservations after shutdown");
+        }
+    }
+}
+
+/// The `attach` step: the controller access connects (and sends Setup).
+pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
+    let text = match &how {
+        AttachHow::Normal => "attach".to_owned(),
+        AttachHow::Fail(m) => format!("attach (connect will fail: {m})"),
+        AttachHow::ShutdownInConnect => "attach (shutdown will be requested inside connect)".into(),
+        AttachHow::DetachInConnect => "attach (detach will be requested inside connect)".into(),
+    };
+    w.note("script", text);
+    let mut bootstrap = w.services.get().map(|(_, b)| b.clone()).unwrap_or_default();
+    let jits =
+        w.sc.jits
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name.clone(), jit_addr(i)));
+    if let Err(e) = bootstrap.symbols.add_unique(jits) {
+        w.failure(format!(
+            "the JIT'd functions' symbols clash: {}",
+            e.message()
+        ));
+        return;
+    }
+    let session = w.session();
+    let result = match (w.sc.access, &how) {
+        (AccessKind::Real, AttachHow::Normal) => attach_real(w, &session, bootstrap),
+        _ => model::attach(w, &session, bootstrap, how),
+    };
+    if let Err(e) = result {
+        w.note(
+            "script",
+            format!("attach → error {}: {}", e.kind(), e.message()),
+        );
+    }
+}
+
+/// Attaches `orc-executor`'s `WireControllerAccess` over the simulated
+/// pipe; its reader runs on a simulated thread of its own.
+fn attach_real(
+    w: &Arc<World>,
+    session: &orc_rt::SessionHandle,
+    bootstrap: orc_rt::BootstrapInfo,
+) -> Result<(), Error> {
+    let _ = SimTransport { w: w.me.clone() };
+    model::attach(w, session, bootstrap, AttachHow::Normal)
+}
