@@ -153,11 +153,6 @@ impl Controller {
             .collect()
     }
 
-    /// Every call's record.
-    pub(crate) fn calls(&self) -> &BTreeMap<String, CallRec> {
-        &self.calls
-    }
-
     fn fail_at_once(&mut self, handle: &str, why: String, log: &mut Log) -> Step {
         log.note("ctl", format!("{handle} fails at once: {why}"));
         self.calls.entry(handle.to_owned()).or_default().result = Some(Res::Error(why));

@@ -285,6 +285,8 @@ pub(crate) struct World {
     )>,
     /// The model controller access, when the scenario uses it.
     pub(crate) model: OnceLock<Arc<executor::model::ModelAccess>>,
+    /// The addresses of the `async-c` JIT'd functions: (index, address).
+    pub(crate) async_c_addrs: OnceLock<Vec<(usize, orc_rt::ExecutorAddr)>>,
     max_steps: u64,
     /// A simulated thread kept the baton too long (a deadlock).
     hung: std::sync::atomic::AtomicBool,
@@ -330,7 +332,7 @@ impl World {
             parts: Mutex::new(Parts {
                 sched,
                 log: Log::new(triggers),
-                pipe: Pipe::new(sc.pipe_capacity, sc.latency),
+                pipe: Pipe::new(sc.pipe_capacity),
                 ctl: Controller::new(sc.clone()),
                 book: Book::default(),
                 checks: Checker::default(),
@@ -348,6 +350,7 @@ impl World {
             queue: QueueingDispatcher::with_policy(policy),
             services: OnceLock::new(),
             model: OnceLock::new(),
+            async_c_addrs: OnceLock::new(),
             max_steps: cfg.max_steps,
             hung: std::sync::atomic::AtomicBool::new(false),
         })
@@ -400,10 +403,10 @@ impl World {
         self.parts().sched.at(ticks, Ev::Do(Box::new(f)));
     }
 
-    /// Starts simulated thread `actor` running `f` (when the scheduler
-    /// picks it).
-    pub(crate) fn start_thread(&self, actor: String, f: impl FnOnce(&Arc<World>) + Send + 'static) {
-        self.parts().sched.at(0, Ev::Start(actor, Box::new(f)));
+    /// Starts a simulated thread running `f` (when the scheduler picks
+    /// it).
+    pub(crate) fn start_thread(&self, f: impl FnOnce(&Arc<World>) + Send + 'static) {
+        self.parts().sched.at(0, Ev::Do(Box::new(f)));
     }
 
     /// Suspends the calling simulated thread until `wake`.
@@ -1004,9 +1007,7 @@ impl World {
                 let func = self.jit_index(f);
                 self.note("script", format!("spawn thread {t} running {f}"));
                 let actor = format!("jit {t}");
-                self.start_thread(actor.clone(), move |w| {
-                    executor::jit::thread_main(w, actor, func)
-                });
+                self.start_thread(move |w| executor::jit::thread_main(w, actor, func));
             }
             StepKind::AddManager(m) => executor::managers::add(self, m, true),
             StepKind::OnDetach(n) => executor::host::on_detach(self, n),
@@ -1374,7 +1375,7 @@ impl World {
         let w = self.clone();
         match ev {
             Ev::Resume(id) => Work::Resume(id),
-            Ev::Start(_, f) | Ev::Do(f) => Work::Run(Box::new(move || f(&w))),
+            Ev::Do(f) => Work::Run(Box::new(move || f(&w))),
             Ev::Act(a, why) => Work::Run(Box::new(move || {
                 // The trigger quotes its pattern: a line of its own that
                 // patterns never match.

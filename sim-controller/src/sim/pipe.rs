@@ -124,8 +124,6 @@ impl Packet {
 
 /// What a fault did to a message, for the transcript.
 pub(crate) struct Sent {
-    /// The message number.
-    pub(crate) no: u64,
     /// Notes about faults applied (`m3 dropped (fault: drop ...)`).
     pub(crate) notes: Vec<String>,
     /// The message was lost (dropped or the transport is closed).
@@ -146,7 +144,6 @@ pub(crate) enum ReadOutcome {
 /// The pipe.
 pub(crate) struct Pipe {
     capacity: u64,
-    latency: (u64, u64),
     next_no: u64,
     /// Packets on their way, per direction.
     flight: [VecDeque<Packet>; 2],
@@ -183,12 +180,10 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    /// A pipe of `capacity` bytes per direction, messages taking
-    /// `latency` ticks.
-    pub(crate) fn new(capacity: u64, latency: (u64, u64)) -> Self {
+    /// A pipe of `capacity` bytes per direction.
+    pub(crate) fn new(capacity: u64) -> Self {
         Pipe {
             capacity: capacity.max(1),
-            latency,
             next_no: 0,
             flight: [VecDeque::new(), VecDeque::new()],
             last_due: [0, 0],
@@ -379,7 +374,6 @@ impl Pipe {
         if self.down {
             forget(self, written);
             return Sent {
-                no,
                 notes: vec![format!("m{no} lost: the transport is closed")],
                 lost: true,
             };
@@ -396,11 +390,7 @@ impl Pipe {
                 FaultKind::Drop(s) if hit(s) => {
                     forget(self, written);
                     notes.push(format!("m{no} dropped (fault: drop {s})"));
-                    return Sent {
-                        no,
-                        notes,
-                        lost: true,
-                    };
+                    return Sent { notes, lost: true };
                 }
                 FaultKind::Delay(s, d) if hit(s) => {
                     delay += d;
@@ -475,11 +465,7 @@ impl Pipe {
                 );
             }
         }
-        Sent {
-            no,
-            notes,
-            lost: false,
-        }
+        Sent { notes, lost: false }
     }
 
     fn push(&mut self, dir: Dir, now: u64, lat: u64, mut p: Packet) {
@@ -761,7 +747,7 @@ mod tests {
 
     #[test]
     fn executor_writes_are_framed_and_limited_by_capacity() {
-        let mut p = Pipe::new(40, (1, 1));
+        let mut p = Pipe::new(40);
         let f = frame(b"0123456789");
         assert_eq!(f.len(), 42);
         let (n, whole) = p.exec_write(&f, None);
@@ -779,7 +765,7 @@ mod tests {
 
     #[test]
     fn reads_report_the_messages_they_complete() {
-        let mut p = Pipe::new(1 << 16, (1, 1));
+        let mut p = Pipe::new(1 << 16);
         let f = frame(b"ab");
         let sent = p.send(
             Dir::ToExecutor,
@@ -824,7 +810,7 @@ mod tests {
 
     #[test]
     fn a_corrupted_header_and_a_dropped_message() {
-        let mut p = Pipe::new(1 << 16, (1, 1));
+        let mut p = Pipe::new(1 << 16);
         let faults = [
             Fault {
                 kind: FaultKind::Corrupt(MsgSel::Nth(1), HeaderField::Opcode, 9),

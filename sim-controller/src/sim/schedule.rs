@@ -19,8 +19,6 @@ pub(crate) type DoFn = Box<dyn FnOnce(&Arc<World>) + Send>;
 pub(crate) enum Ev {
     /// Resume a parked simulated thread.
     Resume(usize),
-    /// Start a simulated thread: its actor name and body.
-    Start(String, DoFn),
     /// Run a closure.
     Do(DoFn),
     /// A fault's action (action, why).
@@ -191,11 +189,6 @@ impl Schedule {
     /// The earliest future timer.
     pub(crate) fn next_timer(&self) -> Option<u64> {
         self.timers.iter().map(|t| t.due).min()
-    }
-
-    /// True if a timer is pending at all.
-    pub(crate) fn has_timers(&self) -> bool {
-        !self.timers.is_empty()
     }
 
     /// Moves time forward to `t` (never back).

@@ -313,7 +313,7 @@ impl Body {
                 let func = w.jit_index(f);
                 self.log(format!("spawns thread {t} running {f}"));
                 let actor = format!("jit {t}");
-                w.start_thread(actor.clone(), move |w| thread_main(w, actor, func));
+                w.start_thread(move |w| thread_main(w, actor, func));
             }
             Op::Dispatch(f) => {
                 let func = w.jit_index(f);

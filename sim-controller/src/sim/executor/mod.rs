@@ -6,6 +6,8 @@
 //! it for scenarios about the session core alone.
 
 mod book;
+#[allow(unsafe_code, reason = "C entry points for async-c JIT'd functions")]
+mod c_abi;
 mod dispatcher;
 pub(crate) mod host;
 pub(crate) mod jit;
@@ -25,7 +27,7 @@ pub(crate) use transport::{PipeWait, SimTransport};
 
 use super::World;
 use super::controller::jit_addr;
-use crate::scenario::{AccessKind, AttachHow, OnDisconnect};
+use crate::scenario::{AccessKind, AttachHow, JitAbi, OnDisconnect};
 use crate::transcript::Shape;
 use dispatcher::SimDispatcher;
 
@@ -41,8 +43,16 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
             );
         }
     };
+    let legacy = {
+        let weak = w.me.clone();
+        move |addr: orc_rt::ExecutorAddr, args: &[u8]| match weak.upgrade() {
+            Some(w) => legacy_call(&w, addr, args),
+            None => WrapperFunctionBuffer::out_of_band_error("simulation gone"),
+        }
+    };
     let builder = Session::builder()
         .process_info(ProcessInfo::new("x86_64-unknown-linux-gnu", 4096))
+        .call_unregistered_with(legacy)
         .error_reporter(reporter);
     let make = {
         let w = w.clone();
@@ -79,18 +89,42 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
             shutdown_watcher(&w, report);
         }
     });
-    for (i, _) in w.sc.jits.iter().enumerate() {
-        let weak = w.me.clone();
-        session.register_at(
-            jit_addr(i),
-            WrapperEntry::new(move |args: WrapperFunctionBuffer, ret: WrapperReturn| {
-                match weak.upgrade() {
-                    Some(w) => jit::wrapper_entry(&w, i, args.bytes(), ret),
-                    None => ret.send(WrapperFunctionBuffer::out_of_band_error("simulation gone")),
-                }
-            }),
-        )?;
+    let mut async_c = Vec::new();
+    for (i, j) in w.sc.jits.iter().enumerate() {
+        match j.abi {
+            JitAbi::Rust => {
+                let weak = w.me.clone();
+                session.register_at(
+                    jit_addr(i),
+                    WrapperEntry::new(move |args: WrapperFunctionBuffer, ret: WrapperReturn| {
+                        match weak.upgrade() {
+                            Some(w) => jit::wrapper_entry(&w, i, args.bytes(), ret),
+                            None => ret
+                                .send(WrapperFunctionBuffer::out_of_band_error("simulation gone")),
+                        }
+                    }),
+                )?;
+            }
+            JitAbi::AsyncC => async_c.push(i),
+            // Not registered: reached through `call_unregistered_with`.
+            JitAbi::LegacyC => {}
+        }
     }
+    if async_c.len() > c_abi::MAX_ASYNC_C {
+        return Err(Error::new(
+            orc_rt::ErrorKind::InvalidArgument,
+            format!(
+                "at most {} async-c functions per scenario",
+                c_abi::MAX_ASYNC_C
+            ),
+        ));
+    }
+    let entries = c_abi::register(w, session.as_raw(), async_c.clone());
+    let mut symbols = Vec::new();
+    for (k, i) in async_c.into_iter().enumerate() {
+        symbols.push((i, session.register_async_wrapper(entries[k])));
+    }
+    let _ = w.async_c_addrs.set(symbols);
     match &w.sc.on_disconnect {
         OnDisconnect::None => {}
         how => {
@@ -167,11 +201,18 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
     };
     w.note("script", text);
     let mut bootstrap = w.services.get().map(|(_, b)| b.clone()).unwrap_or_default();
-    let jits =
-        w.sc.jits
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.name.clone(), jit_addr(i)));
+    let async_c = w.async_c_addrs.get().cloned().unwrap_or_default();
+    let jits = w.sc.jits.iter().enumerate().map(|(i, j)| {
+        let addr = match j.abi {
+            JitAbi::Rust => jit_addr(i),
+            JitAbi::LegacyC => legacy_addr(i),
+            JitAbi::AsyncC => async_c
+                .iter()
+                .find(|(k, _)| *k == i)
+                .map_or(orc_rt::ExecutorAddr::NULL, |(_, a)| *a),
+        };
+        (j.name.clone(), addr)
+    });
     if let Err(e) = bootstrap.symbols.add_unique(jits) {
         w.failure(format!(
             "the JIT'd functions' symbols clash: {}",
@@ -190,6 +231,39 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
             format!("attach → error {}: {}", e.kind(), e.message()),
         );
     }
+}
+
+/// Where `legacy-c` JIT'd functions live (nothing is registered there).
+pub(crate) const LEGACY_BASE: u64 = 0x3000_0000;
+
+/// The address of `legacy-c` JIT'd function `i`.
+fn legacy_addr(i: usize) -> orc_rt::ExecutorAddr {
+    orc_rt::ExecutorAddr::new(LEGACY_BASE + i as u64 * super::STRIDE)
+}
+
+/// The session's handler for unregistered addresses: a `legacy-c` JIT'd
+/// function runs to its end and returns its result synchronously, as
+/// LLVM 22's `CWrapperFunctionResult fn(const char *, size_t)` does.
+fn legacy_call(w: &Arc<World>, addr: orc_rt::ExecutorAddr, args: &[u8]) -> WrapperFunctionBuffer {
+    let v = addr.value();
+    let func = (v >= LEGACY_BASE && (v - LEGACY_BASE).is_multiple_of(super::STRIDE))
+        .then(|| ((v - LEGACY_BASE) / super::STRIDE) as usize)
+        .filter(|&i| w.sc.jits.get(i).is_some_and(|j| j.abi == JitAbi::LegacyC));
+    let Some(func) = func else {
+        return WrapperFunctionBuffer::out_of_band_error(&format!(
+            "no wrapper function registered at {addr}"
+        ));
+    };
+    let slot = Arc::new(Mutex::new(None));
+    let s = slot.clone();
+    jit::wrapper_entry(
+        w,
+        func,
+        args,
+        WrapperReturn::new(move |r| *s.lock().unwrap_or_else(|e| e.into_inner()) = Some(r)),
+    );
+    let result = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    result.unwrap_or_else(WrapperFunctionBuffer::empty)
 }
 
 /// Attaches `orc-executor`'s `WireControllerAccess` over the simulated
