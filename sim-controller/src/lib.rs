@@ -37,7 +37,7 @@ pub mod transcript;
 pub mod wire;
 
 pub use scenario::{ParseError, Scenario, parse};
-pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, TAG_BASE, run};
+pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, SwarmPlan, TAG_BASE, run};
 
 /// Parses `text` (named `file` in errors) and runs it under its own seed.
 pub fn replay_str(file: &str, text: &str) -> Result<RunOutcome, ParseError> {

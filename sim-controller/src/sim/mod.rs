@@ -24,7 +24,10 @@ mod executor;
 mod log;
 pub(crate) mod pipe;
 mod schedule;
+mod swarm;
 pub(crate) mod threads;
+
+pub use swarm::SwarmPlan;
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -67,6 +70,9 @@ pub struct RunConfig {
     /// Virtual ticks the session has to reach its end once the script is
     /// over and shutdown was requested (the liveness bound).
     pub liveness_ticks: u64,
+    /// Swarm testing: the seed also picks transport faults
+    /// ([`SwarmPlan::for_seed`]), on top of the scenario's own.
+    pub swarm: bool,
 }
 
 impl RunConfig {
@@ -78,6 +84,7 @@ impl RunConfig {
             hang_timeout: Duration::from_secs(10),
             max_steps: 100_000,
             liveness_ticks: 100_000,
+            swarm: false,
         }
     }
 }
@@ -99,6 +106,8 @@ pub struct RunOutcome {
     pub expectations: usize,
     /// Scheduler steps taken.
     pub steps: u64,
+    /// The scenario's probes (`reach "PATTERN"`) that an event matched.
+    pub reached: Vec<String>,
 }
 
 impl RunOutcome {
@@ -160,6 +169,9 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
             None
         }
     };
+    if let Some(plan) = &world.swarm {
+        world.note("sim", format!("swarm plan of seed {}: {plan}", cfg.seed));
+    }
     if let Some(session) = &session {
         world.drive(&mut pool, session, cfg.liveness_ticks);
     }
@@ -290,6 +302,8 @@ pub(crate) struct World {
     max_steps: u64,
     /// A simulated thread kept the baton too long (a deadlock).
     hung: std::sync::atomic::AtomicBool,
+    /// The swarm plan of this run, if it is one.
+    swarm: Option<SwarmPlan>,
 }
 
 /// What a parked thread waits for.
@@ -353,6 +367,7 @@ impl World {
             async_c_addrs: OnceLock::new(),
             max_steps: cfg.max_steps,
             hung: std::sync::atomic::AtomicBool::new(false),
+            swarm: cfg.swarm.then(|| SwarmPlan::for_seed(cfg.seed)),
         })
     }
 
@@ -474,10 +489,7 @@ impl World {
             .session
             .get()
             .is_some_and(|s| s.scope_source().is_closed());
-        let limit = self.sc.faults.iter().find_map(|f| match f.kind {
-            FaultKind::ShortReads(n) => Some(n),
-            _ => None,
-        });
+        let limit = self.short_io(true);
         let mut p = self.parts();
         let r = p.pipe.exec_read(buf, limit);
         if let ReadOutcome::Data(n, done) = &r {
@@ -507,10 +519,7 @@ impl World {
 
     /// `Transport::try_write` at the executor's end.
     pub(crate) fn executor_write(&self, buf: &[u8]) -> io::Result<usize> {
-        let limit = self.sc.faults.iter().find_map(|f| match f.kind {
-            FaultKind::ShortWrites(n) => Some(n),
-            _ => None,
-        });
+        let limit = self.short_io(false);
         let mut p = self.parts();
         if p.pipe.exec_write_fails() {
             return Err(io::Error::new(
@@ -635,9 +644,8 @@ impl World {
             text: text.clone(),
             more_follows: false,
         };
-        let sent = p
-            .pipe
-            .send(Dir::ToController, no, msg, &self.sc.faults, now, lat);
+        let faults = self.faults_for(p, no);
+        let sent = p.pipe.send(Dir::ToController, no, msg, &faults, now, lat);
         let to = Dir::ToController.receiver().to_owned();
         p.log.event(
             actor,
@@ -652,6 +660,34 @@ impl World {
             };
             p.log.event("net", n, shape);
         }
+    }
+
+    /// The faults that apply to message `no`: the scenario's, and the
+    /// swarm plan's draw.
+    fn faults_for(&self, p: &mut Parts, no: u64) -> std::borrow::Cow<'_, [crate::scenario::Fault]> {
+        match &self.swarm {
+            None => std::borrow::Cow::Borrowed(&self.sc.faults),
+            Some(plan) => {
+                let mut all = self.sc.faults.clone();
+                all.extend(plan.faults_for(no, p.sched.rng()));
+                std::borrow::Cow::Owned(all)
+            }
+        }
+    }
+
+    /// The largest read or write of the executor (a `short-reads` or
+    /// `short-writes` fault, scripted or from the swarm plan).
+    fn short_io(&self, reads: bool) -> Option<u64> {
+        let scripted = self.sc.faults.iter().find_map(|f| match f.kind {
+            FaultKind::ShortReads(n) if reads => Some(n),
+            FaultKind::ShortWrites(n) if !reads => Some(n),
+            _ => None,
+        });
+        let swarm = self
+            .swarm
+            .as_ref()
+            .and_then(|s| if reads { s.short_reads } else { s.short_writes });
+        scripted.or(swarm)
     }
 
     /// The model access sends a whole message.
@@ -696,9 +732,8 @@ impl World {
                 text,
                 more_follows: more,
             };
-            let sent = p
-                .pipe
-                .send(Dir::ToExecutor, no, msg, &self.sc.faults, now, lat);
+            let faults = self.faults_for(&mut p, no);
+            let sent = p.pipe.send(Dir::ToExecutor, no, msg, &faults, now, lat);
             for n in sent.notes {
                 let shape = if sent.lost {
                     Shape::Lost(no, "ca".into())
@@ -1410,6 +1445,7 @@ impl World {
                 failures: Vec::new(),
                 expectations: self.sc.expects.len(),
                 steps: 0,
+                reached: Vec::new(),
             };
         };
         if hung {
@@ -1433,6 +1469,13 @@ impl World {
             failures: p.log.failures().to_vec(),
             expectations: self.sc.expects.len(),
             steps: p.sched.step(),
+            reached: self
+                .sc
+                .probes
+                .iter()
+                .filter(|pr| p.log.any(&pr.pattern))
+                .map(|pr| pr.pattern.clone())
+                .collect(),
         }
     }
 }
