@@ -35,7 +35,12 @@ fn our_cases() -> PathBuf {
 /// The shared corpus's case folder, if there is one.
 fn shared_cases() -> Option<PathBuf> {
     let shared = std::env::var_os("SHARED").map_or_else(
-        || repo().parent().expect("the repository has a parent").join("shared"),
+        || {
+            repo()
+                .parent()
+                .expect("the repository has a parent")
+                .join("shared")
+        },
         PathBuf::from,
     );
     Some(shared.join("conformance/cases")).filter(|c| c.is_dir())

@@ -110,7 +110,12 @@ fn payloads_match_a_live_llvm_sps_bench() {
 #[test]
 fn payloads_match_the_shared_python_reference() {
     let shared = std::env::var_os("SHARED").map_or_else(
-        || repo().parent().expect("the repo has a parent").join("shared"),
+        || {
+            repo()
+                .parent()
+                .expect("the repo has a parent")
+                .join("shared")
+        },
         PathBuf::from,
     );
     let script = shared.join("bench/sps-bench/payloads_ref.py");
