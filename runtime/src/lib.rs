@@ -29,8 +29,10 @@
 
 pub mod addr;
 pub mod controller_access;
+pub mod cpu_features;
 pub mod dispatcher;
 pub mod error;
+pub mod error_reporter;
 #[allow(
     unsafe_code,
     reason = "the scope's guards and handles share one counted allocation"
@@ -39,6 +41,7 @@ pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
 pub mod resource_manager;
+pub mod service;
 pub mod session;
 pub mod sps;
 #[allow(
@@ -53,8 +56,10 @@ pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
 pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 pub use dispatcher::{TaskDispatcher, ThreadPoolDispatcher};
 pub use error::{Error, ErrorKind, Result};
+pub use error_reporter::{ReportError, ReportErrorsViaSession};
 pub use execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 pub use resource_manager::{OnComplete, ResourceManager};
+pub use service::Service;
 pub use session::{
     ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
 };
