@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod alloc_action;
 pub mod controller_access;
 pub mod cpu_features;
 pub mod dispatcher;
