@@ -45,6 +45,7 @@ pub mod resource_manager;
 pub mod service;
 pub mod session;
 pub mod sps;
+pub mod symbol_lookup;
 #[allow(
     unsafe_code,
     reason = "#[repr(C)] buffer union, storage from the C allocator"
