@@ -7,7 +7,7 @@
 //! (XCR0 via `xgetbv`) that AVX and AVX-512 state is enabled, cached by std.
 //! No `unsafe` code here.
 //!
-//! **What is provided** (spec 14): the features of the tables below that the
+//! **What is provided** (spec 14.1): the features of the tables below that the
 //! host has, each as `+name`, comma-separated, in table order; nothing else.
 //! That is a superset of what upstream reports (its x86 list is sse..avx2, or
 //! nothing on Linux) and a subset of LLVM's `sys::getHostCPUFeatures`, which

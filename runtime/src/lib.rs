@@ -11,11 +11,16 @@
 //! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions,
 //!   and typed wrapper functions (`SpsWrapperFunction`).
 //! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
-//!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
-//!   and [`dispatcher`].
+//!   with [`execution_scope`], [`resource_manager`] and [`service`],
+//!   [`controller_access`] and [`dispatcher`].
+//! - For service authors: [`error_reporter`] (error sinks),
+//!   [`alloc_action`] (running and writing allocation actions),
+//!   [`symbol_lookup`] (lookup sets), [`cpu_features`] (the host's features
+//!   for the bootstrap info).
 //! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
-//! - [`wire`]: LLVM 22's SimpleRemoteEPC protocol and the controller access
-//!   that speaks it; [`services`]: the executor services LLVM 22 expects.
+//! - In the `orc-executor` crate: `wire`, LLVM 22's SimpleRemoteEPC protocol
+//!   and the controller access that speaks it; `services`, the executor
+//!   services LLVM 22 expects.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
