@@ -1,4 +1,5 @@
-//! The `scenario` oracle: random sequences of controller calls (both
+//! The `session_ops` oracle: random operations against a session, the
+//! invariants checked after each step. The operations: controller calls (both
 //! directions, answered now, later or never), execution-scope guards,
 //! resource managers that succeed, fail, panic, complete late or never,
 //! detach and shutdown callbacks, hangups, detach and shutdown, against a
@@ -52,19 +53,19 @@ const MAX_OPS: usize = 200;
 
 /// One fuzz input.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
-pub struct ScenarioInput {
+pub struct SessionOpsInput {
     /// What the dispatcher does with queued tasks at shutdown (modulo 3):
     /// run them, keep them for the oracle, drop them.
     pub policy: u8,
     /// Attach an in-process controller (else the session never attaches).
     pub attach: bool,
     /// The steps.
-    pub ops: Vec<ScenarioOp>,
+    pub ops: Vec<SessionOp>,
 }
 
 /// One step.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
-pub enum ScenarioOp {
+pub enum SessionOp {
     /// The controller calls the executor's wrapper; `behavior` (modulo 7):
     /// answer now, defer the answer, drop the return, panic, call the
     /// controller first, request shutdown first, request detach first.
@@ -145,17 +146,17 @@ pub enum ScenarioOp {
 }
 
 /// Decodes `data` as the fuzz target does.
-pub fn scenario_input(data: &[u8]) -> Option<ScenarioInput> {
-    if data.len() < <ScenarioInput as Arbitrary>::size_hint(0).0 {
+pub fn session_ops_input(data: &[u8]) -> Option<SessionOpsInput> {
+    if data.len() < <SessionOpsInput as Arbitrary>::size_hint(0).0 {
         return None;
     }
-    ScenarioInput::arbitrary_take_rest(Unstructured::new(data)).ok()
+    SessionOpsInput::arbitrary_take_rest(Unstructured::new(data)).ok()
 }
 
 /// Runs the raw input `data` (corpus replay).
-pub fn scenario_bytes(data: &[u8]) {
-    if let Some(input) = scenario_input(data) {
-        scenario(&input);
+pub fn session_ops_bytes(data: &[u8]) {
+    if let Some(input) = session_ops_input(data) {
+        session_ops(&input);
     }
 }
 
@@ -284,7 +285,7 @@ impl TestManager {
 
 impl ResourceManager for TestManager {
     fn name(&self) -> &str {
-        "scenario manager"
+        "session_ops manager"
     }
 
     fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
@@ -342,9 +343,9 @@ fn call_controller(session: &SessionHandle, w: &Shared, behavior: u8) {
 // ---- the oracle ------------------------------------------------------------------
 
 /// Runs one input and checks the invariants (module docs).
-pub fn scenario(input: &ScenarioInput) {
+pub fn session_ops(input: &SessionOpsInput) {
     // Single-threaded and short: anything near this is a hang.
-    let _watchdog = super::Watchdog::start("scenario", std::time::Duration::from_secs(60));
+    let _watchdog = super::Watchdog::start("session_ops", std::time::Duration::from_secs(60));
     super::allow_injected_panics();
     let policy = [
         QueuedAtShutdown::Run,
@@ -472,14 +473,14 @@ impl Oracle {
         world(&self.w).events.clone()
     }
 
-    fn step(&mut self, op: &ScenarioOp) {
+    fn step(&mut self, op: &SessionOp) {
         let disconnected_before = self
             .events()
             .iter()
             .any(|e| matches!(e, Event::Disconnect { .. }));
         self.disconnect_expect = Some(true);
         match op {
-            ScenarioOp::CallExecutor { behavior } => {
+            SessionOp::CallExecutor { behavior } => {
                 let Some(ca) = self.ca.clone() else { return };
                 let k = self.exec_calls.len();
                 let rec = self.w.clone();
@@ -498,22 +499,22 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::CallController { behavior } => {
+            SessionOp::CallController { behavior } => {
                 call_controller(&self.session, &self.w, *behavior);
             }
-            ScenarioOp::RunTask(i) => {
+            SessionOp::RunTask(i) => {
                 let n = self.queue.len();
                 if n > 0 {
                     self.queue.run_at(*i as usize % n);
                 }
             }
-            ScenarioOp::RunNewest => {
+            SessionOp::RunNewest => {
                 self.queue.run_newest();
             }
-            ScenarioOp::RunAll => {
+            SessionOp::RunAll => {
                 self.queue.run_all_fifo();
             }
-            ScenarioOp::ReplyController { index, drop } => {
+            SessionOp::ReplyController { index, drop } => {
                 let reply = {
                     let mut w = world(&self.w);
                     let n = w.deferred_replies.len();
@@ -527,7 +528,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::ReturnExecutor { index, drop } => {
+            SessionOp::ReturnExecutor { index, drop } => {
                 let ret = {
                     let mut w = world(&self.w);
                     let n = w.deferred_returns.len();
@@ -541,7 +542,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Enter => {
+            SessionOp::Enter => {
                 let closed = self.source.is_closed();
                 match self.session.try_enter_scope() {
                     Ok(g) => {
@@ -561,7 +562,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Leave(i) => {
+            SessionOp::Leave(i) => {
                 let g = {
                     let mut w = world(&self.w);
                     let n = w.guards.len();
@@ -569,7 +570,7 @@ impl Oracle {
                 };
                 drop(g);
             }
-            ScenarioOp::Keepalive => {
+            SessionOp::Keepalive => {
                 let closed = self.source.is_closed();
                 let src = self.source.clone();
                 let ran = self.session.call_with_keepalive(|| src.is_closed());
@@ -590,7 +591,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::AddManager { detach, shutdown } => {
+            SessionOp::AddManager { detach, shutdown } => {
                 let id = self.managers.len();
                 let early = self.session.state() < SessionState::Detached;
                 self.managers.push(ManagerInfo { early });
@@ -609,7 +610,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::CompleteManager { index, fail, drop } => {
+            SessionOp::CompleteManager { index, fail, drop } => {
                 let d = {
                     let mut w = world(&self.w);
                     let n = w.deferred_managers.len();
@@ -619,7 +620,7 @@ impl Oracle {
                     self.complete_manager(d, *fail, *drop);
                 }
             }
-            ScenarioOp::Dispatch => {
+            SessionOp::Dispatch => {
                 let t = self.dispatched.len();
                 let rec = self.w.clone();
                 let closed = self.source.is_closed();
@@ -641,7 +642,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::AddOnDetach { panic } => {
+            SessionOp::AddOnDetach { panic } => {
                 let id = self.on_detach.len();
                 let rec = self.w.clone();
                 let panic = *panic;
@@ -657,7 +658,7 @@ impl Oracle {
                 let ran = self.events().contains(&Event::OnDetach(id));
                 self.on_detach.push(ran);
             }
-            ScenarioOp::AddOnShutdown { panic } => {
+            SessionOp::AddOnShutdown { panic } => {
                 let id = self.on_shutdown.len();
                 let rec = self.w.clone();
                 let panic = *panic;
@@ -680,8 +681,8 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Detach => self.session.detach(),
-            ScenarioOp::Hangup { error } => {
+            SessionOp::Detach => self.session.detach(),
+            SessionOp::Hangup { error } => {
                 if let Some(ca) = &self.ca {
                     self.disconnect_expect = Some(!*error || disconnected_before);
                     ca.hangup(if *error {
@@ -691,7 +692,7 @@ impl Oracle {
                     });
                 }
             }
-            ScenarioOp::Shutdown => {
+            SessionOp::Shutdown => {
                 record(&self.w, Event::ShutdownRequested);
                 self.session.shutdown();
             }
@@ -901,7 +902,7 @@ impl Oracle {
         drop(w);
         if !problems.is_empty() {
             panic!(
-                "scenario invariant broken after {when}: {problems:?}\nevents: {:?}",
+                "session_ops invariant broken after {when}: {problems:?}\nevents: {:?}",
                 self.events()
             );
         }
