@@ -309,8 +309,9 @@ fn action(which: u8, args: &[u8]) -> ActionCall {
     }
 }
 
-/// Wire options as `orc-executor` sets them on a pipe: quick calls and
-/// results inline.
+/// The wire options of most seeds: bits 1 and 2, once `orc-executor`'s
+/// inline calls and results (now each wrapper function's own property, so
+/// ignored); kept so that the seeds keep their bytes.
 const AS_ORC_EXECUTOR: u8 = 3;
 
 fn wire(legacy_fallback: bool, replies: Vec<Reply>, ops: Vec<WireOp>) -> WireInput {

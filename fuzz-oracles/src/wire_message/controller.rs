@@ -1,16 +1,18 @@
-//! The stream from the executor: the controller's reader thread checks the
-//! executor's frames, answers its calls as the input says and logs the rest.
+//! The stream from the executor: the controller's reader thread reads the
+//! executor's frames (with the executor's own [`FrameReader`]), answers its
+//! calls as the input says and logs the rest.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use orc_executor::wire::SetupInfo;
+use orc_executor::wire::{FrameReader, Opcode, SetupInfo, WireError};
+use orc_rt::addr::ExecutorAddr;
 use orc_rt::error::Error;
 
 use super::FOREIGN_SEQNO;
-use super::framer::{Framer, frame};
+use super::framer::{Framer, message};
 use super::input::Reply;
 
 /// What the controller saw and heard.
@@ -52,60 +54,50 @@ impl Shared {
     }
 }
 
+/// A size field above this in the executor's stream is a violation: the
+/// framer bounds every request, so no answer comes near it.
+const MAX_EXECUTOR_MESSAGE: u64 = 1 << 30;
+
 /// Reads the executor's frames, answers its calls, records the rest.
 pub(super) fn controller_reader(shared: Arc<Shared>, sock: UnixStream) {
-    let mut r = BufReader::with_capacity(64 * 1024, sock);
+    let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, sock))
+        .with_max_message_size(MAX_EXECUTOR_MESSAGE);
     let mut first = true;
     let mut calls = 0usize;
     loop {
-        let mut header = [0u8; 32];
-        match read_full(&mut r, &mut header) {
-            0 => break,
-            32 => {}
-            n => {
-                shared.note(|l| {
-                    l.violations
-                        .push(format!("executor sent a partial header ({n} bytes)"))
-                });
+        let msg = match frames.read_message() {
+            Ok(Some(msg)) => msg,
+            // The end of the stream at a frame boundary; or a read error,
+            // which only our own shutdown of the socket causes.
+            Ok(None) | Err(WireError::Io(_)) => break,
+            Err(e) => {
+                shared.note(|l| l.violations.push(format!("executor sent a bad frame: {e}")));
                 break;
             }
-        }
-        let word = |i: usize| u64::from_le_bytes(header[i * 8..i * 8 + 8].try_into().unwrap());
-        let (size, opcode, seqno, tag) = (word(0), word(1), word(2), word(3));
-        if !(32..=(1 << 30)).contains(&size) {
-            shared.note(|l| {
-                l.violations
-                    .push(format!("executor sent a frame of size {size}"))
-            });
-            break;
-        }
-        let mut payload = vec![0u8; (size - 32) as usize];
-        if read_full(&mut r, &mut payload) != payload.len() {
-            shared.note(|l| {
-                l.violations
-                    .push("executor sent a truncated payload".into())
-            });
-            break;
-        }
+        };
+        let (opcode, seqno) = (msg.opcode, msg.seqno);
         let was_first = std::mem::replace(&mut first, false);
         let mut log = shared.log();
         if log.hangup {
             log.violations
-                .push(format!("executor sent opcode {opcode} after its Hangup"));
+                .push(format!("executor sent a {opcode} after its Hangup"));
         }
         match opcode {
-            0 if was_first => match SetupInfo::from_bytes(&payload) {
+            Opcode::Setup if was_first => match SetupInfo::from_bytes(msg.payload.bytes()) {
                 Ok(s) => log.setup = Some(s),
                 Err(e) => log.violations.push(format!("undecodable Setup: {e}")),
             },
-            0 => log.violations.push("a second Setup".into()),
+            Opcode::Setup => log.violations.push("a second Setup".into()),
             _ if was_first => log
                 .violations
-                .push(format!("first frame has opcode {opcode}, not Setup")),
-            1 => log.hangup = true,
-            2 => log.results.entry(seqno).or_default().push(payload),
-            3 => {
-                let _ = tag;
+                .push(format!("first frame is a {opcode}, not Setup")),
+            Opcode::Hangup => log.hangup = true,
+            Opcode::Result => log
+                .results
+                .entry(seqno)
+                .or_default()
+                .push(msg.payload.bytes().to_vec()),
+            Opcode::CallWrapper => {
                 let plan = if shared.replies.is_empty() {
                     Reply::Answer(Vec::new())
                 } else {
@@ -116,16 +108,16 @@ pub(super) fn controller_reader(shared: Arc<Shared>, sock: UnixStream) {
                     log.ignored += 1;
                 }
                 drop(log);
+                let result =
+                    |seqno, p: &[u8]| message(Opcode::Result, seqno, ExecutorAddr::NULL, p);
                 let mut framer = shared.framer();
                 if let Some(f) = framer.as_mut() {
                     match &plan {
-                        Reply::Answer(p) => f.feed(&frame(2, seqno, 0, p), true),
-                        Reply::WrongSeqno(p) => {
-                            f.feed(&frame(2, seqno | FOREIGN_SEQNO, 0, p), false)
-                        }
+                        Reply::Answer(p) => f.feed(&result(seqno, p), true),
+                        Reply::WrongSeqno(p) => f.feed(&result(seqno | FOREIGN_SEQNO, p), false),
                         Reply::Twice(p) => {
-                            f.feed(&frame(2, seqno, 0, p), true);
-                            f.feed(&frame(2, seqno, 0, p), false);
+                            f.feed(&result(seqno, p), true);
+                            f.feed(&result(seqno, p), false);
                         }
                         Reply::Ignore => {}
                     }
@@ -134,25 +126,9 @@ pub(super) fn controller_reader(shared: Arc<Shared>, sock: UnixStream) {
                 shared.changed.notify_all();
                 continue;
             }
-            other => log
-                .violations
-                .push(format!("executor sent unknown opcode {other}")),
         }
         drop(log);
         shared.changed.notify_all();
     }
     shared.note(|l| l.eof = true);
-}
-
-pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> usize {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    n
 }

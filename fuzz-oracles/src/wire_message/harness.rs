@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use orc_executor::services::alloc_actions::ActionCaller;
 use orc_executor::services::{ExecutorServices, ServiceOptions};
-use orc_executor::wire::{WireControllerAccess, WireOptions};
+use orc_executor::wire::{HEADER_SIZE, Opcode, WireControllerAccess, WireOptions};
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::dispatcher::{ThreadPerTaskDispatcher, ThreadSpawner};
 use orc_rt::error::ErrorKind;
 use orc_rt::session::Session;
 
 use super::controller::{Log, Shared, controller_reader};
-use super::framer::{Delivered, Ending, FState, Framer, frame};
+use super::framer::{Delivered, Ending, Framer, message, raw_frame, raw_header};
 use super::input::{WireInput, WireOp};
 use super::model::Model;
 use super::targets::{Known, TARGETS, Target};
@@ -179,15 +179,10 @@ impl Harness {
             }
         };
         let known = Arc::new(Known::from_setup(&setup, &services, input.legacy_fallback));
-        *shared.framer() = Some(Framer {
-            out: Some(controller_end.try_clone().expect("dup")),
-            known: known.clone(),
-            pending: Vec::new(),
-            state: FState::Header,
-            delivered: Vec::new(),
-            ending: None,
-            quiescent_next: false,
-        });
+        *shared.framer() = Some(Framer::new(
+            controller_end.try_clone().expect("dup"),
+            known.clone(),
+        ));
         Harness {
             shared,
             session,
@@ -247,12 +242,12 @@ impl Harness {
                 payload,
             } => {
                 let opcode = u64::from(*opcode);
-                let seqno = if opcode == 2 {
+                let seqno = if Opcode::from_raw(opcode) == Some(Opcode::Result) {
                     seqno | FOREIGN_SEQNO
                 } else {
                     *seqno
                 };
-                self.feed(&frame(opcode, seqno, *tag, payload));
+                self.feed(&raw_frame(opcode, seqno, *tag, payload));
             }
             WireOp::Bytes(bytes) => self.feed(bytes),
             WireOp::Claim {
@@ -260,19 +255,17 @@ impl Harness {
                 claim,
                 sent,
             } => {
-                let mut bytes = claim.to_le_bytes().to_vec();
-                bytes.extend_from_slice(&u64::from(*opcode).to_le_bytes());
-                bytes.extend_from_slice(&FOREIGN_SEQNO.to_le_bytes());
-                bytes.extend_from_slice(&0u64.to_le_bytes());
+                let mut bytes = raw_header(*claim, u64::from(*opcode), FOREIGN_SEQNO, 0).to_vec();
                 bytes.extend_from_slice(sent);
-                if claim.saturating_sub(orc_executor::wire::HEADER_SIZE as u64) > sent.len() as u64
-                {
+                if claim.saturating_sub(HEADER_SIZE as u64) > sent.len() as u64 {
                     self.stream_desynchronized = true;
                 }
                 self.feed(&bytes);
             }
             WireOp::Sync => self.wait_answered(usize::MAX),
-            WireOp::Hangup(payload) => self.feed(&frame(1, 0, 0, payload)),
+            WireOp::Hangup(payload) => {
+                self.feed(&message(Opcode::Hangup, 0, ExecutorAddr::NULL, payload))
+            }
             WireOp::EndOfStream => {
                 if let Some(f) = self.shared.framer().as_mut() {
                     f.close();
@@ -301,7 +294,7 @@ impl Harness {
     fn send_call(&mut self, tag: ExecutorAddr, payload: &[u8], wait: bool) {
         let seqno = self.next_seqno;
         self.next_seqno += 1;
-        let bytes = frame(3, seqno, tag.value(), payload);
+        let bytes = message(Opcode::CallWrapper, seqno, tag, payload);
         let before;
         {
             let mut framer = self.shared.framer();

@@ -11,8 +11,8 @@
 //! **Safety of the harness.** The controller may make the executor run code
 //! at any address: by design, and a fuzzer doing it would only find its own
 //! crash. Every byte bound for the executor goes through a [`Framer`] that
-//! parses the stream exactly as the executor does and rewrites each complete
-//! `CallWrapper` frame before it is sent: unregistered tags (called with the
+//! parses the stream as the executor does (with its own [`Header::decode`])
+//! and rewrites each complete `CallWrapper` frame before it is sent: unregistered tags (called with the
 //! legacy ABI when the fallback is on) become a harmless echo function;
 //! run-as-main/void/int and alloc-action function addresses become harmless
 //! functions of the right ABI; eh-frame registrations only ever name a
@@ -60,6 +60,7 @@
 //! [`ErrorKind::Panic`]: orc_rt::error::ErrorKind::Panic
 //! [`ErrorKind::Protocol`]: orc_rt::error::ErrorKind::Protocol
 //! [`Framer`]: framer::Framer
+//! [`Header::decode`]: orc_executor::wire::Header::decode
 
 mod calls;
 mod checks;
