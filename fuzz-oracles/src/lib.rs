@@ -41,6 +41,16 @@ mod wire_message;
 )]
 mod wrapper_buffer;
 
+/// Decodes `data` as libfuzzer-sys 0.4 hands it to a `fuzz_target!` that
+/// takes a `T`: `None` where it skips the input (shorter than `T`'s minimum
+/// size, or `arbitrary_take_rest` fails).
+pub(crate) fn fuzz_target_input<'a, T: arbitrary::Arbitrary<'a>>(data: &'a [u8]) -> Option<T> {
+    if data.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(arbitrary::Unstructured::new(data)).ok()
+}
+
 /// The payload of the panics the oracles inject on purpose (a wrapper, a
 /// manager or a callback that panics). The session contains them; the panic
 /// hook lets them pass silently, while any other panic still reaches the

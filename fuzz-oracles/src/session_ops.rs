@@ -37,7 +37,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::controller_access::{BootstrapInfo, ControllerReply, InProcessControllerAccess};
@@ -147,10 +147,7 @@ pub enum SessionOp {
 
 /// Decodes `data` as the fuzz target does.
 pub fn session_ops_input(data: &[u8]) -> Option<SessionOpsInput> {
-    if data.len() < <SessionOpsInput as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    SessionOpsInput::arbitrary_take_rest(Unstructured::new(data)).ok()
+    crate::fuzz_target_input(data)
 }
 
 /// Runs the raw input `data` (corpus replay).
@@ -237,6 +234,21 @@ fn world(w: &Shared) -> MutexGuard<'_, World> {
 
 fn record(w: &Shared, e: Event) {
     world(w).events.push(e);
+}
+
+/// Takes the newest entry of one of the world's lists, the lock released
+/// before the caller acts on it (which may re-enter the session).
+fn pop_newest<T>(w: &Shared, list: impl FnOnce(&mut World) -> &mut Vec<T>) -> Option<T> {
+    list(&mut world(w)).pop()
+}
+
+/// Takes entry `index` (modulo the length) of one of the world's lists, the
+/// lock released before the caller acts on it.
+fn take_nth<T>(w: &Shared, index: u8, list: impl FnOnce(&mut World) -> &mut Vec<T>) -> Option<T> {
+    let mut world = world(w);
+    let list = list(&mut world);
+    let n = list.len();
+    (n > 0).then(|| list.remove(index as usize % n))
 }
 
 // ---- the session's parts ------------------------------------------------------
@@ -515,12 +527,7 @@ impl Oracle {
                 self.queue.run_all_fifo();
             }
             SessionOp::ReplyController { index, drop } => {
-                let reply = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_replies.len();
-                    (n > 0).then(|| w.deferred_replies.remove(*index as usize % n))
-                };
-                if let Some(r) = reply {
+                if let Some(r) = take_nth(&self.w, *index, |w| &mut w.deferred_replies) {
                     if *drop {
                         std::mem::drop(r);
                     } else {
@@ -529,12 +536,7 @@ impl Oracle {
                 }
             }
             SessionOp::ReturnExecutor { index, drop } => {
-                let ret = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_returns.len();
-                    (n > 0).then(|| w.deferred_returns.remove(*index as usize % n))
-                };
-                if let Some(r) = ret {
+                if let Some(r) = take_nth(&self.w, *index, |w| &mut w.deferred_returns) {
                     if *drop {
                         std::mem::drop(r);
                     } else {
@@ -563,12 +565,7 @@ impl Oracle {
                 }
             }
             SessionOp::Leave(i) => {
-                let g = {
-                    let mut w = world(&self.w);
-                    let n = w.guards.len();
-                    (n > 0).then(|| w.guards.remove(*i as usize % n))
-                };
-                drop(g);
+                drop(take_nth(&self.w, *i, |w| &mut w.guards));
             }
             SessionOp::Keepalive => {
                 let closed = self.source.is_closed();
@@ -611,12 +608,7 @@ impl Oracle {
                 }
             }
             SessionOp::CompleteManager { index, fail, drop } => {
-                let d = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_managers.len();
-                    (n > 0).then(|| w.deferred_managers.remove(*index as usize % n))
-                };
-                if let Some(d) = d {
+                if let Some(d) = take_nth(&self.w, *index, |w| &mut w.deferred_managers) {
                     self.complete_manager(d, *fail, *drop);
                 }
             }
@@ -826,16 +818,16 @@ impl Oracle {
                 ));
             }
         }
-        let all_early_detached = early
-            .iter()
-            .map(|&i| pos(&Event::DetachDone(i)))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().max().unwrap_or(0));
-        let all_early_shut = early
-            .iter()
-            .map(|&i| pos(&Event::ShutdownDone(i)))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().max().unwrap_or(0));
+        // Where the last early manager completed a phase, once all did.
+        let all_early = |done: fn(usize) -> Event| {
+            early
+                .iter()
+                .map(|&i| pos(&done(i)))
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.into_iter().max().unwrap_or(0))
+        };
+        let all_early_detached = all_early(Event::DetachDone);
+        let all_early_shut = all_early(Event::ShutdownDone);
         // Early shutdowns only once every early detach completed.
         for &i in &early {
             if let Some(p) = pos(&Event::Shutdown(i))
@@ -846,54 +838,46 @@ impl Oracle {
                 ));
             }
         }
-        // On-detach callbacks: after every early detach; pre-registered
-        // ones newest first.
-        for (id, _) in self.on_detach.iter().enumerate() {
-            if let Some(p) = pos(&Event::OnDetach(id))
-                && all_early_detached.is_none_or(|d| d > p)
-            {
-                problems.push(format!("on-detach {id} ran before every detach completed"));
+        // A phase's callbacks (`ran_at_once[id]`: added after the phase,
+        // so run at once): after every early manager completed the phase;
+        // those added before it, newest first.
+        let mut callbacks = |kind: &str,
+                             phase: &str,
+                             ran_at_once: &[bool],
+                             ran: fn(usize) -> Event,
+                             phase_done: Option<usize>| {
+            for id in 0..ran_at_once.len() {
+                if let Some(p) = pos(&ran(id))
+                    && phase_done.is_none_or(|d| d > p)
+                {
+                    problems.push(format!("{kind} {id} ran before every {phase} completed"));
+                }
             }
-        }
-        let pre: Vec<usize> = (0..self.on_detach.len())
-            .filter(|&i| !self.on_detach[i])
-            .collect();
-        for pair in pre.windows(2) {
-            if let (Some(a), Some(b)) = (
-                pos(&Event::OnDetach(pair[0])),
-                pos(&Event::OnDetach(pair[1])),
-            ) && a < b
-            {
-                problems.push(format!(
-                    "on-detach {} ran before newer {}",
-                    pair[0], pair[1]
-                ));
+            let pre: Vec<usize> = (0..ran_at_once.len())
+                .filter(|&i| !ran_at_once[i])
+                .collect();
+            for pair in pre.windows(2) {
+                if let (Some(a), Some(b)) = (pos(&ran(pair[0])), pos(&ran(pair[1])))
+                    && a < b
+                {
+                    problems.push(format!("{kind} {} ran before newer {}", pair[0], pair[1]));
+                }
             }
-        }
-        for (id, _) in self.on_shutdown.iter().enumerate() {
-            if let Some(p) = pos(&Event::OnShutdown(id))
-                && all_early_shut.is_none_or(|d| d > p)
-            {
-                problems.push(format!(
-                    "on-shutdown {id} ran before every shutdown completed"
-                ));
-            }
-        }
-        let pre: Vec<usize> = (0..self.on_shutdown.len())
-            .filter(|&i| !self.on_shutdown[i])
-            .collect();
-        for pair in pre.windows(2) {
-            if let (Some(a), Some(b)) = (
-                pos(&Event::OnShutdown(pair[0])),
-                pos(&Event::OnShutdown(pair[1])),
-            ) && a < b
-            {
-                problems.push(format!(
-                    "on-shutdown {} ran before newer {}",
-                    pair[0], pair[1]
-                ));
-            }
-        }
+        };
+        callbacks(
+            "on-detach",
+            "detach",
+            &self.on_detach,
+            Event::OnDetach,
+            all_early_detached,
+        );
+        callbacks(
+            "on-shutdown",
+            "shutdown",
+            &self.on_shutdown,
+            Event::OnShutdown,
+            all_early_shut,
+        );
         for q in &w.queue_len_at_shutdown {
             if *q != 0 {
                 problems.push(format!("a manager shut down with {q} tasks still queued"));
@@ -916,45 +900,21 @@ impl Oracle {
         self.check("the final shutdown request");
         for round in 0.. {
             let mut moved = false;
-            loop {
-                let g = world(&self.w).guards.pop();
-                match g {
-                    Some(g) => {
-                        drop(g);
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(g) = pop_newest(&self.w, |w| &mut w.guards) {
+                drop(g);
+                moved = true;
             }
-            loop {
-                let d = world(&self.w).deferred_managers.pop();
-                match d {
-                    Some(d) => {
-                        self.complete_manager(d, false, false);
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(d) = pop_newest(&self.w, |w| &mut w.deferred_managers) {
+                self.complete_manager(d, false, false);
+                moved = true;
             }
-            loop {
-                let r = world(&self.w).deferred_replies.pop();
-                match r {
-                    Some(r) => {
-                        r.send(WrapperFunctionBuffer::copy_from(b"final"));
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(r) = pop_newest(&self.w, |w| &mut w.deferred_replies) {
+                r.send(WrapperFunctionBuffer::copy_from(b"final"));
+                moved = true;
             }
-            loop {
-                let r = world(&self.w).deferred_returns.pop();
-                match r {
-                    Some(r) => {
-                        r.send(WrapperFunctionBuffer::copy_from(b"final"));
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(r) = pop_newest(&self.w, |w| &mut w.deferred_returns) {
+                r.send(WrapperFunctionBuffer::copy_from(b"final"));
+                moved = true;
             }
             moved |= self.queue.run_all_fifo() > 0;
             self.check(&format!("final round {round}"));

@@ -75,8 +75,6 @@ mod targets;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use arbitrary::{Arbitrary, Unstructured};
-
 use harness::Harness;
 pub use input::{ActionCall, Addr, Call, Reply, Segment, WireInput, WireOp};
 
@@ -94,10 +92,7 @@ const FOREIGN_SEQNO: u64 = 1 << 40;
 /// Decodes `data` as the fuzz target does (`fuzz_target!(|input:
 /// WireInput| ...)`): `None` where libFuzzer would skip the input.
 pub fn wire_message_input(data: &[u8]) -> Option<WireInput> {
-    if data.len() < <WireInput as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    WireInput::arbitrary_take_rest(Unstructured::new(data)).ok()
+    crate::fuzz_target_input(data)
 }
 
 /// Runs the raw input `data` (corpus replay).
