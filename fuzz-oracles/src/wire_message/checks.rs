@@ -1,16 +1,15 @@
 //! Checking the executor's answers: each has its wrapper's declared SPS
 //! result type and agrees with the model wherever the model knows the answer.
 
-use orc_executor::services::shared_memory::SharedSegment;
-use orc_executor::services::types::{AllocActionPair, ExecutorSymbolDef, FinalizeRequest};
+use orc_executor::services::types::{ExecutorSymbolDef, FinalizeRequest};
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::Error;
 use orc_rt::sps;
 
 use super::framer::Delivered;
 use super::harness::Harness;
-use super::model::{Reservation, unmapped};
-use super::targets::{Target, width_bytes};
+use super::model::unmapped;
+use super::targets::{SharedRequest, Target, width_bytes};
 use crate::harmless;
 
 impl Harness {
@@ -21,15 +20,6 @@ impl Harness {
                 d.seqno, d.target, d.quiescent, d.payload, a
             )
         };
-        /// The answer is empty (an out-of-band error) or exactly a `T`.
-        fn typed<'a, T: sps::SpsDecode<'a>>(a: &'a [u8]) -> Result<Option<T>, String> {
-            if a.is_empty() {
-                return Ok(None);
-            }
-            sps::from_bytes::<T>(a)
-                .map(Some)
-                .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))
-        }
         if !d.quiescent
             && matches!(
                 d.target,
@@ -56,22 +46,7 @@ impl Harness {
                     if !base.is_aligned(page) || base.is_null() {
                         fail(format!("reservation {base} is not page-aligned"));
                     }
-                    let overlaps = |r: &Reservation| {
-                        base.value() < r.base + r.size && r.base < base.value() + size
-                    };
-                    if q && self.model.live.iter().any(overlaps) {
-                        fail(format!("reservation {base} overlaps a live one"));
-                    }
-                    // Not quiescent: a range seen overlapping was released
-                    // by a call whose answer is processed later.
-                    self.model.live.retain(|r| !overlaps(r));
-                    self.model.live.push(Reservation {
-                        base: base.value(),
-                        size,
-                        shared: false,
-                        fresh: true,
-                        bytes: vec![0; size as usize],
-                    });
+                    (self.model.add_reservation(*base, size, false, q)).unwrap_or_else(|e| fail(e));
                 }
                 if q {
                     let should_work = req.is_some_and(|((inst, size), _)| {
@@ -155,19 +130,12 @@ impl Harness {
             }
             Target::Read(w) => {
                 let n = width_bytes(w);
-                let got: Option<Vec<Vec<u8>>> = match w {
-                    0 => {
-                        typed::<Vec<u8>>(a).map(|v| v.map(|v| v.iter().map(|x| vec![*x]).collect()))
-                    }
-                    1 => typed::<Vec<u16>>(a)
-                        .map(|v| v.map(|v| v.iter().map(|x| x.to_le_bytes().to_vec()).collect())),
-                    2 => typed::<Vec<u32>>(a)
-                        .map(|v| v.map(|v| v.iter().map(|x| x.to_le_bytes().to_vec()).collect())),
-                    3 => typed::<Vec<u64>>(a)
-                        .map(|v| v.map(|v| v.iter().map(|x| x.to_le_bytes().to_vec()).collect())),
-                    _ => typed::<Vec<ExecutorAddr>>(a).map(|v| {
-                        v.map(|v| v.iter().map(|x| x.value().to_le_bytes().to_vec()).collect())
-                    }),
+                let got = match w {
+                    0 => read_values::<u8>(a, |x| vec![*x]),
+                    1 => read_values::<u16>(a, |x| x.to_le_bytes().to_vec()),
+                    2 => read_values::<u32>(a, |x| x.to_le_bytes().to_vec()),
+                    3 => read_values::<u64>(a, |x| x.to_le_bytes().to_vec()),
+                    _ => read_values::<ExecutorAddr>(a, |x| x.value().to_le_bytes().to_vec()),
                 }
                 .unwrap_or_else(|e| fail(e));
                 let addrs = sps::from_prefix::<Vec<ExecutorAddr>>(&d.payload)
@@ -331,21 +299,7 @@ impl Harness {
                 let req = sps::from_prefix::<(ExecutorAddr, u64)>(&d.payload).ok();
                 if let Some(Ok((base, _name))) = &r {
                     let size = req.map_or(0, |((_, s), _)| s);
-                    let overlaps = |r: &Reservation| {
-                        base.value() < r.base + r.size && r.base < base.value() + size
-                    };
-                    if q && self.model.live.iter().any(overlaps) {
-                        fail(format!("shared reservation {base} overlaps a live one"));
-                    }
-                    self.model.live.retain(|r| !overlaps(r));
-                    // Opaque to the model: the controller owns its contents.
-                    self.model.live.push(Reservation {
-                        base: base.value(),
-                        size,
-                        shared: true,
-                        fresh: false,
-                        bytes: Vec::new(),
-                    });
+                    (self.model.add_reservation(*base, size, true, q)).unwrap_or_else(|e| fail(e));
                 }
                 if q && req.is_some_and(|((inst, _), _)| inst != self.known.sm_instance)
                     && !matches!(r, Some(Err(_)))
@@ -355,8 +309,7 @@ impl Harness {
             }
             Target::SmInitialize => {
                 let r = typed::<Result<ExecutorAddr, Error>>(a).unwrap_or_else(|e| fail(e));
-                type Request = (Vec<SharedSegment>, Vec<AllocActionPair>);
-                match sps::from_prefix::<(ExecutorAddr, ExecutorAddr, Request)>(&d.payload) {
+                match sps::from_prefix::<(ExecutorAddr, ExecutorAddr, SharedRequest)>(&d.payload) {
                     Ok(((_, _, (segments, _)), _)) => {
                         for (_, addr, size) in &segments {
                             self.model.touch(addr.value(), *size);
@@ -458,8 +411,26 @@ impl Harness {
     }
 }
 
+/// The answer is empty (an out-of-band error) or exactly a `T`.
+fn typed<'a, T: sps::SpsDecode<'a>>(a: &'a [u8]) -> Result<Option<T>, String> {
+    if a.is_empty() {
+        return Ok(None);
+    }
+    sps::from_bytes::<T>(a)
+        .map(Some)
+        .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))
+}
+
+/// The answer of a read of `T`s, each value as its bytes in memory.
+fn read_values<'a, T: sps::SpsDecode<'a>>(
+    a: &'a [u8],
+    bytes: impl Fn(&T) -> Vec<u8>,
+) -> Result<Option<Vec<Vec<u8>>>, String> {
+    typed::<Vec<T>>(a).map(|v| v.map(|v| v.iter().map(bytes).collect()))
+}
+
 /// What resolve returns for a weak symbol that is missing.
-pub(super) fn absent() -> ExecutorSymbolDef {
+fn absent() -> ExecutorSymbolDef {
     ExecutorSymbolDef {
         addr: ExecutorAddr::NULL,
         flags: orc_executor::services::types::SYMBOL_FLAG_EXPORTED,
@@ -468,7 +439,7 @@ pub(super) fn absent() -> ExecutorSymbolDef {
 }
 
 /// Decodes `sequence<tuple<Addr, uN>>` into (address, bytes) pairs.
-pub(super) fn decode_writes(payload: &[u8], n: usize) -> Option<Vec<(u64, Vec<u8>)>> {
+fn decode_writes(payload: &[u8], n: usize) -> Option<Vec<(u64, Vec<u8>)>> {
     let (count, mut rest) = sps::from_prefix::<u64>(payload).ok()?;
     let mut out = Vec::new();
     for _ in 0..count {

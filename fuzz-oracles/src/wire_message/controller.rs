@@ -12,7 +12,7 @@ use orc_rt::addr::ExecutorAddr;
 use orc_rt::error::Error;
 
 use super::FOREIGN_SEQNO;
-use super::framer::{Framer, message};
+use super::framer::{Delivered, Framer, calls_per_seqno, message};
 use super::input::Reply;
 
 /// What the controller saw and heard.
@@ -30,6 +30,22 @@ pub(super) struct Log {
     pub(super) ignored: usize,
     pub(super) reported: Vec<String>,
     pub(super) disconnect: Option<Result<(), Error>>,
+}
+
+impl Log {
+    /// The answers to calls with `seqno` so far: Results and lost-result
+    /// reports.
+    pub(super) fn answers(&self, seqno: u64) -> usize {
+        self.results.get(&seqno).map_or(0, Vec::len) + self.lost.get(&seqno).copied().unwrap_or(0)
+    }
+
+    /// Whether every call of `calls` has its answer (a seqno that `k` calls
+    /// carry needs `k`).
+    pub(super) fn all_answered(&self, calls: &[Delivered]) -> bool {
+        calls_per_seqno(calls)
+            .iter()
+            .all(|(seqno, k)| self.answers(*seqno) >= *k)
+    }
 }
 
 pub(super) struct Shared {

@@ -2,6 +2,7 @@
 //! parses it with the executor's own header check, sanitizes each complete
 //! call and records what was delivered and how the executor's input ended.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
@@ -29,6 +30,15 @@ pub(super) struct Delivered {
     pub(super) payload: Vec<u8>,
     /// Sent alone and waited for: the model may predict its answer.
     pub(super) quiescent: bool,
+}
+
+/// How many of `calls` carry each seqno.
+pub(super) fn calls_per_seqno(calls: &[Delivered]) -> HashMap<u64, usize> {
+    let mut count = HashMap::new();
+    for d in calls {
+        *count.entry(d.seqno).or_default() += 1;
+    }
+    count
 }
 
 /// Where the framer is in the stream.

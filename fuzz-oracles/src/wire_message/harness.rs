@@ -16,8 +16,9 @@ use orc_rt::dispatcher::{ThreadPerTaskDispatcher, ThreadSpawner};
 use orc_rt::error::ErrorKind;
 use orc_rt::session::Session;
 
+use super::calls::build;
 use super::controller::{Log, Shared, controller_reader};
-use super::framer::{Delivered, Ending, Framer, message, raw_frame, raw_header};
+use super::framer::{Delivered, Ending, Framer, calls_per_seqno, message, raw_frame, raw_header};
 use super::input::{WireInput, WireOp};
 use super::model::Model;
 use super::targets::{Known, TARGETS, Target};
@@ -26,17 +27,17 @@ use crate::harmless::{self, Action};
 
 pub(super) struct Harness {
     pub(super) shared: Arc<Shared>,
-    pub(super) session: Option<Session>,
+    session: Option<Session>,
     pub(super) services: ExecutorServices,
     pub(super) known: Arc<Known>,
-    pub(super) sock: UnixStream,
-    pub(super) reader: Option<std::thread::JoinHandle<()>>,
+    sock: UnixStream,
+    reader: Option<std::thread::JoinHandle<()>>,
     pub(super) model: Model,
     /// Answers processed so far, per seqno.
-    pub(super) consumed: HashMap<u64, usize>,
+    consumed: HashMap<u64, usize>,
     /// Delivered calls processed so far.
-    pub(super) processed: usize,
-    pub(super) next_seqno: u64,
+    processed: usize,
+    next_seqno: u64,
     /// The executor side ended the connection (detach, shutdown, or the
     /// controller stopped reading): answers may be dropped.
     pub(super) executor_ended: bool,
@@ -50,7 +51,7 @@ pub(super) struct Harness {
     /// as that payload, so calls waiting for an answer may wait until the
     /// end. The executor cannot tell a broken peer from a slow one here;
     /// only the end-of-run checks apply.
-    pub(super) stream_desynchronized: bool,
+    stream_desynchronized: bool,
 }
 
 impl Drop for Harness {
@@ -69,6 +70,33 @@ impl Drop for Harness {
 pub(super) fn hang(what: &str, session: &mut Option<Session>) -> ! {
     std::mem::forget(session.take());
     panic!("hang: {what} did not happen within {PATIENCE:?}");
+}
+
+/// Waits (each wait at most [`PATIENCE`]) until `ready` finds in the log
+/// what it waits for; a hang otherwise.
+fn wait_log<T>(
+    shared: &Shared,
+    session: &mut Option<Session>,
+    what: &str,
+    mut ready: impl FnMut(&Log) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    let mut log = shared.log();
+    loop {
+        if let Some(found) = ready(&log) {
+            return found;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            drop(log);
+            hang(what, session);
+        }
+        log = shared
+            .changed
+            .wait_timeout(log, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
 }
 
 impl Harness {
@@ -158,26 +186,12 @@ impl Harness {
             .spawn(move || controller_reader(reader_shared, reader_sock))
             .expect("controller thread");
         let mut session = Some(session);
-        let setup = {
-            let deadline = Instant::now() + PATIENCE;
-            let mut log = shared.log();
-            loop {
-                if let Some(s) = log.setup.clone() {
-                    break s;
-                }
+        let setup = wait_log(&shared, &mut session, "the Setup message", |log| {
+            if log.setup.is_none() {
                 assert!(log.violations.is_empty(), "{:?}", log.violations);
-                let now = Instant::now();
-                if now >= deadline {
-                    drop(log);
-                    hang("the Setup message", &mut session);
-                }
-                log = shared
-                    .changed
-                    .wait_timeout(log, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
             }
-        };
+            log.setup.clone()
+        });
         let known = Arc::new(Known::from_setup(&setup, &services, input.legacy_fallback));
         *shared.framer() = Some(Framer::new(
             controller_end.try_clone().expect("dup"),
@@ -218,7 +232,7 @@ impl Harness {
         match op {
             WireOp::Call { call, wait } => {
                 self.process_answers();
-                let (target, payload) = self.build(call);
+                let (target, payload) = build(call, &self.known, &self.model);
                 self.send_call(self.known.tag(target), &payload, *wait);
             }
             WireOp::RawCall {
@@ -300,7 +314,8 @@ impl Harness {
             let mut framer = self.shared.framer();
             let Some(f) = framer.as_mut() else { return };
             before = f.delivered.len();
-            let all_answered = self.processed == before && self.outstanding_is_zero(f);
+            let all_answered =
+                self.processed == before && self.shared.log().all_answered(&f.delivered);
             f.quiescent_next = wait && all_answered && !self.executor_ended;
             f.feed(&bytes, false);
             f.quiescent_next = false;
@@ -316,16 +331,6 @@ impl Harness {
         }
     }
 
-    fn outstanding_is_zero(&self, f: &Framer) -> bool {
-        let log = self.shared.log();
-        f.delivered.iter().all(|d| {
-            let got = log.results.get(&d.seqno).map_or(0, Vec::len)
-                + log.lost.get(&d.seqno).copied().unwrap_or(0);
-            let want = f.delivered.iter().filter(|x| x.seqno == d.seqno).count();
-            got >= want
-        })
-    }
-
     /// Waits until the first `upto` delivered calls are answered (or can no
     /// longer be: the executor is gone, or a call waits on an ignored
     /// controller call), then processes the answers.
@@ -336,14 +341,7 @@ impl Harness {
             let n = upto.min(delivered.len());
             {
                 let log = self.shared.log();
-                let mut need: HashMap<u64, usize> = HashMap::new();
-                for d in &delivered[..n] {
-                    *need.entry(d.seqno).or_default() += 1;
-                }
-                let done = need.iter().all(|(s, k)| {
-                    log.results.get(s).map_or(0, Vec::len) + log.lost.get(s).copied().unwrap_or(0)
-                        >= *k
-                });
+                let done = log.all_answered(&delivered[..n]);
                 // Answers may never come once the executor ended the
                 // connection itself (its Hangup, a detach or shutdown, or it
                 // cannot write to us any more).
@@ -418,7 +416,10 @@ impl Harness {
         if let Some(f) = self.shared.framer().as_mut() {
             f.close();
         }
-        self.wait_for(|l| l.eof, "the executor closing its end of the connection");
+        let what = "the executor closing its end of the connection";
+        wait_log(&self.shared, &mut self.session, what, |l| {
+            l.eof.then_some(())
+        });
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
@@ -465,12 +466,9 @@ impl Harness {
         }
         let framer = self.shared.framer();
         let framer = framer.as_ref().expect("framer");
-        let mut delivered: HashMap<u64, usize> = HashMap::new();
-        for d in &framer.delivered {
-            *delivered.entry(d.seqno).or_default() += 1;
-        }
-        for (seqno, results) in &log.results {
-            let answered = results.len() + log.lost.get(seqno).copied().unwrap_or(0);
+        let delivered = calls_per_seqno(&framer.delivered);
+        for seqno in log.results.keys().chain(log.lost.keys()) {
+            let answered = log.answers(*seqno);
             let calls = delivered.get(seqno).copied().unwrap_or(0);
             assert!(
                 answered <= calls,
@@ -479,8 +477,7 @@ impl Harness {
         }
         if !self.executor_ended {
             for (seqno, calls) in &delivered {
-                let answered = log.results.get(seqno).map_or(0, Vec::len)
-                    + log.lost.get(seqno).copied().unwrap_or(0);
+                let answered = log.answers(*seqno);
                 assert_eq!(
                     answered, *calls,
                     "seqno {seqno}: {answered} answers for {calls} delivered calls"
@@ -520,23 +517,5 @@ impl Harness {
         );
         harmless::set_dispatch(None);
         harmless::forget_eh_section();
-    }
-
-    fn wait_for(&mut self, cond: impl Fn(&Log) -> bool, what: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut log = self.shared.log();
-        while !cond(&log) {
-            let now = Instant::now();
-            if now >= deadline {
-                drop(log);
-                hang(what, &mut self.session);
-            }
-            log = self
-                .shared
-                .changed
-                .wait_timeout(log, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
     }
 }

@@ -13,7 +13,7 @@ pub(super) struct Reservation {
     pub(super) shared: bool,
     /// Never touched by an initialize or an unpredictable write: its bytes
     /// are `bytes` and it is writable.
-    pub(super) fresh: bool,
+    fresh: bool,
     pub(super) bytes: Vec<u8>,
 }
 
@@ -23,6 +23,11 @@ impl Reservation {
             && addr
                 .checked_add(len)
                 .is_some_and(|end| end <= self.base + self.size)
+    }
+
+    /// Whether it shares a byte with `[start, end)`.
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        start < self.base + self.size && self.base < end
     }
 }
 
@@ -42,10 +47,57 @@ impl Model {
     pub(super) fn touch(&mut self, addr: u64, len: u64) {
         let end = addr.saturating_add(len.max(1));
         for r in &mut self.live {
-            if addr < r.base + r.size && r.base < end {
+            if r.overlaps(addr, end) {
                 r.fresh = false;
             }
         }
+    }
+
+    /// Records a reservation the executor granted: a memory manager's is
+    /// fresh (zeros), a shared one opaque (the controller owns its
+    /// contents). With `exact` (nothing else in flight) overlapping a live
+    /// one is an error; otherwise the live one was released by a call whose
+    /// answer comes later, and is forgotten.
+    pub(super) fn add_reservation(
+        &mut self,
+        base: ExecutorAddr,
+        size: u64,
+        shared: bool,
+        exact: bool,
+    ) -> Result<(), String> {
+        let (start, end) = (base.value(), base.value().saturating_add(size));
+        if exact && self.live.iter().any(|r| r.overlaps(start, end)) {
+            let what = if shared {
+                "shared reservation"
+            } else {
+                "reservation"
+            };
+            return Err(format!("{what} {base} overlaps a live one"));
+        }
+        self.live.retain(|r| !r.overlaps(start, end));
+        self.live.push(Reservation {
+            base: start,
+            size,
+            shared,
+            fresh: !shared,
+            bytes: if shared {
+                Vec::new()
+            } else {
+                vec![0; size as usize]
+            },
+        });
+        Ok(())
+    }
+
+    /// A segment's address and size: the size modulo that of the
+    /// reservation it starts in (a page if none) plus 17, so that it may
+    /// run past the end.
+    pub(super) fn segment(&self, addr: &Addr, size: u32) -> (ExecutorAddr, u64) {
+        let addr = self.resolve(addr);
+        let room = self
+            .find(addr.value(), 0)
+            .map_or(orc_executor::sys::page_size(), |i| self.live[i].size);
+        (addr, u64::from(size) % (room + 17))
     }
 
     pub(super) fn resolve(&self, a: &Addr) -> ExecutorAddr {

@@ -2,20 +2,19 @@
 //! arbitrary code or take unbounded memory: run-code and alloc-action
 //! functions become harmless ones, sizes and counts are bounded.
 
-use orc_executor::services::shared_memory::SharedSegment;
 use orc_executor::services::types::{AllocActionPair, FinalizeRequest};
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::sps;
 use orc_rt::sps::memory::AllocAction;
 
 use super::MAX_RESERVE_PAGES;
-use super::targets::{Known, Target};
+use super::targets::{Known, SharedRequest, Target};
 use crate::harmless::{self, Action};
 
 /// Largest read-buffers request, in bytes over all ranges.
-pub(super) const MAX_READ_TOTAL: u64 = 1 << 20;
+const MAX_READ_TOTAL: u64 = 1 << 20;
 /// Most strings one read-strings request may read.
-pub(super) const MAX_READ_STRINGS: usize = 32;
+const MAX_READ_STRINGS: usize = 32;
 
 impl Known {
     /// Rewrites one call so that executing it cannot run arbitrary code or
@@ -92,7 +91,7 @@ impl Known {
 /// Decodes the argument prefix as `A`; if it decodes, re-encodes `f(a)`
 /// followed by the unread bytes, else leaves the bytes alone (the executor
 /// decodes them with the same type and fails the same way).
-pub(super) fn rewrite<'a, A>(payload: &'a [u8], f: impl FnOnce(A) -> A) -> Vec<u8>
+fn rewrite<'a, A>(payload: &'a [u8], f: impl FnOnce(A) -> A) -> Vec<u8>
 where
     A: sps::SpsDecode<'a> + sps::SpsEncode,
 {
@@ -106,7 +105,7 @@ where
     }
 }
 
-pub(super) fn harmless_or_null(f: ExecutorAddr, harmless: ExecutorAddr) -> ExecutorAddr {
+fn harmless_or_null(f: ExecutorAddr, harmless: ExecutorAddr) -> ExecutorAddr {
     if f.is_null() { f } else { harmless }
 }
 
@@ -121,7 +120,7 @@ pub(super) const PATHS: [&[u8]; 5] = [
     b"bad\0path",
 ];
 
-pub(super) fn pick_path(path: &[u8]) -> &'static [u8] {
+fn pick_path(path: &[u8]) -> &'static [u8] {
     if let Some(p) = PATHS.iter().find(|p| **p == path) {
         return p;
     }
@@ -132,7 +131,7 @@ pub(super) fn pick_path(path: &[u8]) -> &'static [u8] {
 }
 
 /// An alloc action that only calls a harmless function.
-pub(super) fn harmless_action(call: &AllocAction) -> AllocAction {
+fn harmless_action(call: &AllocAction) -> AllocAction {
     if call.is_none() {
         return call.clone();
     }
@@ -147,45 +146,36 @@ pub(super) fn harmless_action(call: &AllocAction) -> AllocAction {
     }
 }
 
-/// A shared-memory initialize request whose actions only call harmless
-/// functions.
-pub(super) fn sanitize_shared_initialize(payload: &[u8]) -> Vec<u8> {
-    type Request = (Vec<SharedSegment>, Vec<AllocActionPair>);
-    rewrite::<(ExecutorAddr, ExecutorAddr, Request)>(
-        payload,
-        |(instance, reservation, (segments, actions))| {
-            let actions = actions
-                .iter()
-                .map(|p| AllocActionPair {
-                    finalize: harmless_action(&p.finalize),
-                    dealloc: harmless_action(&p.dealloc),
-                })
-                .collect();
-            (instance, reservation, (segments, actions))
-        },
-    )
-}
-
-/// An initialize request whose actions only call harmless functions.
-pub(super) fn sanitize_initialize(payload: &[u8]) -> Vec<u8> {
-    let Ok(((instance, req), rest)) =
-        sps::from_prefix::<(ExecutorAddr, FinalizeRequest<'_>)>(payload)
-    else {
-        return payload.to_vec();
-    };
-    let actions: Vec<AllocActionPair> = req
-        .actions
+/// Action pairs that only call harmless functions.
+fn harmless_actions(actions: &[AllocActionPair]) -> Vec<AllocActionPair> {
+    actions
         .iter()
         .map(|p| AllocActionPair {
             finalize: harmless_action(&p.finalize),
             dealloc: harmless_action(&p.dealloc),
         })
-        .collect();
-    let req = FinalizeRequest {
-        segments: req.segments,
-        actions,
-    };
-    let mut out = sps::to_vec(&(instance, req));
-    out.extend_from_slice(rest);
-    out
+        .collect()
+}
+
+/// A shared-memory initialize request whose actions only call harmless
+/// functions.
+fn sanitize_shared_initialize(payload: &[u8]) -> Vec<u8> {
+    rewrite::<(ExecutorAddr, ExecutorAddr, SharedRequest)>(
+        payload,
+        |(instance, reservation, (segments, actions))| {
+            (
+                instance,
+                reservation,
+                (segments, harmless_actions(&actions)),
+            )
+        },
+    )
+}
+
+/// An initialize request whose actions only call harmless functions.
+fn sanitize_initialize(payload: &[u8]) -> Vec<u8> {
+    rewrite::<(ExecutorAddr, FinalizeRequest<'_>)>(payload, |(instance, req)| {
+        let actions = harmless_actions(&req.actions);
+        (instance, FinalizeRequest { actions, ..req })
+    })
 }

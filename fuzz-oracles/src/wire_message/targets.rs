@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use orc_executor::services::shared_memory::SharedSegment;
+use orc_executor::services::types::AllocActionPair;
 use orc_executor::services::{ExecutorServices, names};
 use orc_executor::wire::SetupInfo;
 use orc_rt::addr::ExecutorAddr;
@@ -69,6 +71,11 @@ pub(super) const TARGETS: [(Target, &str); 29] = [
     (Target::SmRelease, names::SHARED_MEMORY_RELEASE),
 ];
 
+/// The arguments after the instance and the reservation of the
+/// shared-memory mapper's initialize: segments (their contents already in
+/// place) and alloc-action pairs.
+pub(super) type SharedRequest = (Vec<SharedSegment>, Vec<AllocActionPair>);
+
 /// Byte width of `Write(w)`/`Read(w)`.
 pub(super) fn width_bytes(w: u8) -> usize {
     match w {
@@ -81,7 +88,7 @@ pub(super) fn width_bytes(w: u8) -> usize {
 
 #[derive(Debug)]
 pub(super) struct Known {
-    pub(super) tags: HashMap<Target, ExecutorAddr>,
+    tags: HashMap<Target, ExecutorAddr>,
     pub(super) by_tag: HashMap<ExecutorAddr, Target>,
     pub(super) mm_instance: ExecutorAddr,
     pub(super) dm_instance: ExecutorAddr,
@@ -89,7 +96,7 @@ pub(super) struct Known {
     pub(super) process_handle: ExecutorAddr,
     pub(super) legacy_fallback: bool,
     /// Tags the session calls as its own (registered) wrappers.
-    pub(super) registered: Vec<ExecutorAddr>,
+    registered: Vec<ExecutorAddr>,
 }
 
 impl Known {
