@@ -1,53 +1,52 @@
 #!/usr/bin/env bash
 # compare-epc.sh: orc-executor against LLVM 22's llvm-jitlink-executor, driven
-# by LLVM 22's own controller library (shared/bench/epc-bench), same machine,
-# same run (issue 6, Performance).
+# by LLVM 22's own controller library (benches/llvm/epc_bench.cpp), same
+# machine, same run (issue 6, Performance).
 #
 #   bash benches/compare-epc.sh
 #
-# Builds shared/bench/epc-bench and shared/bench/limits and the release
-# orc-executor, then runs epc-bench against both executors alternately over
-# SESSIONS sessions (LLVM ours LLVM ours ...; the session metrics in an
-# epc-bench process of their own, see below) and takes, per metric and
-# executor, the median over the sessions (each session's figure is already
-# epc-bench's median over its repetitions). It also times the conformance
-# corpus (run_corpus.sh --time: the shared cases and ours) with both
-# executors, alternately, CORPUS_SESSIONS times, comparing the run time
-# (build time is the same for both). Prints the pipe floor that limits
-# measures, one line per metric:
-#   metric  llvm=X unit  ours=Y unit  ratio=R  (target >= T: met|NOT MET)
+# Builds epc-bench, limits and the release orc-executor, then runs epc-bench
+# against both executors alternately over SESSIONS sessions (LLVM ours LLVM
+# ours ...; the session metrics in an epc-bench process of their own, see
+# below) and takes, per metric and executor, the median over the sessions
+# (each session's figure is already epc-bench's median over its
+# repetitions). Then, alternating the executors the same way: a whole
+# clang-repl run of a two-line program with each (CLANG_REPL_RUNS times),
+# and the conformance corpus (tests/conformance/run_corpus.sh --time: our
+# cases, plus the shared cases when present) CORPUS_SESSIONS times,
+# comparing run times (build time is the same for both). Metrics benches/README.md
+# defines; one line each:
+#   metric  llvm=X unit  ours=Y unit  ratio=R  (target >= T: met|NOT MET; what)
 # where the ratio is oriented so that bigger is better for us (LLVM's time /
-# ours for times, ours / LLVM's for rates), and ends with
+# ours for times, ours / LLVM's for rates); then our figures against the
+# machine's floor (limits, this run):
+#   metric  ours=X unit  floor=Y unit  ratio=R  (target <= T: met|NOT MET; what)
+# with ratio = ours / floor, and at the end, over the LLVM ratios with a target,
 #   worst ratio R (metric)
 #
-# Environment: SHARED (the shared folder; default: `shared` next to the
-# repository, else /work/shared), SESSIONS (5), CORPUS_SESSIONS (2; 0 skips
-# the corpus), EPC_BENCH_FLAGS (extra epc-bench flags, e.g. "--iters 2000
-# --reps 3" for a quick look), LIMITS_FLAGS (default "--iters 5000 --reps 3"),
-# LLVM_EXECUTOR (default /usr/lib/llvm-22/bin/llvm-jitlink-executor,
-# installed with scripts/setup.sh when missing),
-# CARGO_TARGET_DIR.
+# Environment: SESSIONS (5), CLANG_REPL_RUNS (10; 0 skips), CORPUS_SESSIONS
+# (2; 0 skips the corpus), EPC_BENCH_FLAGS (extra epc-bench flags, e.g.
+# "--iters 2000 --reps 3" for a quick look), LIMITS_FLAGS (default "--iters
+# 5000 --reps 3"), LLVM_EXECUTOR (default
+# /usr/lib/llvm-22/bin/llvm-jitlink-executor, installed with scripts/setup.sh
+# when missing), SHARED (a folder whose conformance/cases are timed too;
+# default `shared` next to the repository, if it is there), CARGO_TARGET_DIR.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${SHARED:-}" ]; then
-  SHARED=$(dirname "$REPO")/shared
-  [ -d "$SHARED/bench" ] || SHARED=/work/shared
-fi
 SESSIONS=${SESSIONS:-5}
+CLANG_REPL_RUNS=${CLANG_REPL_RUNS:-10}
 CORPUS_SESSIONS=${CORPUS_SESSIONS:-2}
 EPC_BENCH_FLAGS=${EPC_BENCH_FLAGS:-}
 LIMITS_FLAGS=${LIMITS_FLAGS:---iters 5000 --reps 3}
 LLVM_EXECUTOR=${LLVM_EXECUTOR:-/usr/lib/llvm-22/bin/llvm-jitlink-executor}
+SHARED=${SHARED:-$(dirname "$REPO")/shared}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+CLANG_REPL=/usr/lib/llvm-22/bin/clang-repl
+ORC_RT=/usr/lib/llvm-22/lib/clang/22/lib/linux/liborc_rt-x86_64.a
 
-for f in "$SHARED/bench/epc-bench/build.sh" "$SHARED/bench/limits/build.sh"; do
-  if [ ! -f "$f" ]; then
-    echo "compare-epc: $f not found (set SHARED to the shared folder)" >&2
-    exit 2
-  fi
-done
-if [ ! -x "$LLVM_EXECUTOR" ] && [ "$LLVM_EXECUTOR" = /usr/lib/llvm-22/bin/llvm-jitlink-executor ]; then
-  # A fresh machine: install LLVM 22 (and llvm-config for the benches).
+if [ ! -x "$LLVM_EXECUTOR" ] || [ ! -x "$CLANG_REPL" ] ||
+  [ ! -x /usr/lib/llvm-22/bin/llvm-config ]; then
+  # A fresh machine: LLVM 22, its development files and clang-repl.
   bash "$REPO/scripts/setup.sh" >&2
 fi
 if [ ! -x "$LLVM_EXECUTOR" ]; then
@@ -59,19 +58,21 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "# building epc-bench, limits and the release orc-executor" >&2
-sh "$SHARED/bench/epc-bench/build.sh" "$TARGET/epc-bench" >&2
-sh "$SHARED/bench/limits/build.sh" "$TARGET/limits-bench" >&2
+TOOLS=$TARGET/bench-tools
+bash "$REPO/benches/llvm/build.sh" "$TOOLS" epc-bench
+bash "$REPO/benches/limits/build.sh" "$TOOLS"
 (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build -q --release -p orc-executor) >&2
 OURS="$TARGET/release/orc-executor"
-BENCH="$TARGET/epc-bench/epc-bench"
 
-echo "# machine: $(uname -srm), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)" 
+echo "# machine: $(uname -srm), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# limits $LIMITS_FLAGS" >&2
 # shellcheck disable=SC2086
-"$TARGET/limits-bench/limits" $LIMITS_FLAGS >"$WORK/limits"
+"$TOOLS/limits" $LIMITS_FLAGS >"$WORK/limits"
 
-# The session metrics (f) run in an epc-bench process of their own, before
-# the others: fork's cost grows with the controller's address space, and after
+executor() { if [ "$1" = ours ]; then echo "$OURS"; else echo "$LLVM_EXECUTOR"; fi; }
+
+# The session metrics run in an epc-bench process of their own, before the
+# others: fork's cost grows with the controller's address space, and after
 # the 64 MiB bulk writes epc-bench's is large, whereas llvm-jitlink starts its
 # executor first thing. Same treatment for both executors.
 SESSION_METRICS=session_setup,session_teardown,session_total
@@ -80,38 +81,58 @@ for s in $(seq 1 "$SESSIONS"); do
   echo "# session $s/$SESSIONS: llvm, ours" >&2
   for metrics in "$SESSION_METRICS" "$CALL_METRICS"; do
     for side in llvm ours; do
-      exe=$LLVM_EXECUTOR
-      [ "$side" = ours ] && exe=$OURS
       # shellcheck disable=SC2086
-      "$BENCH" --executor "$exe" --only "$metrics" $EPC_BENCH_FLAGS >>"$WORK/$side.$s"
+      "$TOOLS/epc-bench" --executor "$(executor $side)" --only "$metrics" $EPC_BENCH_FLAGS \
+        >>"$WORK/$side.$s"
     done
   done
 done
 
-CORPORA=()
-[ -d "$SHARED/conformance/cases" ] && CORPORA+=("$SHARED/conformance/cases")
-[ -d "$REPO/tests/conformance/cases" ] && CORPORA+=("$REPO/tests/conformance/cases")
-if [ "$CORPUS_SESSIONS" -gt 0 ] && [ ${#CORPORA[@]} -gt 0 ]; then
-  for s in $(seq 1 "$CORPUS_SESSIONS"); do
+# clang-repl with an out-of-process executor: start-up, the ORC runtime's
+# bootstrap, two incremental modules, shut-down. Wall time of the whole
+# process; its output must be 42.
+if [ "$CLANG_REPL_RUNS" -gt 0 ]; then
+  printf '%s\n' 'extern "C" int printf(const char*,...);' 'printf("%d\n", 6*7);' >"$WORK/repl.in"
+  for r in $(seq 1 "$CLANG_REPL_RUNS"); do
+    echo "# clang-repl run $r/$CLANG_REPL_RUNS: llvm, ours" >&2
     for side in llvm ours; do
-      exe=$LLVM_EXECUTOR
-      [ "$side" = ours ] && exe=$OURS
-      echo "# corpus session $s/$CORPUS_SESSIONS: $side" >&2
-      for c in "${CORPORA[@]}"; do
-        bash "$SHARED/conformance/run_corpus.sh" --time "$exe" "$c" >>"$WORK/corpus.$side.$s" || {
-          echo "compare-epc: the corpus $c failed with $side's executor" >&2
-          grep -v '^PASS' "$WORK/corpus.$side.$s" >&2
-        }
-      done
+      t0=$EPOCHREALTIME
+      status=0
+      "$CLANG_REPL" --oop-executor="$(executor $side)" --orc-runtime="$ORC_RT" \
+        <"$WORK/repl.in" >"$WORK/repl.out" 2>"$WORK/repl.err" || status=$?
+      t1=$EPOCHREALTIME
+      if [ "$status" = 0 ] && grep -qx 42 "$WORK/repl.out"; then
+        echo "$t0 $t1" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' >>"$WORK/repl.$side"
+      else
+        echo "compare-epc: clang-repl with $side's executor failed (status $status)" >&2
+        cat "$WORK/repl.out" "$WORK/repl.err" >&2
+        echo failed >>"$WORK/repl.$side"
+      fi
     done
   done
 fi
 
-python3 - "$WORK" "$SESSIONS" "$CORPUS_SESSIONS" <<'PY'
+CORPORA=("$REPO/tests/conformance/cases")
+[ -d "$SHARED/conformance/cases" ] && CORPORA+=("$SHARED/conformance/cases")
+for s in $(seq 1 "$CORPUS_SESSIONS"); do
+  for side in llvm ours; do
+    echo "# corpus session $s/$CORPUS_SESSIONS: $side" >&2
+    for c in "${CORPORA[@]}"; do
+      bash "$REPO/tests/conformance/run_corpus.sh" --time "$(executor $side)" "$c" \
+        >>"$WORK/corpus.$side.$s" || {
+        echo "compare-epc: the corpus $c failed with $side's executor" >&2
+        grep -v '^PASS' "$WORK/corpus.$side.$s" >&2
+      }
+    done
+  done
+done
+
+python3 - "$WORK" "$SESSIONS" "$CLANG_REPL_RUNS" "$CORPUS_SESSIONS" <<'PY'
 import statistics
 import sys
 
-work, sessions, corpus_sessions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work = sys.argv[1]
+sessions, repl_runs, corpus_sessions = map(int, sys.argv[2:5])
 
 # metric -> (kind, target ratio, what): "time" is lower-is-better (ratio =
 # LLVM / ours), "rate" higher-is-better (ratio = ours / LLVM). Targets from
@@ -128,8 +149,19 @@ METRICS = [
     ("session_total", "time", 2.0, "setup + teardown <= 0.5x"),
 ]
 
+# (name, our metric, limits figure, "<=" or ">=", target, what): ours / floor.
+FLOORS = [
+    ("rtt_vs_floor", "rtt_write_u64", "pipe_rtt_handoff", "<=", 1.05,
+     "sequential call latency / pipe round trip with LLVM's hand-off"),
+    ("bulk_vs_floor", "bulk_write", "pipe_bulk_1mib", ">=", 0.9,
+     "bulk write / 1 MiB pipe requests"),
+    ("session_vs_floor", "session_total", "fork_exec_true", "<=", 1.5,
+     "session set-up + teardown / fork+exec of /bin/true"),
+]
+
 
 def load(path):
+    """name -> (value, unit), or (None, line) for an unsupported metric."""
     values = {}
     with open(path) as f:
         for line in f:
@@ -138,8 +170,7 @@ def load(path):
                 continue
             if parts[1].startswith("unsupported"):
                 values[parts[0]] = (None, line.strip())
-                continue
-            if len(parts) == 3:
+            elif len(parts) == 3:
                 values[parts[0]] = (float(parts[1]), parts[2])
     return values
 
@@ -148,9 +179,9 @@ def medians(side):
     runs = [load(f"{work}/{side}.{s}") for s in range(1, sessions + 1)]
     out = {}
     for name, *_ in METRICS:
-        vals = [r[name][0] for r in runs if name in r and r[name][0] is not None]
-        units = [r[name][1] for r in runs if name in r and r[name][0] is not None]
-        out[name] = (statistics.median(vals), units[0], vals) if vals else None
+        got = [r[name] for r in runs if name in r and r[name][0] is not None]
+        vals = [v for v, _ in got]
+        out[name] = (statistics.median(vals), got[0][1], vals) if got else None
     return out
 
 
@@ -158,15 +189,14 @@ def fmt(v):
     return f"{v:.3f}" if v < 100 else f"{v:.0f}"
 
 
-llvm, ours = medians("llvm"), medians("ours")
+def verdict(ok, target, what, sign=">="):
+    return f"(target {sign} {target:.2f}: {'met' if ok else 'NOT MET'}; {what})"
 
+
+llvm, ours = medians("llvm"), medians("ours")
 limits = load(f"{work}/limits")
-floor = limits.get("pipe_rtt_handoff", (None,))[0]
-print("# floor (shared/bench/limits, this run): "
+print("# floor (benches/limits, this run): "
       + ", ".join(f"{k} {fmt(v[0])} {v[1]}" for k, v in limits.items() if v[0] is not None))
-if floor:
-    print(f"# pipe round-trip floor with LLVM's controller (pipe_rtt_handoff): {fmt(floor)} ns;"
-          f" the latency target (0.5x LLVM) is reachable only if LLVM's latency is >= 2x the floor")
 print(f"# {sessions} sessions per executor, alternating; each figure is the median over sessions")
 
 ratios = {}
@@ -181,43 +211,69 @@ for name, kind, target, what in METRICS:
     spread = (f"  [ours {fmt(min(o[2]))}..{fmt(max(o[2]))},"
               f" llvm {fmt(min(l[2]))}..{fmt(max(l[2]))}]")
     if target is None:
-        verdict = f"(info: {what})"
+        note = f"(info: {what})"
     else:
         ratios[name] = r
-        verdict = f"(target >= {target:.1f}: {'met' if r >= target else 'NOT MET'}; {what})"
-    extra = ""
-    if name == "rtt_write_u64" and floor:
-        extra = f"  floor {fmt(floor)} ns: ours = {o[0] / floor:.2f}x floor, llvm = {l[0] / floor:.2f}x floor"
-    print(f"{name:22s} llvm={fmt(l[0])} {l[1]}  ours={fmt(o[0])} {o[1]}  ratio={r:.2f}  {verdict}{spread}{extra}")
+        note = verdict(r >= target, target, what)
+    print(f"{name:22s} llvm={fmt(l[0])} {l[1]}  ours={fmt(o[0])} {o[1]}  ratio={r:.2f}  {note}{spread}")
+
+
+def median_times(side):
+    """Median wall time in ms of the clang-repl runs, and how many failed."""
+    with open(f"{work}/repl.{side}") as f:
+        lines = [l.strip() for l in f]
+    times = [float(l) for l in lines if l != "failed"]
+    return (statistics.median(times) if times else None), len(lines) - len(times), times
+
+
+if repl_runs > 0:
+    (lm, lf, lt), (om, of, ot) = median_times("llvm"), median_times("ours")
+    if lm is None or om is None or of:
+        ratios["clang_repl"] = 0.0
+        print(f"{'clang_repl':22s} llvm={lm} ms  ours={om} ms  ratio=0.00  "
+              f"(target >= 1.00: NOT MET; ours failed {of} of {repl_runs}, llvm {lf})")
+    else:
+        r = lm / om
+        ratios["clang_repl"] = r
+        print(f"{'clang_repl':22s} llvm={lm:.1f} ms  ours={om:.1f} ms  ratio={r:.2f}  "
+              + verdict(r >= 1.0, 1.0, "never slower: clang-repl --oop-executor, whole run "
+                        f"of a two-line program, median of {repl_runs}")
+              + f"  [ours {min(ot):.0f}..{max(ot):.0f}, llvm {min(lt):.0f}..{max(lt):.0f}]")
 
 if corpus_sessions > 0:
     def corpus_runs(side):
         runs = []
         for s in range(1, corpus_sessions + 1):
             total, failed = 0, 0
-            try:
-                with open(f"{work}/corpus.{side}.{s}") as f:
-                    for line in f:
-                        if line.startswith("total:"):
-                            total += int(line.split("run ")[1].split(" ms")[0])
-                        elif line.startswith("FAIL"):
-                            failed += 1
-            except FileNotFoundError:
-                return None
+            with open(f"{work}/corpus.{side}.{s}") as f:
+                for line in f:
+                    if line.startswith("total:"):
+                        total += int(line.split("run ")[1].split(" ms")[0])
+                    elif line.startswith("FAIL"):
+                        failed += 1
             runs.append((total, failed))
         return runs
 
     lr, orr = corpus_runs("llvm"), corpus_runs("ours")
-    if lr and orr:
-        lm = statistics.median(t for t, _ in lr)
-        om = statistics.median(t for t, _ in orr)
-        failed = sum(f for _, f in orr)
-        r = lm / om
-        ratios["corpus_run"] = r if failed == 0 else 0.0
-        print(f"{'corpus_run':22s} llvm={lm:.0f} ms  ours={om:.0f} ms  ratio={r:.2f}  "
-              f"(target >= 1.0: {'met' if r >= 1.0 and failed == 0 else 'NOT MET'}; run time of every "
-              f"corpus case, run_corpus.sh --time; ours failed {failed})"
-              f"  [ours {[t for t, _ in orr]}, llvm {[t for t, _ in lr]}]")
+    lm = statistics.median(t for t, _ in lr)
+    om = statistics.median(t for t, _ in orr)
+    failed = sum(f for _, f in orr)
+    r = lm / om
+    ratios["corpus_run"] = r if failed == 0 else 0.0
+    print(f"{'corpus_run':22s} llvm={lm:.0f} ms  ours={om:.0f} ms  ratio={r:.2f}  "
+          + verdict(r >= 1.0 and failed == 0, 1.0, "run time of every corpus case, "
+                    f"run_corpus.sh --time; ours failed {failed}")
+          + f"  [ours {[t for t, _ in orr]}, llvm {[t for t, _ in lr]}]")
+
+for name, metric, figure, sign, target, what in FLOORS:
+    o, f = ours[metric], limits.get(figure, (None,))
+    if o is None or f[0] is None:
+        print(f"{name:22s} ours={o and fmt(o[0])} floor={f[0]}  unmeasured ({what})")
+        continue
+    r = o[0] / f[0]
+    ok = r <= target if sign == "<=" else r >= target
+    print(f"{name:22s} ours={fmt(o[0])} {o[1]}  floor={fmt(f[0])} {f[1]}  ratio={r:.2f}  "
+          + verdict(ok, target, f"{what}; {figure}", sign))
 
 worst = min(ratios, key=ratios.get)
 print(f"worst ratio {ratios[worst]:.2f} ({worst})")

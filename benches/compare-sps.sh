@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# compare-sps.sh: our SPS against LLVM 22's C++ SPS (sps-bench), same machine,
-# same run, on the payloads P1-P4 of shared/bench/sps-bench/PAYLOADS.md.
+# compare-sps.sh: our SPS against LLVM 22's C++ SPS (benches/llvm/sps_bench.cpp),
+# same machine, same run, on the payloads P1-P4 of
+# runtime/benches/common/payloads.rs.
 #
 #   bash benches/compare-sps.sh
 #
-# Builds shared/bench/sps-bench and our `sps_compare` bench (timed exactly as
-# sps-bench times: warm-up, median of REPS samples of at least MIN_MS each),
+# Builds LLVM's side (sps-bench) and our `sps_compare` bench (both timed by
+# the same rules: warm-up, median of REPS samples of at least MIN_MS each),
 # runs the two alternately ROUNDS times and keeps each side's best figure per
 # metric (the machine is shared; both sides get the same treatment). Checks
 # that our encoded sizes and FNV-1a hashes equal LLVM's (exit 1 if not), then
@@ -13,27 +14,24 @@
 #   P1 encode ours_MBps=... llvm_MBps=... ratio=...     (ratio = ours / LLVM)
 # and ends with `min ratio R` over those lines.
 #
-# Environment: SHARED (the shared folder; default: `shared` next to the
-# repository), REPS (7), MIN_MS (50), ROUNDS (3), CARGO_TARGET_DIR.
+# Environment: REPS (7), MIN_MS (50), ROUNDS (3), CARGO_TARGET_DIR.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=${SHARED:-$(dirname "$REPO")/shared}
-BENCH_SRC=$SHARED/bench/sps-bench
 REPS=${REPS:-7}
 MIN_MS=${MIN_MS:-50}
 ROUNDS=${ROUNDS:-3}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
-if [ ! -f "$BENCH_SRC/build.sh" ]; then
-  echo "compare-sps: $BENCH_SRC/build.sh not found (set SHARED to the shared folder)" >&2
-  exit 2
+if [ ! -x /usr/lib/llvm-22/bin/llvm-config ]; then
+  # A fresh machine: LLVM 22 and its development files.
+  bash "$REPO/scripts/setup.sh" >&2
 fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "# building LLVM's sps-bench and our sps_compare" >&2
-sh "$BENCH_SRC/build.sh" "$TARGET/sps-bench-llvm" >&2
+bash "$REPO/benches/llvm/build.sh" "$TARGET/bench-tools" sps-bench
 (cd "$REPO" && cargo bench -p orc-rt --bench sps_compare --no-run) 2>"$WORK/build.log" || {
   cat "$WORK/build.log" >&2
   exit 1
@@ -44,7 +42,7 @@ if [ -z "$OURS" ] || [ ! -x "$OURS" ]; then
   cat "$WORK/build.log" >&2
   exit 1
 fi
-LLVM="$TARGET/sps-bench-llvm/sps-bench"
+LLVM="$TARGET/bench-tools/sps-bench"
 
 for round in $(seq 1 "$ROUNDS"); do
   echo "# round $round/$ROUNDS" >&2

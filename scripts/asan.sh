@@ -7,10 +7,11 @@
 #    frames, the LLVM 22 conformance corpus), which run an ASan build of
 #    orc-executor (ORC_EXECUTOR points them at it). Also the fuzz-corpus
 #    replay, so every seed and regression runs under ASan.
-#    The conformance corpora (LLVM's and ours) run the ASan executor with ASan's checks on
-#    but its exit-time leak scan off (and in its own pass): the heap at exit
-#    belongs to the JIT'd program, which may leak by design, and after a
-#    heap-heavy program (23_malloc_stress) the scan delays the executor's
+#    The conformance corpora (ours, and the shared one when present) run
+#    the ASan executor with ASan's checks on but its exit-time leak scan off
+#    (and in their own pass): the heap at exit belongs to the JIT'd program,
+#    which may leak by design, and after a heap-heavy program (seen with
+#    the shared corpus's 23_malloc_stress) the scan delays the executor's
 #    exit, and so the flush of the program's stdout, past the moment
 #    run_corpus.sh compares it (llvm-jitlink does not wait for its
 #    executor). The executor's own leaks are checked by the process tests
@@ -42,14 +43,8 @@ export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 # Tests that need LLVM fail instead of skipping when it is missing.
 export ORC_RT_REQUIRE_LLVM=${ORC_RT_REQUIRE_LLVM:-1}
 export INSTA_UPDATE=no
-# The shared folder (LLVM corpus, SPS bench), found as scripts/test.sh finds
-# it: SHARED if set, else `shared` next to the repository, else the
-# workplace's copy.
-if [ -z "${SHARED:-}" ]; then
-  for candidate in "$(cd .. && pwd)/shared" /work/shared; do
-    if [ -d "$candidate/conformance" ]; then export SHARED=$candidate; break; fi
-  done
-fi
+# SHARED (default: `shared` next to the repository) is optional: when it holds
+# a conformance corpus, tests/conformance.rs runs that too.
 
 run_asan() {
   # Absolute: tests hand the executor's path to llvm-jitlink and gdb, which
@@ -70,15 +65,14 @@ run_asan() {
   # The load tests' RSS ceilings allow for ASan's quarantine and redzones.
   export ORC_RT_UNDER_ASAN=1
   cargo +nightly test "${flags[@]}" --no-fail-fast --lib --bins --tests -- \
-    --test-threads=2 --skip every_corpus_case_passes_with_orc_executor \
-    --skip every_case_of_ours_passes_with_orc_executor
+    --test-threads=2 --skip every_case_of_ours_passes_with_orc_executor \
+    --skip every_shared_case_passes_with_orc_executor
   local wrapper=$dir/orc-executor-no-exit-leak-scan
   printf '#!/bin/sh\nASAN_OPTIONS=%s exec %s "$@"\n' \
     "$ASAN_OPTIONS:detect_leaks=0" "$ORC_EXECUTOR" >"$wrapper"
   chmod +x "$wrapper"
-  echo "asan.sh: conformance corpora (LLVM's and ours) with the ASan executor" >&2
-  ORC_EXECUTOR=$wrapper cargo +nightly test "${flags[@]}" --test conformance \
-    --test conformance_extra
+  echo "asan.sh: conformance corpora (ours, and the shared one if present) with the ASan executor" >&2
+  ORC_EXECUTOR=$wrapper cargo +nightly test "${flags[@]}" --test conformance
   unset RUSTFLAGS CARGO_TARGET_DIR ORC_EXECUTOR ORC_RT_UNDER_ASAN
   echo "asan.sh: ASan clean" >&2
 }

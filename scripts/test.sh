@@ -5,13 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The shared folder (LLVM's bench tools, the conformance corpus): SHARED if
-# set, else `shared` next to the repository, else the workplace's copy.
-if [ -z "${SHARED:-}" ]; then
-  for candidate in "$(cd .. && pwd)/shared" /work/shared; do
-    if [ -d "$candidate/conformance" ]; then export SHARED=$candidate; break; fi
-  done
-fi
+# Everything the tests need is in the repository. SHARED (default: `shared`
+# next to the repository) is optional: when it holds a conformance corpus,
+# tests/conformance.rs runs that too.
 # Tests that need LLVM fail, not skip, when it is missing.
 export ORC_RT_REQUIRE_LLVM=1
 # Snapshots must match exactly: never write .snap.new in a test run.

@@ -13,7 +13,7 @@ const TARGETS: &[(&str, Oracle)] = &[
     ("sps_decode", orc_rt_fuzz_oracles::sps_decode),
     ("wrapper_buffer", orc_rt_fuzz_oracles::wrapper_buffer_bytes),
     ("wire_message", orc_rt_fuzz_oracles::wire_message_bytes),
-    ("scenario", orc_rt_fuzz_oracles::scenario_bytes),
+    ("session_ops", orc_rt_fuzz_oracles::session_ops_bytes),
 ];
 
 /// Input files in `dir` (documentation files such as README.md and
@@ -144,8 +144,8 @@ fn check_structured_seeds<T: PartialEq + std::fmt::Debug>(
 #[test]
 fn structured_seeds_decode_to_their_inputs() {
     use orc_rt_fuzz_oracles::seeds::{self, ToArbitraryBytes};
-    let (wire, scenario) = (seeds::wire_message_seeds(), seeds::scenario_seeds());
-    assert!(wire.len() >= 3 && scenario.len() >= 3, "too few seeds");
+    let (wire, session_ops) = (seeds::wire_message_seeds(), seeds::session_ops_seeds());
+    assert!(wire.len() >= 3 && session_ops.len() >= 3, "too few seeds");
     check_structured_seeds(
         "wire_message",
         "seeds",
@@ -161,10 +161,10 @@ fn structured_seeds_decode_to_their_inputs() {
         orc_rt_fuzz_oracles::wire_message_input,
     );
     check_structured_seeds(
-        "scenario",
+        "session_ops",
         "seeds",
-        scenario,
+        session_ops,
         |i| i.to_arbitrary_bytes(),
-        orc_rt_fuzz_oracles::scenario_input,
+        orc_rt_fuzz_oracles::session_ops_input,
     );
 }

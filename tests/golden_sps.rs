@@ -1,13 +1,14 @@
-//! The sps-bench payloads P1-P4 (`shared/bench/sps-bench/PAYLOADS.md`)
+//! The sps-bench payloads P1-P4 (`runtime/benches/common/payloads.rs`)
 //! encoded by our SPS have the sizes and FNV-1a 64 hashes of LLVM 22's C++
-//! SPS: against the figures recorded from `sps-bench` and `payloads_ref.py`,
-//! and, when the tools are here (always with `ORC_RT_REQUIRE_LLVM=1`, as
-//! `scripts/test.sh` sets it), against a live run of both.
+//! SPS: against the recorded figures, against a live run of our LLVM-side
+//! `sps-bench` (`benches/llvm/sps_bench.cpp`, built against LLVM 22's SPS
+//! headers; always with `ORC_RT_REQUIRE_LLVM=1`, as `scripts/test.sh` sets
+//! it), and against the shared folder's spec-only Python encoder when that
+//! folder is there (`SHARED`, else `shared` next to the repository).
 //!
-//! The payload builders are the ones the benches time
-//! (`runtime/benches/common/payloads.rs`).
+//! The payload builders are the ones the benches time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 #[path = "../runtime/benches/common/payloads.rs"]
@@ -19,19 +20,6 @@ fn require_tools() -> bool {
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `SHARED`, else the `shared` folder next to the repository.
-fn shared() -> PathBuf {
-    std::env::var_os("SHARED").map_or_else(
-        || {
-            repo()
-                .parent()
-                .expect("the repo has a parent")
-                .join("shared")
-        },
-        PathBuf::from,
-    )
 }
 
 /// `(payload, size, fnv1a64 hex)` from `sps.Pn.size` / `sps.Pn.fnv1a64` lines.
@@ -92,21 +80,14 @@ fn payloads_match_the_recorded_llvm_figures() {
 
 #[test]
 fn payloads_match_a_live_llvm_sps_bench() {
-    let src = shared().join("bench/sps-bench");
-    let build = src.join("build.sh");
-    if !build.exists() {
-        assert!(
-            !require_tools(),
-            "ORC_RT_REQUIRE_LLVM=1 but {} is missing (set SHARED)",
-            build.display()
-        );
-        eprintln!("skipping the live comparison: no {}", build.display());
-        return;
-    }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
-    let out_dir = target.join("sps-bench-llvm-test");
-    let status = Command::new("sh").arg(&build).arg(&out_dir).status();
+    let out_dir = target.join("bench-tools");
+    let status = Command::new("bash")
+        .arg(repo().join("benches/llvm/build.sh"))
+        .arg(&out_dir)
+        .arg("sps-bench")
+        .status();
     match status {
         Ok(s) if s.success() => {}
         other => {
@@ -115,8 +96,7 @@ fn payloads_match_a_live_llvm_sps_bench() {
             return;
         }
     }
-    let bench = out_dir.join("sps-bench");
-    let out = Command::new(&bench)
+    let out = Command::new(out_dir.join("sps-bench"))
         .args(["--reps", "1", "--min-ms", "1"])
         .output()
         .expect("sps-bench runs");
@@ -125,29 +105,29 @@ fn payloads_match_a_live_llvm_sps_bench() {
     assert_eq!(llvm, ours(), "LLVM's sizes and hashes differ from ours");
 }
 
+/// An extra, independent check when the shared folder is around: its
+/// encoder written from the payload spec alone.
 #[test]
-fn payloads_match_the_python_reference() {
-    let script = shared().join("bench/sps-bench/payloads_ref.py");
-    let out = if script.exists() {
-        Command::new("python3").arg(&script).output()
-    } else {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "no payloads_ref.py",
-        ))
-    };
-    match out {
-        Ok(out) if out.status.success() => {
-            let reference = parse_identity(&String::from_utf8_lossy(&out.stdout));
-            assert_eq!(reference, ours(), "payloads_ref.py differs from ours");
-        }
-        other => {
-            assert!(
-                !require_tools(),
-                "ORC_RT_REQUIRE_LLVM=1 but {} did not run: {other:?}",
-                Path::new(&script).display()
-            );
-            eprintln!("skipping the Python reference: {other:?}");
-        }
+fn payloads_match_the_shared_python_reference() {
+    let shared = std::env::var_os("SHARED").map_or_else(
+        || {
+            repo()
+                .parent()
+                .expect("the repo has a parent")
+                .join("shared")
+        },
+        PathBuf::from,
+    );
+    let script = shared.join("bench/sps-bench/payloads_ref.py");
+    if !script.is_file() {
+        eprintln!("no {}: nothing extra to compare", script.display());
+        return;
     }
+    let out = Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "payloads_ref.py failed: {out:?}");
+    let reference = parse_identity(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(reference, ours(), "payloads_ref.py differs from ours");
 }

@@ -8,7 +8,7 @@
 //! and do nothing dangerous.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use orc_executor::testing::legacy_entry;
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
@@ -193,8 +193,14 @@ impl Action {
         Action::RegisterGdb,
     ];
 
-    /// The function's address.
+    /// The function's address (the same wherever it is asked for).
     pub(crate) fn addr(self) -> ExecutorAddr {
+        let i = Action::ALL.iter().position(|a| *a == self);
+        addrs().actions[i.expect("every action is in ALL")]
+    }
+
+    /// Takes the function's address (once: see [`addrs`]).
+    fn take_addr(self) -> ExecutorAddr {
         use orc_executor::call::entry_points as ep;
         match self {
             Action::Ok => ep::addr_of(action_ok),
@@ -227,28 +233,52 @@ impl Action {
     }
 }
 
+/// The harmless functions' addresses, each taken once. A function has no
+/// one address in Rust: a small one is copied into every codegen unit that
+/// names it, so `f as *const ()` in one module may differ from the same in
+/// another, and the harness compares addresses the framer took with those
+/// the checks and the alloc-action guard take.
+struct Addrs {
+    main: ExecutorAddr,
+    void: ExecutorAddr,
+    int: [ExecutorAddr; 2],
+    echo: ExecutorAddr,
+    actions: [ExecutorAddr; Action::ALL.len()],
+}
+
+fn addrs() -> &'static Addrs {
+    static ADDRS: OnceLock<Addrs> = OnceLock::new();
+    ADDRS.get_or_init(|| Addrs {
+        main: ExecutorAddr::from_ptr(main_fn as *const ()),
+        void: ExecutorAddr::from_ptr(void_fn as *const ()),
+        int: [
+            ExecutorAddr::from_ptr(int_fn as *const ()),
+            ExecutorAddr::from_ptr(calls_controller_fn as *const ()),
+        ],
+        echo: orc_executor::call::entry_points::addr_of(echo_fn),
+        actions: Action::ALL.map(Action::take_addr),
+    })
+}
+
 /// The functions `run_as_main` may run.
 pub(crate) fn main_addr() -> ExecutorAddr {
-    ExecutorAddr::from_ptr(main_fn as *const ())
+    addrs().main
 }
 
 /// The `int fn(void)` functions `run_as_void` may run.
 pub(crate) fn void_addr() -> ExecutorAddr {
-    ExecutorAddr::from_ptr(void_fn as *const ())
+    addrs().void
 }
 
 /// The `int fn(int)` functions `run_as_int` may run: `[int_fn,
 /// calls_controller_fn]`.
 pub(crate) fn int_addrs() -> [ExecutorAddr; 2] {
-    [
-        ExecutorAddr::from_ptr(int_fn as *const ()),
-        ExecutorAddr::from_ptr(calls_controller_fn as *const ()),
-    ]
+    addrs().int
 }
 
 /// The legacy wrapper function unregistered tags are redirected to.
 pub(crate) fn echo_addr() -> ExecutorAddr {
-    orc_executor::call::entry_points::addr_of(echo_fn)
+    addrs().echo
 }
 
 #[cfg(test)]

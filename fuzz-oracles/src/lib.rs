@@ -12,8 +12,9 @@
 //!   `WrapperFunctionBuffer`s (Rust API and C API) and checked against a model.
 //! - [`wire_message`]: frames and message sequences fed to a live session
 //!   with every executor service, over the wire protocol and a socket pair.
-//! - [`scenario`]: controller calls, scope guards, managers, faults, detach
-//!   and shutdown against a session, invariants checked after every step.
+//! - [`session_ops`]: random operations against a session (controller calls,
+//!   scope guards, managers, faults, detach and shutdown), the invariants
+//!   checked after each step.
 
 #![deny(unsafe_code)]
 #![allow(
@@ -26,8 +27,8 @@
     reason = "harmless C entry points for alloc actions, and the C buffer API"
 )]
 mod harmless;
-mod scenario;
 pub mod seeds;
+mod session_ops;
 mod sps_decode;
 #[allow(
     unsafe_code,
@@ -39,6 +40,16 @@ mod wire_message;
     reason = "adopts raw C buffers and calls the C buffer API"
 )]
 mod wrapper_buffer;
+
+/// Decodes `data` as libfuzzer-sys 0.4 hands it to a `fuzz_target!` that
+/// takes a `T`: `None` where it skips the input (shorter than `T`'s minimum
+/// size, or `arbitrary_take_rest` fails).
+pub(crate) fn fuzz_target_input<'a, T: arbitrary::Arbitrary<'a>>(data: &'a [u8]) -> Option<T> {
+    if data.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(arbitrary::Unstructured::new(data)).ok()
+}
 
 /// The payload of the panics the oracles inject on purpose (a wrapper, a
 /// manager or a callback that panics). The session contains them; the panic
@@ -128,7 +139,9 @@ impl Drop for Watchdog {
     }
 }
 
-pub use scenario::{ScenarioInput, ScenarioOp, scenario, scenario_bytes, scenario_input};
+pub use session_ops::{
+    SessionOp, SessionOpsInput, session_ops, session_ops_bytes, session_ops_input,
+};
 pub use sps_decode::sps_decode;
 pub use wire_message::{
     ActionCall, Addr, Call, Reply, Segment, WireInput, WireOp, wire_message, wire_message_bytes,

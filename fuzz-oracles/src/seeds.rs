@@ -10,7 +10,7 @@
 //! exact bytes; `ORC_RT_WRITE_SEEDS=1 cargo test --test fuzz_corpus`
 //! rewrites them.
 
-use super::scenario::{ScenarioInput, ScenarioOp};
+use super::session_ops::{SessionOp, SessionOpsInput};
 use super::wire_message::{ActionCall, Addr, Call, Reply, Segment, WireInput, WireOp};
 
 /// Writes a value in `arbitrary`'s byte format.
@@ -233,41 +233,41 @@ impl ToArbitraryBytes for WireInput {
     }
 }
 
-impl ToArbitraryBytes for ScenarioOp {
+impl ToArbitraryBytes for SessionOp {
     fn put(&self, out: &mut Vec<u8>) {
         const N: u64 = 18;
         match self {
-            ScenarioOp::CallExecutor { behavior } => put_all!(out; variant_of(0, N), behavior),
-            ScenarioOp::CallController { behavior } => put_all!(out; variant_of(1, N), behavior),
-            ScenarioOp::RunTask(i) => put_all!(out; variant_of(2, N), i),
-            ScenarioOp::RunNewest => variant(out, 3, N),
-            ScenarioOp::RunAll => variant(out, 4, N),
-            ScenarioOp::ReplyController { index, drop } => {
+            SessionOp::CallExecutor { behavior } => put_all!(out; variant_of(0, N), behavior),
+            SessionOp::CallController { behavior } => put_all!(out; variant_of(1, N), behavior),
+            SessionOp::RunTask(i) => put_all!(out; variant_of(2, N), i),
+            SessionOp::RunNewest => variant(out, 3, N),
+            SessionOp::RunAll => variant(out, 4, N),
+            SessionOp::ReplyController { index, drop } => {
                 put_all!(out; variant_of(5, N), index, drop)
             }
-            ScenarioOp::ReturnExecutor { index, drop } => {
+            SessionOp::ReturnExecutor { index, drop } => {
                 put_all!(out; variant_of(6, N), index, drop)
             }
-            ScenarioOp::Enter => variant(out, 7, N),
-            ScenarioOp::Leave(i) => put_all!(out; variant_of(8, N), i),
-            ScenarioOp::Keepalive => variant(out, 9, N),
-            ScenarioOp::AddManager { detach, shutdown } => {
+            SessionOp::Enter => variant(out, 7, N),
+            SessionOp::Leave(i) => put_all!(out; variant_of(8, N), i),
+            SessionOp::Keepalive => variant(out, 9, N),
+            SessionOp::AddManager { detach, shutdown } => {
                 put_all!(out; variant_of(10, N), detach, shutdown)
             }
-            ScenarioOp::CompleteManager { index, fail, drop } => {
+            SessionOp::CompleteManager { index, fail, drop } => {
                 put_all!(out; variant_of(11, N), index, fail, drop)
             }
-            ScenarioOp::Dispatch => variant(out, 12, N),
-            ScenarioOp::AddOnDetach { panic } => put_all!(out; variant_of(13, N), panic),
-            ScenarioOp::AddOnShutdown { panic } => put_all!(out; variant_of(14, N), panic),
-            ScenarioOp::Detach => variant(out, 15, N),
-            ScenarioOp::Hangup { error } => put_all!(out; variant_of(16, N), error),
-            ScenarioOp::Shutdown => variant(out, 17, N),
+            SessionOp::Dispatch => variant(out, 12, N),
+            SessionOp::AddOnDetach { panic } => put_all!(out; variant_of(13, N), panic),
+            SessionOp::AddOnShutdown { panic } => put_all!(out; variant_of(14, N), panic),
+            SessionOp::Detach => variant(out, 15, N),
+            SessionOp::Hangup { error } => put_all!(out; variant_of(16, N), error),
+            SessionOp::Shutdown => variant(out, 17, N),
         }
     }
 }
 
-impl ToArbitraryBytes for ScenarioInput {
+impl ToArbitraryBytes for SessionOpsInput {
     fn put(&self, out: &mut Vec<u8>) {
         put_all!(out; self.policy, self.attach, self.ops);
     }
@@ -309,8 +309,9 @@ fn action(which: u8, args: &[u8]) -> ActionCall {
     }
 }
 
-/// Wire options as `orc-executor` sets them on a pipe: quick calls and
-/// results inline.
+/// The wire options of most seeds: bits 1 and 2, once `orc-executor`'s
+/// inline calls and results (now each wrapper function's own property, so
+/// ignored); kept so that the seeds keep their bytes.
 const AS_ORC_EXECUTOR: u8 = 3;
 
 fn wire(legacy_fallback: bool, replies: Vec<Reply>, ops: Vec<WireOp>) -> WireInput {
@@ -1044,21 +1045,21 @@ pub fn wire_message_regressions() -> Vec<(&'static str, WireInput)> {
     ]
 }
 
-fn scn(policy: u8, attach: bool, ops: Vec<ScenarioOp>) -> ScenarioInput {
-    ScenarioInput {
+fn ops_input(policy: u8, attach: bool, ops: Vec<SessionOp>) -> SessionOpsInput {
+    SessionOpsInput {
         policy,
         attach,
         ops,
     }
 }
 
-/// The `scenario` seeds, by file name (without `.bin`).
-pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
-    use ScenarioOp as O;
+/// The `session_ops` seeds, by file name (without `.bin`).
+pub fn session_ops_seeds() -> Vec<(&'static str, SessionOpsInput)> {
+    use SessionOp as O;
     vec![
         (
             "callbacks_run_newest_first",
-            scn(
+            ops_input(
                 0,
                 true,
                 vec![
@@ -1081,7 +1082,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "calls_both_ways_then_shutdown",
-            scn(
+            ops_input(
                 0,
                 true,
                 vec![
@@ -1105,7 +1106,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "everything_deferred",
-            scn(
+            ops_input(
                 1,
                 true,
                 vec![
@@ -1148,7 +1149,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "faults_everywhere",
-            scn(
+            ops_input(
                 0,
                 true,
                 vec![
@@ -1177,7 +1178,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "shutdown_requested_inside_a_call",
-            scn(
+            ops_input(
                 0,
                 true,
                 vec![
@@ -1197,7 +1198,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "detach_inside_a_call_with_a_pending_controller_call",
-            scn(
+            ops_input(
                 1,
                 true,
                 vec![
@@ -1220,7 +1221,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "never_attached",
-            scn(
+            ops_input(
                 0,
                 false,
                 vec![
@@ -1246,7 +1247,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "hangup_with_error_then_late_managers",
-            scn(
+            ops_input(
                 0,
                 true,
                 vec![
@@ -1277,7 +1278,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "queued_tasks_kept_at_shutdown",
-            scn(
+            ops_input(
                 1,
                 true,
                 vec![
@@ -1294,7 +1295,7 @@ pub fn scenario_seeds() -> Vec<(&'static str, ScenarioInput)> {
         ),
         (
             "queued_tasks_dropped_at_shutdown",
-            scn(
+            ops_input(
                 2,
                 true,
                 vec![

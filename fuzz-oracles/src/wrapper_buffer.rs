@@ -6,7 +6,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 
 use orc_rt::error::{Error, ErrorKind};
 use orc_rt::ffi::buffer as c;
@@ -123,12 +123,7 @@ pub fn wrapper_buffer_bytes(data: &[u8]) {
 /// The operations a fuzz input stands for, or `None` where libfuzzer-sys
 /// would skip the input.
 pub fn wrapper_buffer_ops(data: &[u8]) -> Option<Vec<BufferOp>> {
-    // libfuzzer-sys 0.4: skip inputs shorter than the type's minimum size,
-    // then `arbitrary_take_rest`, skipping on error.
-    if data.len() < <Vec<BufferOp> as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    Vec::<BufferOp>::arbitrary_take_rest(Unstructured::new(data)).ok()
+    crate::fuzz_target_input(data)
 }
 
 #[derive(Default)]

@@ -49,6 +49,54 @@ impl ExecutorAddr {
         self.0 as usize as *mut T
     }
 
+    /// This address with tag bits merged in: `self | (value << offset)`
+    /// (upstream `ExecutorAddr::Tag`, the wrap function of `toPtr`). Bits
+    /// already set stay set, as upstream's OR does; bits of `value` shifted
+    /// past bit 63 are dropped. `offset` must be below 64.
+    ///
+    /// ```
+    /// # use orc_rt::ExecutorAddr;
+    /// // A top-byte tag (AArch64 TBI, or a tag the embedder keeps there).
+    /// let a = ExecutorAddr::new(0x12_3456).tag(0xA5, 56);
+    /// assert_eq!(a.value(), 0xA500_0000_0012_3456);
+    /// assert_eq!(a.untag(8, 56), ExecutorAddr::new(0x12_3456));
+    /// ```
+    #[inline]
+    pub const fn tag(self, value: u64, offset: u32) -> Self {
+        assert!(offset < 64, "tag offset must be below 64");
+        ExecutorAddr(self.0 | value << offset)
+    }
+
+    /// This address with the `len`-bit field at bit `offset` cleared:
+    /// `self & !(((1 << len) - 1) << offset)` (upstream
+    /// `ExecutorAddr::Untag`, the unwrap function of `fromPtr`). `len` may
+    /// be 64 (upstream's shift would be undefined there); field bits past
+    /// bit 63 are ignored. `offset` must be below 64 and `len` at most 64.
+    #[inline]
+    pub const fn untag(self, len: u32, offset: u32) -> Self {
+        assert!(offset < 64 && len <= 64, "tag field out of range");
+        let field = if len == 64 {
+            u64::MAX
+        } else {
+            (1u64 << len) - 1
+        };
+        ExecutorAddr(self.0 & !(field << offset))
+    }
+
+    /// The address of a tagged pointer with its tag field stripped
+    /// (upstream `fromPtr(P, Untag(len, offset))`).
+    #[inline]
+    pub fn from_tagged_ptr<T: ?Sized>(ptr: *const T, len: u32, offset: u32) -> Self {
+        ExecutorAddr::from_ptr(ptr).untag(len, offset)
+    }
+
+    /// This address as a pointer with tag bits merged in (upstream
+    /// `toPtr<T*>(Tag(value, offset))`); no dereference happens here.
+    #[inline]
+    pub fn to_tagged_ptr<T>(self, value: u64, offset: u32) -> *mut T {
+        self.tag(value, offset).to_ptr()
+    }
+
     /// Rounds up to a multiple of `align`, which must be a power of two.
     /// Returns `None` if `align` is not a power of two or the result overflows.
     #[inline]
@@ -254,6 +302,37 @@ mod tests {
         let x = 5u32;
         let addr = ExecutorAddr::from_ptr(&x);
         assert_eq!(addr.to_ptr::<u32>().cast_const(), &x as *const u32);
+    }
+
+    // Upstream `ExecutorAddrTest.WrappingAndUnwrapping`: strip a top-byte
+    // tag on the way in, put it back on the way out.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn tagged_pointers_round_trip() {
+        const RAW: u64 = 0x12_3456;
+        const OFFSET: u32 = 56;
+        let tagged = (RAW | 0xA5 << OFFSET) as usize as *const u8;
+        let addr = ExecutorAddr::from_tagged_ptr(tagged, 8, OFFSET);
+        assert_eq!(addr.value(), RAW);
+        assert_eq!(addr.to_tagged_ptr::<u8>(0xA5, OFFSET).cast_const(), tagged);
+    }
+
+    #[test]
+    fn tag_ors_and_untag_clears_only_its_field() {
+        let a = ExecutorAddr::new(0xF0);
+        // Tag ORs: a bit already set stays set (upstream semantics).
+        assert_eq!(a.tag(0b1, 4).value(), 0xF0);
+        assert_eq!(a.tag(0b1, 8).value(), 0x1F0);
+        // Bits shifted past bit 63 are dropped.
+        assert_eq!(ExecutorAddr::NULL.tag(0xFF, 60).value(), 0xF << 60);
+        // Untag clears exactly `len` bits at `offset`.
+        assert_eq!(a.untag(2, 4).value(), 0xC0);
+        assert_eq!(ExecutorAddr::new(u64::MAX).untag(64, 0), ExecutorAddr::NULL);
+        assert_eq!(ExecutorAddr::new(u64::MAX).untag(0, 7).value(), u64::MAX);
+        assert_eq!(
+            ExecutorAddr::new(u64::MAX).untag(16, 48).value(),
+            0x0000_FFFF_FFFF_FFFF
+        );
     }
 
     #[test]

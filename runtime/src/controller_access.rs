@@ -42,7 +42,7 @@ use std::fmt;
 
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
-use crate::session::SharedArc;
+use crate::session::{SessionHandle, SharedArc};
 use crate::wrapper::WrapperFunctionBuffer;
 
 pub use in_process::{ControllerReply, InProcessController, InProcessControllerAccess};
@@ -221,10 +221,56 @@ pub struct BootstrapInfo {
     pub values: BTreeMap<String, String>,
 }
 
+/// The bootstrap symbol naming the session (its `orc_rt_SessionRef`),
+/// with the C-symbol mangling of the platform (a leading `_` on Darwin, as
+/// upstream's `SymbolNameSpec::c`).
+pub const SESSION_INSTANCE_SYMBOL: &str = if cfg!(target_vendor = "apple") {
+    "_orc_rt_Session_Instance"
+} else {
+    "orc_rt_Session_Instance"
+};
+
+/// The bootstrap value holding the executor's CPU features as an LLVM
+/// subtarget-feature string (`+sse2,+avx`).
+pub const SUBTARGET_FEATURES_KEY: &str = "orc-rt.Executor.SubtargetFeatures";
+
 impl BootstrapInfo {
     /// Empty bootstrap info.
     pub fn new() -> Self {
         BootstrapInfo::default()
+    }
+
+    /// What every executor announces (upstream `BootstrapInfo::CreateDefault`
+    /// without its builders): the symbol [`SESSION_INSTANCE_SYMBOL`] at the
+    /// session's C reference ([`SessionHandle::as_raw`]), and the value
+    /// [`SUBTARGET_FEATURES_KEY`] = the session's
+    /// [`ProcessInfo::target_cpu_features`](crate::ProcessInfo::target_cpu_features)
+    /// (the raw string; empty if none were detected). Add services'
+    /// symbols and values to the result before attaching.
+    ///
+    /// ```
+    /// use orc_rt::controller_access::{BootstrapInfo, SESSION_INSTANCE_SYMBOL, SUBTARGET_FEATURES_KEY};
+    /// use orc_rt::{ExecutorAddr, ProcessInfo, Session, dispatcher::InlineDispatcher};
+    /// let session = Session::builder()
+    ///     .dispatcher(InlineDispatcher)
+    ///     .process_info(ProcessInfo::new("x86_64-unknown-linux-gnu", 4096).with_cpu_features("+sse2"))
+    ///     .build()
+    ///     .unwrap();
+    /// let bi = BootstrapInfo::default_for(&session);
+    /// assert_eq!(bi.symbols.get(SESSION_INSTANCE_SYMBOL), Some(ExecutorAddr::from_ptr(session.as_raw())));
+    /// assert_eq!(bi.values[SUBTARGET_FEATURES_KEY], "+sse2");
+    /// ```
+    pub fn default_for(session: &SessionHandle) -> Self {
+        let mut info = BootstrapInfo::new();
+        info.symbols.map.insert(
+            SESSION_INSTANCE_SYMBOL.to_owned(),
+            ExecutorAddr::from_ptr(session.as_raw()),
+        );
+        info.values.insert(
+            SUBTARGET_FEATURES_KEY.to_owned(),
+            session.process_info().target_cpu_features.clone(),
+        );
+        info
     }
 }
 

@@ -44,6 +44,8 @@ const HANDLE_MASK: u64 = !((1 << 33) - 1);
 const COUNTS: u64 = GUARD_MASK | HANDLE_MASK;
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
+/// What owns the scope (a session's handle), reachable from its guards.
+type Owner = Box<dyn std::any::Any + Send + Sync>;
 
 struct Inner {
     /// `CLOSED | COMPLETED | guards * GUARD_ONE | handles * HANDLE_ONE`.
@@ -55,6 +57,9 @@ struct Inner {
 struct Completion {
     done: bool,
     callbacks: Vec<Callback>,
+    /// Kept until completion: only guards reach it, and none exists after.
+    /// (A session's handle here makes a cycle that completion breaks.)
+    owner: Option<Owner>,
 }
 
 fn guards(word: u64) -> u64 {
@@ -79,6 +84,7 @@ impl HandleRef {
             completion: Mutex::new(Completion {
                 done: false,
                 callbacks: Vec::new(),
+                owner: None,
             }),
         });
         HandleRef {
@@ -178,13 +184,14 @@ impl Inner {
     /// Runs the completion callbacks, in registration order, after dropping
     /// the lock. Called exactly once: by whoever set `COMPLETED`.
     fn complete(&self) {
-        let callbacks = {
+        let (callbacks, owner) = {
             let mut c = lock(&self.completion);
             debug_assert!(!c.done, "execution scope completed twice");
             c.done = true;
-            std::mem::take(&mut c.callbacks)
+            (std::mem::take(&mut c.callbacks), c.owner.take())
         };
         run_all(callbacks);
+        drop(owner);
     }
 
     fn add_on_complete(&self, callback: Callback) {
@@ -367,6 +374,15 @@ impl ExecutionScope {
         self.handle.inner().count()
     }
 
+    /// Links the scope to its owner until completion, for
+    /// [`ExecutionScopeGuard::session`]. Ignored once complete.
+    pub(crate) fn set_owner(&self, owner: Owner) {
+        let mut c = lock(&self.handle.inner().completion);
+        if !c.done {
+            c.owner = Some(owner);
+        }
+    }
+
     /// Takes a count without a guard object (the C API's enter/leave pair).
     pub(crate) fn retain_raw(&self) -> bool {
         self.retain().map(std::mem::forget).is_some()
@@ -485,6 +501,29 @@ impl ExecutionScopeGuard {
 
     /// Releases the count now (the same as dropping the guard).
     pub fn release(self) {}
+
+    /// The session whose scope this guard holds (upstream
+    /// `ExecutionScopeGuard::getSession`): `None` for an empty guard and for
+    /// a guard of a standalone [`ExecutionScope`].
+    ///
+    /// ```
+    /// # use orc_rt::{Session, dispatcher::InlineDispatcher};
+    /// let session = Session::builder().dispatcher(InlineDispatcher).build().unwrap();
+    /// let guard = session.try_enter_scope().unwrap();
+    /// let s = guard.session().expect("a session's guard");
+    /// assert_eq!(s.as_raw(), session.as_raw());
+    /// ```
+    pub fn session(&self) -> Option<crate::session::SessionHandle> {
+        self.owner()
+    }
+
+    /// The scope's owner, if it is a `T`.
+    fn owner<T: Clone + 'static>(&self) -> Option<T> {
+        // SAFETY: our count keeps the allocation alive.
+        let inner = unsafe { self.ptr?.as_ref() };
+        let c = lock(&inner.completion);
+        c.owner.as_ref()?.downcast_ref::<T>().cloned()
+    }
 }
 
 impl Clone for ExecutionScopeGuard {

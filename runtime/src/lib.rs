@@ -11,11 +11,16 @@
 //! - [`wrapper`]: `WrapperFunctionBuffer`, the C ABI of wrapper functions,
 //!   and typed wrapper functions (`SpsWrapperFunction`).
 //! - [`session`]: the `Session` (lifecycle, incoming and outgoing calls),
-//!   with [`execution_scope`], [`resource_manager`], [`controller_access`]
-//!   and [`dispatcher`].
+//!   with [`execution_scope`], [`resource_manager`] and [`service`],
+//!   [`controller_access`] and [`dispatcher`].
+//! - For service authors: [`error_reporter`] (error sinks),
+//!   [`alloc_action`] (running and writing allocation actions),
+//!   [`symbol_lookup`] (lookup sets), [`cpu_features`] (the host's features
+//!   for the bootstrap info).
 //! - [`ffi`]: the C API (`orc_rt_*`), declared in `include/orc-rt-c/`.
-//! - [`wire`]: LLVM 22's SimpleRemoteEPC protocol and the controller access
-//!   that speaks it; [`services`]: the executor services LLVM 22 expects.
+//! - In the `orc-executor` crate: `wire`, LLVM 22's SimpleRemoteEPC protocol
+//!   and the controller access that speaks it; `services`, the executor
+//!   services LLVM 22 expects.
 //!
 //! ```
 //! use orc_rt::{sps, ExecutorAddr};
@@ -28,9 +33,12 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod alloc_action;
 pub mod controller_access;
+pub mod cpu_features;
 pub mod dispatcher;
 pub mod error;
+pub mod error_reporter;
 #[allow(
     unsafe_code,
     reason = "the scope's guards and handles share one counted allocation"
@@ -39,8 +47,10 @@ pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
 pub mod resource_manager;
+pub mod service;
 pub mod session;
 pub mod sps;
+pub mod symbol_lookup;
 #[allow(
     unsafe_code,
     reason = "#[repr(C)] buffer union, storage from the C allocator"
@@ -53,8 +63,10 @@ pub use addr::{ExecutorAddr, ExecutorAddrDiff, ExecutorAddrRange};
 pub use controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 pub use dispatcher::{TaskDispatcher, ThreadPoolDispatcher};
 pub use error::{Error, ErrorKind, Result};
+pub use error_reporter::{ReportError, ReportErrorsViaSession};
 pub use execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
 pub use resource_manager::{OnComplete, ResourceManager};
+pub use service::Service;
 pub use session::{
     ProcessInfo, Session, SessionBuilder, SessionHandle, SessionHooks, SessionState, ShutdownReport,
 };

@@ -15,7 +15,7 @@
 //! assertion fails.
 //!
 //! Run: `RUSTFLAGS="--cfg orc_rt_loom" LOOM_MAX_PREEMPTIONS=3
-//! CARGO_TARGET_DIR=/work/targets/session-loom cargo test -p orc-rt --release
+//! CARGO_TARGET_DIR=target/loom cargo test -p orc-rt --release
 //! --test loom_detach`.
 #![cfg(orc_rt_loom)]
 

@@ -13,7 +13,7 @@
 //! the main thread blocked forever in `wait_for_shutdown` (first model).
 //!
 //! Run: `RUSTFLAGS="--cfg orc_rt_loom" LOOM_MAX_PREEMPTIONS=3
-//! CARGO_TARGET_DIR=/work/targets/session-loom cargo test -p orc-rt --release
+//! CARGO_TARGET_DIR=target/loom cargo test -p orc-rt --release
 //! --test loom_scope`.
 #![cfg(orc_rt_loom)]
 

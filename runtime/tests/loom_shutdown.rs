@@ -16,7 +16,7 @@
 //! before waiting for the scope, else loom reports a deadlock.
 //!
 //! Run: `RUSTFLAGS="--cfg orc_rt_loom" LOOM_MAX_PREEMPTIONS=3
-//! CARGO_TARGET_DIR=/work/targets/session-loom cargo test -p orc-rt --release
+//! CARGO_TARGET_DIR=target/loom cargo test -p orc-rt --release
 //! --test loom_shutdown`.
 #![cfg(orc_rt_loom)]
 

@@ -1,5 +1,5 @@
 //! Golden vectors, both directions: the examples of spec 3, bytes LLVM 22's
-//! executor put on the wire (`shared/protocol/traces/probe_llvm22.txt`), and
+//! executor put on the wire (recorded from a live session, see protocol 12), and
 //! message sizes from the a_hello trace. One line per case; the edge cases
 //! carry a comment.
 

@@ -3,7 +3,7 @@
 //! Between two messages of a busy controller, the reader thread would
 //! block in `read` and have to be woken for the next one: on an idle
 //! machine, and above all in a VM whose idle CPU halts, that wake-up is
-//! the largest part of a call's round trip (`shared/bench/limits`:
+//! the largest part of a call's round trip (`benches/limits`:
 //! pipe_rtt_1write). Polling for a short while first keeps the thread
 //! running when the next message is close, which it is for a controller
 //! that calls one function after another. Between polls it yields, so a

@@ -1,4 +1,4 @@
-//! The sps-bench payloads P1-P4 of `shared/bench/sps-bench/PAYLOADS.md`,
+//! The SPS benchmark payloads P1-P4 (defined in `benches/README.md`),
 //! built with our SPS. One copy of this code serves the criterion bench
 //! (`benches/sps.rs`), the LLVM comparison (`benches/sps_compare.rs`) and
 //! the golden test (`tests/golden_sps.rs`, through `#[path]`), so what is

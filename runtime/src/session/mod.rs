@@ -80,6 +80,10 @@ pub struct ProcessInfo {
     pub target_triple: String,
     /// The page size, if known.
     pub page_size: Option<usize>,
+    /// The CPU's features as an LLVM subtarget-feature string (`+sse2,+avx`),
+    /// announced in the default bootstrap info; empty if not detected (see
+    /// [`cpu_features`](crate::cpu_features)).
+    pub target_cpu_features: String,
 }
 
 impl ProcessInfo {
@@ -88,12 +92,21 @@ impl ProcessInfo {
         ProcessInfo {
             target_triple: target_triple.into(),
             page_size: Some(page_size),
+            target_cpu_features: String::new(),
         }
+    }
+
+    /// This info with `features` (e.g.
+    /// [`cpu_features::host_subtarget_features`](crate::cpu_features::host_subtarget_features)).
+    pub fn with_cpu_features(mut self, features: impl Into<String>) -> Self {
+        self.target_cpu_features = features.into();
+        self
     }
 }
 
 impl Default for ProcessInfo {
-    /// `<arch>-unknown-<os>` of the build target, page size unknown.
+    /// `<arch>-unknown-<os>` of the build target, page size unknown, no
+    /// CPU features.
     fn default() -> Self {
         ProcessInfo {
             target_triple: format!(
@@ -102,6 +115,7 @@ impl Default for ProcessInfo {
                 std::env::consts::OS
             ),
             page_size: None,
+            target_cpu_features: String::new(),
         }
     }
 }
@@ -1435,6 +1449,11 @@ impl Session {
             process_info,
             c_owner: Mutex::new(None),
         }));
+        // Lets a guard name its session (`ExecutionScopeGuard::session`).
+        let link = SessionHandle {
+            shared: shared.clone(),
+        };
+        shared.scope.set_owner(Box::new(link));
         Session {
             handle: SessionHandle { shared },
         }

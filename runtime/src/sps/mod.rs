@@ -35,6 +35,7 @@ mod impls;
 pub mod memory;
 mod reader;
 mod span;
+mod sps_as;
 #[allow(
     unsafe_code,
     reason = "from_utf8_unchecked after an ASCII check: the string-decoding hot path"
@@ -44,6 +45,7 @@ mod writer;
 
 pub use reader::Reader;
 pub use span::ExecutorSpan;
+pub use sps_as::SpsAs;
 pub use writer::Writer;
 
 /// `#[derive(Sps)]`: gives a struct the SPS encoding of the tuple of its

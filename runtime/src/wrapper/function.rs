@@ -28,7 +28,7 @@ use super::WrapperFunctionBuffer;
 use crate::addr::ExecutorAddr;
 use crate::error::{Error, ErrorKind};
 use crate::session::SessionHandle;
-use crate::sps::{self, SpsDecode, SpsEncode};
+use crate::sps::{self, SpsAs, SpsDecode, SpsEncode};
 
 /// Handler side: the argument bytes did not decode.
 pub const ARG_DECODE_ERROR: &str = "Could not deserialize wrapper function arg data";
@@ -395,6 +395,99 @@ where
         f: impl Fn(S::Args, SpsReturn<S::Ret>) + Send + Sync + 'static,
     ) -> impl Fn(WrapperFunctionBuffer, WrapperReturn) + Send + Sync + 'static {
         move |args, ret| Self::handle(args, ret, &f)
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: Signature,
+    S::Ret: SpsEncode,
+{
+    /// [`handle`](Self::handle) with arguments that borrow from the
+    /// argument bytes (upstream handlers taking `span<const char>` for an
+    /// `SPSString`): `A` is any view of the signature's arguments
+    /// ([`SpsAs`]), e.g. `(&str,)` or `(&[u8],)` for `fn(String) -> R`, so
+    /// nothing is copied. The handler runs now, while `args` is borrowed; it
+    /// may send its result later through the [`SpsReturn`], but the
+    /// compiler keeps the borrowed arguments from outliving this call
+    /// (upstream's spans dangle if kept).
+    ///
+    /// ```
+    /// use orc_rt::wrapper::{SpsWrapperFunction, WrapperReturn};
+    /// type Len = SpsWrapperFunction<fn(String) -> u64>;
+    /// let args = Len::encode_borrowed_args(&("hello",)).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let ret = WrapperReturn::new(move |r| tx.send(r).unwrap());
+    /// Len::handle_borrowed(&args, ret, |(s,): (&[u8],), r| r.send(s.len() as u64));
+    /// assert_eq!(Len::decode_result(rx.recv().unwrap()).unwrap(), 5);
+    /// ```
+    pub fn handle_borrowed<'a, A>(
+        args: &'a WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        handler: impl FnOnce(A, SpsReturn<S::Ret>),
+    ) where
+        A: SpsDecode<'a> + SpsAs<S::Args>,
+    {
+        if args.is_error() {
+            return ret.send(args.clone());
+        }
+        match sps::from_prefix::<A>(args.bytes()) {
+            Ok((a, _trailing)) => handler(a, SpsReturn::new(ret)),
+            Err(_) => ret.send(WrapperFunctionBuffer::out_of_band_error(ARG_DECODE_ERROR)),
+        }
+    }
+
+    /// [`handle_borrowed`](Self::handle_borrowed) for a handler that
+    /// returns its result.
+    pub fn handle_borrowed_sync<'a, A>(
+        args: &'a WrapperFunctionBuffer,
+        ret: WrapperReturn,
+        handler: impl FnOnce(A) -> S::Ret,
+    ) where
+        A: SpsDecode<'a> + SpsAs<S::Args>,
+    {
+        Self::handle_borrowed(args, ret, |a, r| r.send(handler(a)));
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: Signature,
+{
+    /// Encodes arguments given as any view of the signature's ([`SpsAs`]),
+    /// e.g. `(&str,)` for `fn(String) -> R` (upstream `call` with a
+    /// `string_view`); an encoding failure is [`CALL_ARGS_ENCODE_ERROR`].
+    pub fn encode_borrowed_args<A>(args: &A) -> Result<WrapperFunctionBuffer, Error>
+    where
+        A: SpsEncode + SpsAs<S::Args>,
+    {
+        sps::to_buffer(args).map_err(|_| Error::new(ErrorKind::Encode, CALL_ARGS_ENCODE_ERROR))
+    }
+}
+
+impl<S> SpsWrapperFunction<S>
+where
+    S: Signature,
+    S::Args: SpsEncode,
+    S::Ret: for<'de> SpsDecode<'de>,
+{
+    /// [`call`](Self::call) with arguments given as a view of the
+    /// signature's (see [`encode_borrowed_args`](Self::encode_borrowed_args)).
+    pub fn call_borrowed<C, A>(
+        caller: C,
+        args: &A,
+        on_result: impl FnOnce(Result<S::Ret, Error>) + Send + 'static,
+    ) where
+        C: FnOnce(WrapperFunctionBuffer, Box<dyn FnOnce(WrapperFunctionBuffer) + Send>),
+        A: SpsEncode + SpsAs<S::Args>,
+    {
+        match Self::encode_borrowed_args(args) {
+            Ok(bytes) => caller(
+                bytes,
+                Box::new(move |result| on_result(Self::decode_result(result))),
+            ),
+            Err(e) => on_result(Err(e)),
+        }
     }
 }
 

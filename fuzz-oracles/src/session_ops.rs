@@ -1,4 +1,5 @@
-//! The `scenario` oracle: random sequences of controller calls (both
+//! The `session_ops` oracle: random operations against a session, the
+//! invariants checked after each step. The operations: controller calls (both
 //! directions, answered now, later or never), execution-scope guards,
 //! resource managers that succeed, fail, panic, complete late or never,
 //! detach and shutdown callbacks, hangups, detach and shutdown, against a
@@ -36,7 +37,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::controller_access::{BootstrapInfo, ControllerReply, InProcessControllerAccess};
@@ -52,19 +53,19 @@ const MAX_OPS: usize = 200;
 
 /// One fuzz input.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
-pub struct ScenarioInput {
+pub struct SessionOpsInput {
     /// What the dispatcher does with queued tasks at shutdown (modulo 3):
     /// run them, keep them for the oracle, drop them.
     pub policy: u8,
     /// Attach an in-process controller (else the session never attaches).
     pub attach: bool,
     /// The steps.
-    pub ops: Vec<ScenarioOp>,
+    pub ops: Vec<SessionOp>,
 }
 
 /// One step.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
-pub enum ScenarioOp {
+pub enum SessionOp {
     /// The controller calls the executor's wrapper; `behavior` (modulo 7):
     /// answer now, defer the answer, drop the return, panic, call the
     /// controller first, request shutdown first, request detach first.
@@ -145,17 +146,14 @@ pub enum ScenarioOp {
 }
 
 /// Decodes `data` as the fuzz target does.
-pub fn scenario_input(data: &[u8]) -> Option<ScenarioInput> {
-    if data.len() < <ScenarioInput as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    ScenarioInput::arbitrary_take_rest(Unstructured::new(data)).ok()
+pub fn session_ops_input(data: &[u8]) -> Option<SessionOpsInput> {
+    crate::fuzz_target_input(data)
 }
 
 /// Runs the raw input `data` (corpus replay).
-pub fn scenario_bytes(data: &[u8]) {
-    if let Some(input) = scenario_input(data) {
-        scenario(&input);
+pub fn session_ops_bytes(data: &[u8]) {
+    if let Some(input) = session_ops_input(data) {
+        session_ops(&input);
     }
 }
 
@@ -238,6 +236,21 @@ fn record(w: &Shared, e: Event) {
     world(w).events.push(e);
 }
 
+/// Takes the newest entry of one of the world's lists, the lock released
+/// before the caller acts on it (which may re-enter the session).
+fn pop_newest<T>(w: &Shared, list: impl FnOnce(&mut World) -> &mut Vec<T>) -> Option<T> {
+    list(&mut world(w)).pop()
+}
+
+/// Takes entry `index` (modulo the length) of one of the world's lists, the
+/// lock released before the caller acts on it.
+fn take_nth<T>(w: &Shared, index: u8, list: impl FnOnce(&mut World) -> &mut Vec<T>) -> Option<T> {
+    let mut world = world(w);
+    let list = list(&mut world);
+    let n = list.len();
+    (n > 0).then(|| list.remove(index as usize % n))
+}
+
 // ---- the session's parts ------------------------------------------------------
 
 struct TestManager {
@@ -284,7 +297,7 @@ impl TestManager {
 
 impl ResourceManager for TestManager {
     fn name(&self) -> &str {
-        "scenario manager"
+        "session_ops manager"
     }
 
     fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
@@ -342,9 +355,9 @@ fn call_controller(session: &SessionHandle, w: &Shared, behavior: u8) {
 // ---- the oracle ------------------------------------------------------------------
 
 /// Runs one input and checks the invariants (module docs).
-pub fn scenario(input: &ScenarioInput) {
+pub fn session_ops(input: &SessionOpsInput) {
     // Single-threaded and short: anything near this is a hang.
-    let _watchdog = super::Watchdog::start("scenario", std::time::Duration::from_secs(60));
+    let _watchdog = super::Watchdog::start("session_ops", std::time::Duration::from_secs(60));
     super::allow_injected_panics();
     let policy = [
         QueuedAtShutdown::Run,
@@ -472,14 +485,14 @@ impl Oracle {
         world(&self.w).events.clone()
     }
 
-    fn step(&mut self, op: &ScenarioOp) {
+    fn step(&mut self, op: &SessionOp) {
         let disconnected_before = self
             .events()
             .iter()
             .any(|e| matches!(e, Event::Disconnect { .. }));
         self.disconnect_expect = Some(true);
         match op {
-            ScenarioOp::CallExecutor { behavior } => {
+            SessionOp::CallExecutor { behavior } => {
                 let Some(ca) = self.ca.clone() else { return };
                 let k = self.exec_calls.len();
                 let rec = self.w.clone();
@@ -498,28 +511,23 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::CallController { behavior } => {
+            SessionOp::CallController { behavior } => {
                 call_controller(&self.session, &self.w, *behavior);
             }
-            ScenarioOp::RunTask(i) => {
+            SessionOp::RunTask(i) => {
                 let n = self.queue.len();
                 if n > 0 {
                     self.queue.run_at(*i as usize % n);
                 }
             }
-            ScenarioOp::RunNewest => {
+            SessionOp::RunNewest => {
                 self.queue.run_newest();
             }
-            ScenarioOp::RunAll => {
+            SessionOp::RunAll => {
                 self.queue.run_all_fifo();
             }
-            ScenarioOp::ReplyController { index, drop } => {
-                let reply = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_replies.len();
-                    (n > 0).then(|| w.deferred_replies.remove(*index as usize % n))
-                };
-                if let Some(r) = reply {
+            SessionOp::ReplyController { index, drop } => {
+                if let Some(r) = take_nth(&self.w, *index, |w| &mut w.deferred_replies) {
                     if *drop {
                         std::mem::drop(r);
                     } else {
@@ -527,13 +535,8 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::ReturnExecutor { index, drop } => {
-                let ret = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_returns.len();
-                    (n > 0).then(|| w.deferred_returns.remove(*index as usize % n))
-                };
-                if let Some(r) = ret {
+            SessionOp::ReturnExecutor { index, drop } => {
+                if let Some(r) = take_nth(&self.w, *index, |w| &mut w.deferred_returns) {
                     if *drop {
                         std::mem::drop(r);
                     } else {
@@ -541,7 +544,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Enter => {
+            SessionOp::Enter => {
                 let closed = self.source.is_closed();
                 match self.session.try_enter_scope() {
                     Ok(g) => {
@@ -561,15 +564,10 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Leave(i) => {
-                let g = {
-                    let mut w = world(&self.w);
-                    let n = w.guards.len();
-                    (n > 0).then(|| w.guards.remove(*i as usize % n))
-                };
-                drop(g);
+            SessionOp::Leave(i) => {
+                drop(take_nth(&self.w, *i, |w| &mut w.guards));
             }
-            ScenarioOp::Keepalive => {
+            SessionOp::Keepalive => {
                 let closed = self.source.is_closed();
                 let src = self.source.clone();
                 let ran = self.session.call_with_keepalive(|| src.is_closed());
@@ -590,7 +588,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::AddManager { detach, shutdown } => {
+            SessionOp::AddManager { detach, shutdown } => {
                 let id = self.managers.len();
                 let early = self.session.state() < SessionState::Detached;
                 self.managers.push(ManagerInfo { early });
@@ -609,17 +607,12 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::CompleteManager { index, fail, drop } => {
-                let d = {
-                    let mut w = world(&self.w);
-                    let n = w.deferred_managers.len();
-                    (n > 0).then(|| w.deferred_managers.remove(*index as usize % n))
-                };
-                if let Some(d) = d {
+            SessionOp::CompleteManager { index, fail, drop } => {
+                if let Some(d) = take_nth(&self.w, *index, |w| &mut w.deferred_managers) {
                     self.complete_manager(d, *fail, *drop);
                 }
             }
-            ScenarioOp::Dispatch => {
+            SessionOp::Dispatch => {
                 let t = self.dispatched.len();
                 let rec = self.w.clone();
                 let closed = self.source.is_closed();
@@ -641,7 +634,7 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::AddOnDetach { panic } => {
+            SessionOp::AddOnDetach { panic } => {
                 let id = self.on_detach.len();
                 let rec = self.w.clone();
                 let panic = *panic;
@@ -657,7 +650,7 @@ impl Oracle {
                 let ran = self.events().contains(&Event::OnDetach(id));
                 self.on_detach.push(ran);
             }
-            ScenarioOp::AddOnShutdown { panic } => {
+            SessionOp::AddOnShutdown { panic } => {
                 let id = self.on_shutdown.len();
                 let rec = self.w.clone();
                 let panic = *panic;
@@ -680,8 +673,8 @@ impl Oracle {
                     }
                 }
             }
-            ScenarioOp::Detach => self.session.detach(),
-            ScenarioOp::Hangup { error } => {
+            SessionOp::Detach => self.session.detach(),
+            SessionOp::Hangup { error } => {
                 if let Some(ca) = &self.ca {
                     self.disconnect_expect = Some(!*error || disconnected_before);
                     ca.hangup(if *error {
@@ -691,7 +684,7 @@ impl Oracle {
                     });
                 }
             }
-            ScenarioOp::Shutdown => {
+            SessionOp::Shutdown => {
                 record(&self.w, Event::ShutdownRequested);
                 self.session.shutdown();
             }
@@ -825,16 +818,16 @@ impl Oracle {
                 ));
             }
         }
-        let all_early_detached = early
-            .iter()
-            .map(|&i| pos(&Event::DetachDone(i)))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().max().unwrap_or(0));
-        let all_early_shut = early
-            .iter()
-            .map(|&i| pos(&Event::ShutdownDone(i)))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().max().unwrap_or(0));
+        // Where the last early manager completed a phase, once all did.
+        let all_early = |done: fn(usize) -> Event| {
+            early
+                .iter()
+                .map(|&i| pos(&done(i)))
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.into_iter().max().unwrap_or(0))
+        };
+        let all_early_detached = all_early(Event::DetachDone);
+        let all_early_shut = all_early(Event::ShutdownDone);
         // Early shutdowns only once every early detach completed.
         for &i in &early {
             if let Some(p) = pos(&Event::Shutdown(i))
@@ -845,54 +838,46 @@ impl Oracle {
                 ));
             }
         }
-        // On-detach callbacks: after every early detach; pre-registered
-        // ones newest first.
-        for (id, _) in self.on_detach.iter().enumerate() {
-            if let Some(p) = pos(&Event::OnDetach(id))
-                && all_early_detached.is_none_or(|d| d > p)
-            {
-                problems.push(format!("on-detach {id} ran before every detach completed"));
+        // A phase's callbacks (`ran_at_once[id]`: added after the phase,
+        // so run at once): after every early manager completed the phase;
+        // those added before it, newest first.
+        let mut callbacks = |kind: &str,
+                             phase: &str,
+                             ran_at_once: &[bool],
+                             ran: fn(usize) -> Event,
+                             phase_done: Option<usize>| {
+            for id in 0..ran_at_once.len() {
+                if let Some(p) = pos(&ran(id))
+                    && phase_done.is_none_or(|d| d > p)
+                {
+                    problems.push(format!("{kind} {id} ran before every {phase} completed"));
+                }
             }
-        }
-        let pre: Vec<usize> = (0..self.on_detach.len())
-            .filter(|&i| !self.on_detach[i])
-            .collect();
-        for pair in pre.windows(2) {
-            if let (Some(a), Some(b)) = (
-                pos(&Event::OnDetach(pair[0])),
-                pos(&Event::OnDetach(pair[1])),
-            ) && a < b
-            {
-                problems.push(format!(
-                    "on-detach {} ran before newer {}",
-                    pair[0], pair[1]
-                ));
+            let pre: Vec<usize> = (0..ran_at_once.len())
+                .filter(|&i| !ran_at_once[i])
+                .collect();
+            for pair in pre.windows(2) {
+                if let (Some(a), Some(b)) = (pos(&ran(pair[0])), pos(&ran(pair[1])))
+                    && a < b
+                {
+                    problems.push(format!("{kind} {} ran before newer {}", pair[0], pair[1]));
+                }
             }
-        }
-        for (id, _) in self.on_shutdown.iter().enumerate() {
-            if let Some(p) = pos(&Event::OnShutdown(id))
-                && all_early_shut.is_none_or(|d| d > p)
-            {
-                problems.push(format!(
-                    "on-shutdown {id} ran before every shutdown completed"
-                ));
-            }
-        }
-        let pre: Vec<usize> = (0..self.on_shutdown.len())
-            .filter(|&i| !self.on_shutdown[i])
-            .collect();
-        for pair in pre.windows(2) {
-            if let (Some(a), Some(b)) = (
-                pos(&Event::OnShutdown(pair[0])),
-                pos(&Event::OnShutdown(pair[1])),
-            ) && a < b
-            {
-                problems.push(format!(
-                    "on-shutdown {} ran before newer {}",
-                    pair[0], pair[1]
-                ));
-            }
-        }
+        };
+        callbacks(
+            "on-detach",
+            "detach",
+            &self.on_detach,
+            Event::OnDetach,
+            all_early_detached,
+        );
+        callbacks(
+            "on-shutdown",
+            "shutdown",
+            &self.on_shutdown,
+            Event::OnShutdown,
+            all_early_shut,
+        );
         for q in &w.queue_len_at_shutdown {
             if *q != 0 {
                 problems.push(format!("a manager shut down with {q} tasks still queued"));
@@ -901,7 +886,7 @@ impl Oracle {
         drop(w);
         if !problems.is_empty() {
             panic!(
-                "scenario invariant broken after {when}: {problems:?}\nevents: {:?}",
+                "session_ops invariant broken after {when}: {problems:?}\nevents: {:?}",
                 self.events()
             );
         }
@@ -915,45 +900,21 @@ impl Oracle {
         self.check("the final shutdown request");
         for round in 0.. {
             let mut moved = false;
-            loop {
-                let g = world(&self.w).guards.pop();
-                match g {
-                    Some(g) => {
-                        drop(g);
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(g) = pop_newest(&self.w, |w| &mut w.guards) {
+                drop(g);
+                moved = true;
             }
-            loop {
-                let d = world(&self.w).deferred_managers.pop();
-                match d {
-                    Some(d) => {
-                        self.complete_manager(d, false, false);
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(d) = pop_newest(&self.w, |w| &mut w.deferred_managers) {
+                self.complete_manager(d, false, false);
+                moved = true;
             }
-            loop {
-                let r = world(&self.w).deferred_replies.pop();
-                match r {
-                    Some(r) => {
-                        r.send(WrapperFunctionBuffer::copy_from(b"final"));
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(r) = pop_newest(&self.w, |w| &mut w.deferred_replies) {
+                r.send(WrapperFunctionBuffer::copy_from(b"final"));
+                moved = true;
             }
-            loop {
-                let r = world(&self.w).deferred_returns.pop();
-                match r {
-                    Some(r) => {
-                        r.send(WrapperFunctionBuffer::copy_from(b"final"));
-                        moved = true;
-                    }
-                    None => break,
-                }
+            while let Some(r) = pop_newest(&self.w, |w| &mut w.deferred_returns) {
+                r.send(WrapperFunctionBuffer::copy_from(b"final"));
+                moved = true;
             }
             moved |= self.queue.run_all_fifo() > 0;
             self.check(&format!("final round {round}"));

@@ -1,0 +1,292 @@
+//! The fuzz input: what the controller does ([`WireOp`], typed [`Call`]s of
+//! the published wrapper functions) and how it answers the executor's calls.
+//! Decoded by `arbitrary`: the checked-in corpus depends on these shapes.
+
+use arbitrary::Arbitrary;
+
+/// One fuzz input.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub struct WireInput {
+    /// Whether unregistered tags are called with the legacy ABI (as
+    /// `orc-executor` does) or refused.
+    pub legacy_fallback: bool,
+    /// Wire options (bits): 4 the executor shuts its socket down when the
+    /// connection ends (as `orc-executor` does for TCP). Bits 1 and 2 were
+    /// options for inline service calls and results, now a property each
+    /// wrapper function declares; they are ignored, and kept so that the
+    /// corpus decodes as before.
+    pub options: u8,
+    /// How the controller answers the executor's calls, in turn (cycled;
+    /// none: empty answers).
+    pub replies: Vec<Reply>,
+    /// What the controller does.
+    pub ops: Vec<WireOp>,
+}
+
+/// The controller's answer to one executor call.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub enum Reply {
+    /// A Result with these bytes.
+    Answer(Vec<u8>),
+    /// A Result whose seqno matches no call: a protocol error.
+    WrongSeqno(Vec<u8>),
+    /// The right Result, then the same again (the second is an error).
+    Twice(Vec<u8>),
+    /// No answer: the call fails when the connection ends.
+    Ignore,
+}
+
+/// An address in a typed call, resolved against what the controller knows.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub enum Addr {
+    /// 0.
+    Null,
+    /// This value.
+    Raw(u64),
+    /// Inside (or up to 16 bytes past) a reservation the controller got:
+    /// the `index`-th (modulo), `offset` modulo its size + 16.
+    InReservation {
+        /// Which reservation.
+        index: u8,
+        /// Where in it.
+        offset: u32,
+    },
+    /// The `index`-th (modulo) key an initialize returned.
+    Key(u8),
+}
+
+/// One segment of an initialize request.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub struct Segment {
+    /// Protection bits and lifetime (`AllocGroup`).
+    pub group: u8,
+    /// Where it goes.
+    pub addr: Addr,
+    /// Its size, modulo the reservation size + 17.
+    pub size: u32,
+    /// Its content.
+    pub content: Vec<u8>,
+}
+
+/// One alloc action: `which` 0 is none, others pick a harmless function.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub struct ActionCall {
+    /// Which function (modulo 8; 0 = no call).
+    pub which: u8,
+    /// Its argument bytes.
+    pub args: Vec<u8>,
+}
+
+/// A well-typed call of a published wrapper function.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub enum Call {
+    /// `reserve(instance, pages * page_size + misalign)`.
+    Reserve {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Pages (modulo 17).
+        pages: u8,
+        /// Adds one byte: not a page multiple.
+        misalign: bool,
+    },
+    /// `initialize(instance, {segments, actions})`.
+    Initialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Segments.
+        segments: Vec<Segment>,
+        /// Finalize/dealloc action pairs.
+        actions: Vec<(ActionCall, ActionCall)>,
+    },
+    /// `deinitialize(instance, keys)`.
+    Deinitialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Keys.
+        keys: Vec<Addr>,
+    },
+    /// `release(instance, bases)`.
+    Release {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Bases.
+        bases: Vec<Addr>,
+    },
+    /// `write_uint{8,16,32,64}s` / `write_pointers` (width modulo 5).
+    Write {
+        /// 0..=4: u8, u16, u32, u64, pointer.
+        width: u8,
+        /// Targets and values (truncated to the width).
+        entries: Vec<(Addr, u64)>,
+    },
+    /// `write_buffers`.
+    WriteBuffers {
+        /// Targets and bytes.
+        entries: Vec<(Addr, Vec<u8>)>,
+    },
+    /// `read_uint{8,16,32,64}s` / `read_pointers` (width modulo 5).
+    Read {
+        /// 0..=4: u8, u16, u32, u64, pointer.
+        width: u8,
+        /// Addresses.
+        addrs: Vec<Addr>,
+    },
+    /// `read_buffers`.
+    ReadBuffers {
+        /// Starts and lengths.
+        ranges: Vec<(Addr, u16)>,
+    },
+    /// `read_strings`.
+    ReadStrings {
+        /// Addresses.
+        addrs: Vec<Addr>,
+    },
+    /// `open(instance, path, mode)`; `path` picks one of a few (modulo 5).
+    DylibOpen {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// "", libm, a missing library, a missing path, a path with a NUL.
+        path: u8,
+        /// LLVM's mode (ignored).
+        mode: u64,
+    },
+    /// `resolve(handle, symbols)`.
+    DylibResolve {
+        /// The process (0), a forged handle (1), or an opened one.
+        handle: u8,
+        /// Name picks (modulo 5) and `required`.
+        symbols: Vec<(u8, bool)>,
+    },
+    /// `run_as_main(main, argv)` with the harmless main (or null).
+    RunAsMain {
+        /// Null function instead.
+        null: bool,
+        /// Arguments.
+        argv: Vec<Vec<u8>>,
+    },
+    /// `run_as_void(f)` with the harmless function (or null).
+    RunAsVoid {
+        /// Null function instead.
+        null: bool,
+    },
+    /// `run_as_int(f, arg)`: null, `x * 3`, or a call to the controller
+    /// through the published dispatch function (modulo 3).
+    RunAsInt {
+        /// Which function.
+        which: u8,
+        /// Its argument.
+        arg: i32,
+    },
+    /// The eh-frame (de)registration entry point, called directly, on the
+    /// static empty section or an empty range.
+    EhFrame {
+        /// Register, or deregister.
+        register: bool,
+        /// An empty range (an error) instead of the section.
+        empty: bool,
+    },
+    /// The GDB JIT registration entry point, called directly.
+    Gdb {
+        /// Object start.
+        addr: Addr,
+        /// Object length.
+        len: u16,
+        /// Notify the debugger.
+        notify: bool,
+    },
+    /// An unregistered legacy wrapper (echo).
+    Echo(Vec<u8>),
+    /// Shared-memory mapper `reserve(instance, pages * page_size)`.
+    SmReserve {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Pages (modulo 17).
+        pages: u8,
+    },
+    /// Shared-memory mapper `initialize(instance, reservation, {segments,
+    /// actions})` (the contents are already in place: no bytes).
+    SmInitialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// The reservation named.
+        reservation: Addr,
+        /// Protection group, address, size (modulo the reservation + 17).
+        segments: Vec<(u8, Addr, u32)>,
+        /// Finalize/dealloc action pairs.
+        actions: Vec<(ActionCall, ActionCall)>,
+    },
+    /// Shared-memory mapper `deinitialize(instance, keys)`.
+    SmDeinitialize {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Keys.
+        keys: Vec<Addr>,
+    },
+    /// Shared-memory mapper `release(instance, bases)`.
+    SmRelease {
+        /// The right instance, or a forged one.
+        instance: bool,
+        /// Bases.
+        bases: Vec<Addr>,
+    },
+}
+
+/// What the controller does next.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub enum WireOp {
+    /// A typed call; `wait`: wait for its answer before going on.
+    Call {
+        /// The call.
+        call: Call,
+        /// Wait for the answer.
+        wait: bool,
+    },
+    /// A call of target `target` (modulo the targets + 1; the last means
+    /// "the raw `tag`") with arbitrary argument bytes.
+    RawCall {
+        /// Which target.
+        target: u8,
+        /// The tag, for the last choice.
+        tag: u64,
+        /// Argument bytes.
+        args: Vec<u8>,
+        /// Wait for the answer.
+        wait: bool,
+    },
+    /// A well-framed message: `opcode` 0..=3 is Setup, Hangup, Result,
+    /// CallWrapper; others are sent as that (unknown) opcode. Results get a
+    /// seqno no call has.
+    Frame {
+        /// The opcode.
+        opcode: u8,
+        /// The seqno.
+        seqno: u64,
+        /// The tag.
+        tag: u64,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// Arbitrary bytes into the stream (frames may split or merge).
+    Bytes(Vec<u8>),
+    /// A header with size field `claim` (any value) then `sent` bytes.
+    Claim {
+        /// The opcode, as for `Frame`.
+        opcode: u8,
+        /// The size field.
+        claim: u64,
+        /// Bytes that follow.
+        sent: Vec<u8>,
+    },
+    /// Wait until every call delivered so far is answered.
+    Sync,
+    /// A Hangup with this payload.
+    Hangup(Vec<u8>),
+    /// The controller closes its writing end.
+    EndOfStream,
+    /// The controller stops reading (the executor's writes fail).
+    StopReading,
+    /// The executor's owner detaches the session.
+    ExecutorDetach,
+    /// The executor's owner shuts the session down.
+    ExecutorShutdown,
+}

@@ -1,0 +1,1 @@
+long absolute(long x) { return x < 0 ? -x : x; }
