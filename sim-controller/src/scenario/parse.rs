@@ -1344,12 +1344,12 @@ fn fault(c: &mut Cursor) -> PResult<FaultKind> {
         "drop" => FaultKind::Drop(msg_sel(c, 0)?),
         "delay" => {
             let sel = msg_sel(c, 1)?;
-            FaultKind::Delay(sel, c.number("the delay in ticks")?)
+            FaultKind::Delay(sel, c.positive("the delay in ticks")?)
         }
         "reorder" => FaultKind::Reorder(msg_sel(c, 0)?),
         "duplicate" => FaultKind::Duplicate(msg_sel(c, 0)?),
         "at-step" => {
-            let n = c.number("a scheduler step number")?;
+            let n = c.positive("a scheduler step number (1 = the first)")?;
             FaultKind::AtStep(n, action(c)?)
         }
         "on" => {
@@ -1866,6 +1866,14 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                         format!("call handle `{handle}` is used twice (the first is at {first})"),
                     ));
                 }
+                if let Some(thread) = threads.get(handle.as_str()) {
+                    return Err((
+                        s.pos,
+                        format!(
+                            "call handle `{handle}` is the thread started at {thread}: both would be `jit {handle}` in the transcript"
+                        ),
+                    ));
+                }
                 // With the services, any other name is a bootstrap symbol,
                 // looked up in the setup message at run time.
                 if let CallTarget::Jit(f) = target
@@ -1888,6 +1896,14 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                     return Err((
                         s.pos,
                         format!("thread name `{t}` is used twice (the first is at {first})"),
+                    ));
+                }
+                if let Some(call) = handles.get(t.as_str()) {
+                    return Err((
+                        s.pos,
+                        format!(
+                            "thread name `{t}` is the call handle at {call}: both would be `jit {t}` in the transcript"
+                        ),
                     ));
                 }
             }
@@ -2660,6 +2676,22 @@ expect c1 ok
         (
             "---\nenter g\nleave g\nleave g\n",
             "t.scn:4:1: error: guard `g` (taken at 2:1) is already released",
+        ),
+        (
+            "jit f: enter\n---\ncall c1 f\nspawn c1 f\n",
+            "t.scn:4:1: error: thread name `c1` is the call handle at 3:1: both would be `jit c1` in the transcript",
+        ),
+        (
+            "jit f: enter\n---\nspawn t f\ncall t f\n",
+            "t.scn:4:1: error: call handle `t` is the thread started at 3:1: both would be `jit t` in the transcript",
+        ),
+        (
+            "fault at-step 0 detach\n---\n",
+            "t.scn:1:15: error: expected a scheduler step number (1 = the first), at least 1, found 0",
+        ),
+        (
+            "fault delay setup 0\n---\n",
+            "t.scn:1:19: error: expected the delay in ticks, at least 1, found 0",
         ),
         (
             "---\nenter g\nclone g g\n",

@@ -811,7 +811,7 @@ mod proptests {
         };
         prop_oneof![
             with_sel(|s, _| FaultKind::Drop(s), 0),
-            with_sel(FaultKind::Delay, 0),
+            with_sel(FaultKind::Delay, 1),
             with_sel(|s, _| FaultKind::Reorder(s), 0),
             with_sel(|s, _| FaultKind::Duplicate(s), 0),
             with_sel(FaultKind::Split, 1),
@@ -820,7 +820,7 @@ mod proptests {
             with_sel(|s, n| FaultKind::Corrupt(s, HeaderField::Tag, n), 0),
             with_sel(|s, n| FaultKind::Corrupt(s, HeaderField::Opcode, n), 0),
             with_sel(|s, n| FaultKind::Corrupt(s, HeaderField::Seqno, n), 0),
-            (0u64..99, action()).prop_map(|(n, a)| (FaultKind::AtStep(n, a), None)),
+            (1u64..99, action()).prop_map(|(n, a)| (FaultKind::AtStep(n, a), None)),
             (text(), action()).prop_map(|(p, a)| (FaultKind::On(p, a), None)),
             Just((FaultKind::CaDeliversLate, None)),
             Just((FaultKind::ReserveFails, None)),
