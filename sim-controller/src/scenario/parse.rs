@@ -156,8 +156,9 @@ struct Parser {
     separator: Option<Pos>,
     /// Lines expanded so far.
     lines: u64,
-    /// Lines of each repeat's body (first, last) and the repeat's line.
-    repeats: Vec<(usize, usize, usize)>,
+    /// Lines of each repeat's body (first, last), the repeat's line and
+    /// its variable.
+    repeats: Vec<(usize, usize, usize, String)>,
     first_deviation: Option<Pos>,
     /// A comment that looks like a rule without its colon.
     rule_without_colon: Option<Pos>,
@@ -179,17 +180,16 @@ impl Parser {
             ));
         }
         validate(&self.sc, self.first_deviation).map_err(|(pos, msg)| {
+            // The innermost repeat around the line (inner ones close first).
             let hint = self
                 .repeats
                 .iter()
-                .filter(|(first, last, _)| (*first..=*last).contains(&pos.line))
-                .map(|(_, _, at)| *at)
-                .next_back();
+                .find(|(first, last, ..)| (*first..=*last).contains(&pos.line));
             match hint {
-                Some(at) if msg.contains("twice") => (
+                Some((_, _, at, var)) if msg.contains("twice") => (
                     pos,
                     format!(
-                        "{msg} (inside the `repeat` at line {at}: `$i` makes a name unique per iteration)"
+                        "{msg} (inside the `repeat` at line {at}: `${var}` makes a name unique per iteration)"
                     ),
                 ),
                 _ => (pos, msg),
@@ -347,7 +347,8 @@ impl Parser {
                     let Some((r, first_line)) = open.pop() else {
                         return Err((first.pos, "`}` closes no `repeat ... {`".into()));
                     };
-                    self.repeats.push((first_line + 1, line_no - 1, r.pos.line));
+                    self.repeats
+                        .push((first_line + 1, line_no - 1, r.pos.line, r.var.clone()));
                     Item::Repeat(r)
                 }
                 _ => Item::Line(Line {
@@ -778,19 +779,26 @@ fn bytes_only(v: Value, pos: Pos, what: &str) -> PResult<Value> {
 
 /// The option closest to `w`, if it is a plausible typo of it.
 fn closest<'a>(w: &str, options: &[&'a str]) -> Option<&'a str> {
+    /// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`.
     fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let cur = row[j + 1];
-                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-                prev = cur;
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        d[0] = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                d[i][j] = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                }
             }
         }
-        row[b.len()]
+        d[a.len()][b.len()]
     }
     options
         .iter()
@@ -907,10 +915,8 @@ impl Parser {
                 let (k, kpos) = c.keyword(&kinds)?;
                 self.sc.dispatcher.holding_guard = k == "holding-guard";
                 let mut first = (k, kpos);
-                if let Some(w) = c.peek_word()
-                    && policies.contains(&w)
-                {
-                    let (p, ppos) = c.word("")?;
+                if c.peek_word().is_some_and(|w| !kinds.contains(&w)) {
+                    let (p, ppos) = c.keyword(&policies)?;
                     self.sc.dispatcher.at_shutdown = match p.as_str() {
                         "keep" => QueuePolicy::Keep,
                         "run" => QueuePolicy::Run,
@@ -2433,6 +2439,10 @@ expect c1 ok
             "t.scn:1:23: error: repeated dispatcher option `run` (the first is `keep` at 1:18)",
         ),
         (
+            "dispatcher queue rnu\n---\n",
+            "t.scn:1:18: error: unknown word `rnu` (did you mean `run`?); expected one of `keep`, `run`, `drop`",
+        ),
+        (
             "dispatcher queue holding-guard\n---\n",
             "t.scn:1:18: error: repeated dispatcher option `holding-guard` (the first is `queue` at 1:12)",
         ),
@@ -2726,6 +2736,10 @@ expect c1 ok
         (
             "jit f: enter\n---\nrepeat 2 {\ncall c f\n}\n",
             "t.scn:4:1: error: call handle `c` is used twice (the first is at 4:1) (inside the `repeat` at line 3: `$i` makes a name unique per iteration)",
+        ),
+        (
+            "jit f: enter\n---\nrepeat 2 {\ncall c$i f\nrepeat 2 j {\nenter g$i\n}\n}\n",
+            "t.scn:6:1: error: guard name `g1` is used twice (the first is at 6:1) (inside the `repeat` at line 5: `$j` makes a name unique per iteration)",
         ),
         (
             "---\nrepeat 3 {\ncall c$i f$i\n}\n",
