@@ -1,12 +1,15 @@
 //! Scenario scripts: the data model of a `.scn` file (the format is
-//! documented in `scenarios/README.md`) and its parser.
+//! documented in `scenarios/README.md`), its parser ([`parse`]) and its
+//! printer ([`Scenario::to_scn`]).
 //!
 //! A scenario has a header (the world: managers, JIT'd functions, controller
 //! handlers, faults) and, after a `---` line, a body (the controller's
-//! script and the expectations checked at the end of the run).
+//! script and the expectations checked at the end of the run). `repeat`
+//! blocks are expanded by the parser: the model holds none.
 
 mod lex;
 mod parse;
+mod print;
 
 use std::fmt;
 
