@@ -106,8 +106,11 @@ pub struct RunOutcome {
     pub expectations: usize,
     /// Scheduler steps taken.
     pub steps: u64,
-    /// The scenario's probes (`reach "PATTERN"`) that an event matched.
+    /// The scenario's probes (`reach "PATTERN"`) that an event or a
+    /// runtime probe matched.
     pub reached: Vec<String>,
+    /// The runtime's own probes (`orc_rt::probe`) this run reached.
+    pub runtime_probes: Vec<String>,
 }
 
 impl RunOutcome {
@@ -144,7 +147,10 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
     let world = World::new(sc, cfg);
     let looper: threads::Looper = {
         let w = world.clone();
-        Arc::new(move || w.sched_loop())
+        Arc::new(move || {
+            w.record_probes_here();
+            w.sched_loop()
+        })
     };
     // Simulated threads are reused from run to run on the same thread (a
     // run costs far fewer steps than thread spawns otherwise).
@@ -231,6 +237,8 @@ pub(crate) struct Parts {
     stopped: bool,
     /// The liveness bound, once the owner requested shutdown.
     deadline: Option<u64>,
+    /// The runtime's probes reached (`orc_rt::probe`).
+    probes: std::collections::BTreeSet<&'static str>,
 }
 
 impl Parts {
@@ -356,6 +364,7 @@ impl World {
                 scanned: 0,
                 stopped: false,
                 deadline: None,
+                probes: Default::default(),
             }),
             sc,
             me: me.clone(),
@@ -402,6 +411,17 @@ impl World {
     /// Records a failed expectation or a script problem.
     pub(crate) fn failure(&self, text: impl Into<String>) {
         self.parts().log.failure(text);
+    }
+
+    /// Installs this run's probe recorder on the calling thread: the
+    /// runtime's probes reached here are noted for the run's outcome.
+    fn record_probes_here(&self) {
+        let w = self.me.clone();
+        orc_rt::probe::record_on_this_thread(Some(Arc::new(move |name| {
+            if let Some(w) = w.upgrade() {
+                w.parts().probes.insert(name);
+            }
+        })));
     }
 
     /// The index of JIT'd function `name` (validated by the parser).
@@ -1104,7 +1124,13 @@ impl World {
                 p.deadline = Some(deadline);
             }
             let w = self.clone();
-            let r = pool.run(Box::new(move || w.session().shutdown()), progress);
+            let r = pool.run(
+                Box::new(move || {
+                    w.record_probes_here();
+                    w.session().shutdown()
+                }),
+                progress,
+            );
             if self.settle(r).is_err() {
                 return;
             }
@@ -1446,6 +1472,7 @@ impl World {
                 expectations: self.sc.expects.len(),
                 steps: 0,
                 reached: Vec::new(),
+                runtime_probes: Vec::new(),
             };
         };
         if hung {
@@ -1473,9 +1500,12 @@ impl World {
                 .sc
                 .probes
                 .iter()
-                .filter(|pr| p.log.any(&pr.pattern))
+                .filter(|pr| {
+                    p.log.any(&pr.pattern) || p.probes.iter().any(|n| n.contains(&*pr.pattern))
+                })
                 .map(|pr| pr.pattern.clone())
                 .collect(),
+            runtime_probes: p.probes.iter().map(|n| (*n).to_owned()).collect(),
         }
     }
 }

@@ -27,7 +27,7 @@ pub(crate) use transport::{PipeWait, SimTransport};
 
 use super::World;
 use super::controller::jit_addr;
-use crate::scenario::{AccessKind, AttachHow, JitAbi, OnDisconnect};
+use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
 use crate::transcript::Shape;
 use dispatcher::SimDispatcher;
 
@@ -222,7 +222,16 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
     }
     let session = w.session();
     let result = match (w.sc.access, &how) {
-        (AccessKind::Real, AttachHow::Normal) => attach_real(w, &session, bootstrap),
+        // A broken access is the model's to play.
+        (AccessKind::Real, AttachHow::Normal)
+            if !w
+                .sc
+                .faults
+                .iter()
+                .any(|f| f.kind == FaultKind::CaDeliversLate) =>
+        {
+            attach_real(w, &session, bootstrap)
+        }
         _ => model::attach(w, &session, bootstrap, how),
     };
     if let Err(e) = result {
