@@ -27,6 +27,7 @@
 //! assert!(outcome.passed(), "{}", outcome.render());
 //! ```
 
+pub mod lifecycle;
 pub mod render;
 pub mod rng;
 pub mod runner;

@@ -221,6 +221,8 @@ mod tests {
             failures: vec![],
             expectations: 0,
             steps: 4,
+            reached: vec![],
+            runtime_probes: vec![],
         }
     }
 

@@ -338,8 +338,7 @@ impl Controller {
         }
         self.inbox.extend_from_slice(bytes);
         self.inbox_nos.push(no);
-        loop {
-            let Some(h) = header(&self.inbox) else { break };
+        while let Some(h) = header(&self.inbox) {
             let size = h.payload_len.saturating_add(HEADER_SIZE as u64);
             if (self.inbox.len() as u64) < size {
                 break;

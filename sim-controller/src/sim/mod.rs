@@ -357,7 +357,10 @@ impl World {
                 pipe: Pipe::new(sc.pipe_capacity),
                 ctl: Controller::new(sc.clone()),
                 book: Book::default(),
-                checks: Checker::default(),
+                checks: Checker::new(!matches!(
+                    sc.on_disconnect,
+                    crate::scenario::OnDisconnect::None
+                )),
                 script: Script::default(),
                 pipe_waiters: Vec::new(),
                 pattern_waiters: Vec::new(),

@@ -281,10 +281,7 @@ impl Pipe {
         self.exec_tx.extend_from_slice(&buf[..n]);
         self.unread[d] += n as u64;
         let mut whole = Vec::new();
-        loop {
-            let Some(size) = frame_size(&self.exec_tx) else {
-                break;
-            };
+        while let Some(size) = frame_size(&self.exec_tx) {
             if (self.exec_tx.len() as u64) < size {
                 break;
             }

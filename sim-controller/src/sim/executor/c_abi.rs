@@ -15,9 +15,12 @@ use super::super::World;
 /// The most `async-c` functions a scenario may declare.
 pub(crate) const MAX_ASYNC_C: usize = 4;
 
-/// Runs by session reference: which world, and its `async-c` functions
-/// (entry point k runs JIT'd function `funcs[k]`).
-static WORLDS: Mutex<Vec<(usize, Weak<World>, Vec<usize>)>> = Mutex::new(Vec::new());
+/// One run's session: its reference (as an integer), its world, and its
+/// `async-c` functions (entry point k runs JIT'd function `funcs[k]`).
+type RunEntry = (usize, Weak<World>, Vec<usize>);
+
+/// The runs, by session reference.
+static WORLDS: Mutex<Vec<RunEntry>> = Mutex::new(Vec::new());
 
 /// Registers `w`'s `async-c` functions; returns their entry points.
 pub(crate) fn register(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use orc_rt::ExecutionScopeGuard;
 
 use super::super::World;
-use crate::transcript::Shape;
+use crate::lifecycle::Phase;
 
 /// An execution-scope guard the simulation counts (see `book::Live`).
 pub(crate) struct SimGuard {
@@ -163,15 +163,17 @@ pub(crate) fn on_detach(w: &Arc<World>, name: &str) {
     let reg = {
         let mut p = w.parts();
         p.log.note("script", format!("add_on_detach({name})"));
-        p.checks.add_callback(name, true, late)
+        p.checks
+            .lifecycle
+            .callback_added(&format!("cb {name}"), Phase::Detach, !late)
     };
     let weak = w.me.clone();
     let name = name.to_owned();
     w.session().add_on_detach(move || {
         if let Some(w) = weak.upgrade() {
             let mut p = w.parts();
-            let i = p.log.event(format!("cb {name}"), "on-detach", Shape::Note);
-            p.checks.callback_ran(reg, i);
+            p.log.note(format!("cb {name}"), "on-detach");
+            p.checks.lifecycle.callback_ran(reg);
         }
     });
 }
@@ -182,17 +184,17 @@ pub(crate) fn on_shutdown(w: &Arc<World>, name: &str) {
     let reg = {
         let mut p = w.parts();
         p.log.note("script", format!("add_on_shutdown({name})"));
-        p.checks.add_callback(name, false, late)
+        p.checks
+            .lifecycle
+            .callback_added(&format!("cb {name}"), Phase::Shutdown, !late)
     };
     let weak = w.me.clone();
     let name = name.to_owned();
     w.session().add_on_shutdown(move |_| {
         if let Some(w) = weak.upgrade() {
             let mut p = w.parts();
-            let i = p
-                .log
-                .event(format!("cb {name}"), "on-shutdown", Shape::Note);
-            p.checks.callback_ran(reg, i);
+            p.log.note(format!("cb {name}"), "on-shutdown");
+            p.checks.lifecycle.callback_ran(reg);
         }
     });
 }

@@ -222,11 +222,10 @@ impl Body {
             }
             Op::Call(tag, v) | Op::CallAsync(tag, v) => {
                 let blocking = matches!(op, Op::Call(..));
-                let flag = {
+                let (flag, call) = {
                     let mut p = w.parts();
-                    let f = p.sched.new_flag();
-                    p.checks.ccall_issued(f);
-                    f
+                    let call = p.checks.lifecycle.controller_call_started();
+                    (p.sched.new_flag(), call)
                 };
                 self.log(format!("call_controller({tag}, {v})"));
                 let actor = self.actor.clone();
@@ -240,7 +239,7 @@ impl Body {
                         let r = Res::from_buffer(&res);
                         let mut p = w.parts();
                         p.log.note(&actor, format!("{tag2} → {}", r.describe()));
-                        p.checks.ccall_completed(flag);
+                        p.checks.lifecycle.controller_call_completed(call);
                         p.sched.set_flag(flag);
                     },
                 );

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use orc_rt::{Error, ErrorKind, OnComplete, ResourceManager};
 
 use super::super::World;
+use crate::lifecycle::{ManagerId, Phase};
 use crate::scenario::{Behaviour, ManagerDecl, Outcome};
 
 /// Injected panics (`panic "..."` in scripts) are expected: keep them out
@@ -38,7 +39,7 @@ pub(crate) fn injected_panic(msg: &str) -> ! {
 /// See the module docs.
 struct SimManager {
     w: Weak<World>,
-    index: usize,
+    index: ManagerId,
     decl: ManagerDecl,
 }
 
@@ -50,7 +51,9 @@ pub(crate) fn add(w: &Arc<World>, m: &ManagerDecl, late: bool) {
             p.log
                 .note("script", format!("add manager {} (late)", m.name));
         }
-        p.checks.add_manager(&m.name, late)
+        p.checks
+            .lifecycle
+            .manager_added(&format!("rm {}", m.name), !late)
     };
     w.session().add_resource_manager(SimManager {
         w: w.me.clone(),
@@ -103,7 +106,7 @@ impl SimManager {
 fn finish_step(
     w: &Arc<World>,
     actor: &str,
-    idx: usize,
+    idx: ManagerId,
     what: &'static str,
     outcome: Outcome,
     done: OnComplete,
@@ -117,7 +120,7 @@ fn finish_step(
     {
         let mut p = w.parts();
         p.log.note(actor, text);
-        p.checks.rm_done(idx, what);
+        p.checks.lifecycle.manager_completed(idx, phase(what));
     }
     match outcome {
         Outcome::Ok => done.ok(),
@@ -130,6 +133,15 @@ fn finish_step(
     }
 }
 
+/// The lifecycle phase a step's name (`"detach"`, `"shutdown"`) stands for.
+fn phase(what: &str) -> Phase {
+    if what == "detach" {
+        Phase::Detach
+    } else {
+        Phase::Shutdown
+    }
+}
+
 impl ResourceManager for SimManager {
     fn name(&self) -> &str {
         &self.decl.name
@@ -139,12 +151,11 @@ impl ResourceManager for SimManager {
         let Some(w) = self.w.upgrade() else { return };
         {
             let mut p = w.parts();
-            let i = p.log.event(
+            p.log.note(
                 self.actor(),
                 format!("detach(shutdown_requested={shutdown_requested})"),
-                crate::transcript::Shape::Note,
             );
-            p.checks.rm_called(self.index, "detach", i);
+            p.checks.lifecycle.manager_called(self.index, Phase::Detach);
         }
         let b = self.decl.detach.clone();
         self.complete(&w, "detach", &b, done);
@@ -154,10 +165,10 @@ impl ResourceManager for SimManager {
         let Some(w) = self.w.upgrade() else { return };
         {
             let mut p = w.parts();
-            let i = p
-                .log
-                .event(self.actor(), "shutdown", crate::transcript::Shape::Note);
-            p.checks.rm_called(self.index, "shutdown", i);
+            p.log.note(self.actor(), "shutdown");
+            p.checks
+                .lifecycle
+                .manager_called(self.index, Phase::Shutdown);
             p.checks.rm_shutdown_started = true;
             if p.book.live.total() > 0 {
                 let held = p.book.live.describe();

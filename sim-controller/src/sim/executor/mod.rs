@@ -27,8 +27,8 @@ pub(crate) use transport::{PipeWait, SimTransport};
 
 use super::World;
 use super::controller::jit_addr;
+use crate::lifecycle::Phase;
 use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
-use crate::transcript::Shape;
 use dispatcher::SimDispatcher;
 
 /// Builds the session: dispatcher, reporter, JIT'd functions, managers,
@@ -84,6 +84,15 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
     // The watcher is registered first, so it runs last (newest first): it
     // marks the very end of shutdown.
     let weak = w.me.clone();
+    {
+        let mut p = w.parts();
+        let watcher = p.checks.lifecycle.callback_added(
+            "the simulation's shutdown watcher",
+            Phase::Shutdown,
+            true,
+        );
+        p.checks.watcher = Some(watcher);
+    }
     session.add_on_shutdown(move |report| {
         if let Some(w) = weak.upgrade() {
             shutdown_watcher(&w, report);
@@ -138,8 +147,8 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
                 };
                 {
                     let mut p = w.parts();
-                    let i = p.log.event("session", text, Shape::Note);
-                    p.checks.disconnect_reports.push(i);
+                    p.log.note("session", text);
+                    p.checks.lifecycle.disconnect_reported();
                 }
                 match how {
                     OnDisconnect::Shutdown => {
@@ -176,8 +185,10 @@ fn shutdown_watcher(w: &Arc<World>, report: &orc_rt::ShutdownReport) {
         text.push_str(&format!("; report: {}", list.join(" | ")));
     }
     let mut p = w.parts();
-    let i = p.log.event("session", text, Shape::Note);
-    p.checks.shutdown_done.push(i);
+    p.log.note("session", text);
+    if let Some(watcher) = p.checks.watcher {
+        p.checks.lifecycle.callback_ran(watcher);
+    }
     if let Some((svc, _)) = w.services.get() {
         let n = svc.memory_manager.reservation_count();
         p.log.note(
