@@ -1,144 +1,60 @@
-//! The `orc-sim` command: `orc-sim replay [PATHS] [--seed N] [--seeds K] ...`.
+//! The `orc-sim` command: `orc-sim replay [PATHS] [--seed N] [--seeds K] ...`
+//! (`orc-sim --help`). Its arguments are parsed by hand in [`cli`], so that
+//! the library does not depend on an argument parser.
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "orc-sim",
-    version,
-    about = "Simulated ORC controller: deterministic scenario replay with fault injection"
-)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Replay scenario scripts against the real orc-rt session.
-    Replay {
-        /// Scenario files or directories (default: scenarios/).
-        paths: Vec<PathBuf>,
-        /// The seed (with --seeds, the first of the range); default: each
-        /// scenario's own `seed`.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run each scenario under K seeds: SEED, SEED+1, ... (SEED default 0).
-        #[arg(long, value_name = "K")]
-        seeds: Option<u64>,
-        /// Only scenarios whose file name contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Runs in parallel (default: available CPUs).
-        #[arg(long, short = 'j')]
-        jobs: Option<usize>,
-        /// Print each run's transcript.
-        #[arg(long)]
-        print: bool,
-        /// Run each seed twice and fail if the transcripts differ.
-        #[arg(long)]
-        verify_determinism: bool,
-        /// Write a Mermaid sequence diagram of the run ({name} and {seed} expand).
-        #[arg(long, value_name = "FILE")]
-        mermaid: Option<String>,
-        /// Write a Chrome/Perfetto trace JSON of the run ({name} and {seed} expand).
-        #[arg(long, value_name = "FILE")]
-        trace_json: Option<String>,
-        /// Seconds a simulated thread may run without yielding before the run
-        /// counts as hung.
-        #[arg(long, default_value_t = 10)]
-        hang_timeout: u64,
-        /// No progress output.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Play protocol-level scenarios over LLVM 22's wire protocol against
-    /// executor processes and compare their transcripts.
-    Wire {
-        /// Scenario files or directories (default: scenarios/); scenarios that
-        /// need the in-process session are skipped.
-        paths: Vec<PathBuf>,
-        /// An executor binary (`orc-executor`, `llvm-jitlink-executor`); give
-        /// two to compare them.
-        #[arg(long = "executor", required = true)]
-        executors: Vec<PathBuf>,
-        /// Only scenarios whose file name contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Print each transcript.
-        #[arg(long)]
-        print: bool,
-        /// Seconds to wait for any one message.
-        #[arg(long, default_value_t = 20)]
-        timeout: u64,
-    },
-}
+use cli::Command;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.cmd {
-        Cmd::Wire {
-            paths,
-            executors,
-            filter,
-            print,
-            timeout,
-        } => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from("scenarios")]
-            } else {
-                paths
-            };
-            match wire(
-                &paths,
-                &executors,
-                filter.as_deref(),
-                print,
-                Duration::from_secs(timeout),
-            ) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("orc-sim: {e}");
-                    ExitCode::from(2)
-                }
+    let mut args = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!(
+                    "orc-sim: an argument is not valid UTF-8: {}",
+                    a.to_string_lossy()
+                );
+                return ExitCode::from(2);
             }
         }
-        Cmd::Replay {
-            paths,
-            seed,
-            seeds,
-            filter,
-            jobs,
-            print,
-            verify_determinism,
-            mermaid,
-            trace_json,
-            hang_timeout,
-            quiet,
-        } => {
-            let mut opts = orc_sim::runner::ReplayOptions {
-                seed,
-                seeds,
-                filter,
-                print,
-                verify_determinism,
-                mermaid,
-                trace_json,
-                hang_timeout: Duration::from_secs(hang_timeout),
-                quiet,
-                ..Default::default()
-            };
-            if !paths.is_empty() {
-                opts.paths = paths;
+    }
+    let cmd = match cli::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cmd {
+        Command::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("orc-sim {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Wire(w) => match wire(
+            &w.paths,
+            &w.executors,
+            w.filter.as_deref(),
+            w.print,
+            w.timeout,
+        ) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("orc-sim: {e}");
+                ExitCode::from(2)
             }
-            if let Some(j) = jobs {
-                opts.jobs = j;
-            }
+        },
+        Command::Replay(opts) => {
             let mut out = std::io::stdout().lock();
             match orc_sim::runner::replay(&opts, &mut out) {
                 Ok(s) if s.passed() => ExitCode::SUCCESS,
