@@ -19,13 +19,13 @@ pub(crate) enum Command {
     Version,
     /// `orc-sim replay`.
     Replay(ReplayOptions),
-    /// `orc-sim wire`.
-    Wire(WireArgs),
+    /// `orc-sim differential`.
+    Differential(DifferentialArgs),
 }
 
-/// `orc-sim wire`'s arguments.
+/// `orc-sim differential`'s arguments.
 #[derive(Debug)]
-pub(crate) struct WireArgs {
+pub(crate) struct DifferentialArgs {
     pub(crate) paths: Vec<PathBuf>,
     pub(crate) executors: Vec<PathBuf>,
     pub(crate) filter: Option<String>,
@@ -40,7 +40,8 @@ Usage: orc-sim <COMMAND> [ARGS...]
 
 Commands:
   replay        replay scenario scripts against the real orc-rt session
-  wire          play protocol-level scenarios against executor processes
+  differential  play protocol-level scenarios against executor processes
+                and compare their transcripts (differential testing)
   help [CMD]    print this help or a command's
 
 Options:
@@ -83,11 +84,11 @@ Options:
 Exit status: 0 if every run passed, 1 if one failed, 2 on a usage error.
 ";
 
-pub(crate) const WIRE_HELP: &str = "\
-Play protocol-level scenarios (marked `wire`) over LLVM 22's wire protocol
-against executor processes, and compare their transcripts.
+pub(crate) const DIFFERENTIAL_HELP: &str = "\
+Play protocol-level scenarios (marked `wire` in their header) over LLVM 22's
+wire protocol against executor processes, and compare their transcripts.
 
-Usage: orc-sim wire [PATHS...] --executor PATH [--executor PATH] [OPTIONS]
+Usage: orc-sim differential [PATHS...] --executor PATH [--executor PATH] [OPTIONS]
 
 Arguments:
   [PATHS...]           scenario files or directories (default: scenarios/);
@@ -225,7 +226,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
         command: "orc-sim",
     };
     let Some(first) = it.next() else {
-        return Err(top("a command is missing (replay, wire)".into()));
+        return Err(top("a command is missing (replay, differential)".into()));
     };
     let rest: Vec<String> = it.collect();
     match first.as_str() {
@@ -234,15 +235,19 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
         "help" => match rest.first().map(String::as_str) {
             None => Ok(Command::Help(HELP)),
             Some("replay") => Ok(Command::Help(REPLAY_HELP)),
-            Some("wire") => Ok(Command::Help(WIRE_HELP)),
-            Some(other) => Err(top(format!("no command `{other}` (replay, wire)"))),
+            Some("differential") => Ok(Command::Help(DIFFERENTIAL_HELP)),
+            Some(other) => Err(top(format!("no command `{other}` (replay, differential)"))),
         },
         "replay" => parse_replay(Args::new(rest, "orc-sim replay")),
-        "wire" => parse_wire(Args::new(rest, "orc-sim wire")),
+        "differential" => parse_differential(Args::new(rest, "orc-sim differential")),
+        "wire" => Err(top(
+            "`orc-sim wire` is now `orc-sim differential` (\"wire\" names the protocol only)"
+                .into(),
+        )),
         other if other.starts_with('-') => Err(top(format!(
-            "unknown option `{other}` (a command comes first: replay, wire)"
+            "unknown option `{other}` (a command comes first: replay, differential)"
         ))),
-        other => Err(top(format!("no command `{other}` (replay, wire)"))),
+        other => Err(top(format!("no command `{other}` (replay, differential)"))),
     }
 }
 
@@ -295,8 +300,8 @@ fn parse_replay(mut args: Args) -> Result<Command, UsageError> {
     Ok(Command::Replay(opts))
 }
 
-fn parse_wire(mut args: Args) -> Result<Command, UsageError> {
-    let mut w = WireArgs {
+fn parse_differential(mut args: Args) -> Result<Command, UsageError> {
+    let mut w = DifferentialArgs {
         paths: Vec::new(),
         executors: Vec::new(),
         filter: None,
@@ -312,7 +317,7 @@ fn parse_wire(mut args: Args) -> Result<Command, UsageError> {
             Arg::Flag(f, v) => (f, v),
         };
         match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help(WIRE_HELP)),
+            "-h" | "--help" => return Ok(Command::Help(DIFFERENTIAL_HELP)),
             "--executor" => w
                 .executors
                 .push(PathBuf::from(args.value(&flag, inline, "PATH")?)),
@@ -331,7 +336,7 @@ fn parse_wire(mut args: Args) -> Result<Command, UsageError> {
     if w.paths.is_empty() {
         w.paths.push(PathBuf::from("scenarios"));
     }
-    Ok(Command::Wire(w))
+    Ok(Command::Differential(w))
 }
 
 #[cfg(test)]
@@ -393,7 +398,8 @@ mod tests {
         assert!(error("replay --seeds many").contains("`--seeds`: `many` is not a number (K)"));
         assert!(error("replay --print=yes").contains("`--print` takes no value"));
         assert!(error("replay -j 0").contains("`-j`: at least one job"));
-        assert!(error("wire").contains("`--executor PATH` is required"));
+        assert!(error("differential").contains("`--executor PATH` is required"));
+        assert!(error("wire --executor x").contains("is now `orc-sim differential`"));
         assert!(error("replya").contains("orc-sim: no command `replya`"));
         assert!(error("").contains("a command is missing"));
         assert!(error("--seed 3").contains("a command comes first"));
@@ -408,8 +414,8 @@ mod tests {
             ("help replay", REPLAY_HELP),
             ("replay --help", REPLAY_HELP),
             ("replay --seed 3 -h", REPLAY_HELP),
-            ("help wire", WIRE_HELP),
-            ("wire --help", WIRE_HELP),
+            ("help differential", DIFFERENTIAL_HELP),
+            ("differential --help", DIFFERENTIAL_HELP),
         ] {
             match parse_str(s) {
                 Ok(Command::Help(t)) => assert_eq!(t, text, "{s}"),
@@ -421,9 +427,9 @@ mod tests {
     }
 
     #[test]
-    fn wire_arguments() {
-        match parse_str("wire --executor a --executor=b --filter x --print --timeout 3") {
-            Ok(Command::Wire(w)) => {
+    fn differential_arguments() {
+        match parse_str("differential --executor a --executor=b --filter x --print --timeout 3") {
+            Ok(Command::Differential(w)) => {
                 assert_eq!(w.executors, [PathBuf::from("a"), PathBuf::from("b")]);
                 assert_eq!(w.paths, [PathBuf::from("scenarios")]);
                 assert_eq!(w.filter.as_deref(), Some("x"));

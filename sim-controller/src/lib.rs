@@ -9,8 +9,9 @@
 //! - [`replay`]: what `orc-sim replay` and `tests/scenarios.rs` call.
 //! - [`render`]: a run as a Mermaid sequence diagram or a Chrome/Perfetto
 //!   trace.
-//! - [`wire`]: protocol-level scenarios played over LLVM 22's wire protocol
-//!   against an executor process (ours or LLVM's), for differential testing.
+//! - [`differential`]: protocol-level scenarios (marked `wire`) played over
+//!   LLVM 22's wire protocol against an executor process (ours or LLVM's),
+//!   for differential testing (`orc-sim differential`).
 //!
 //! ```
 //! let script = r#"
@@ -27,6 +28,7 @@
 //! assert!(outcome.passed(), "{}", outcome.render());
 //! ```
 
+pub mod differential;
 pub mod render;
 pub mod rng;
 pub mod runner;
@@ -34,7 +36,6 @@ pub mod scenario;
 pub mod services;
 mod sim;
 pub mod transcript;
-pub mod wire;
 
 pub use scenario::{ParseError, Scenario, parse};
 pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, SwarmPlan, TAG_BASE, run};

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             println!("orc-sim {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Wire(w) => match wire(
+        Command::Differential(w) => match differential(
             &w.paths,
             &w.executors,
             w.filter.as_deref(),
@@ -68,9 +68,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `orc-sim wire`: each protocol-level scenario against each executor; the
+/// `orc-sim differential`: each protocol-level scenario against each executor; the
 /// transcripts of two executors must be identical.
-fn wire(
+fn differential(
     paths: &[PathBuf],
     executors: &[PathBuf],
     filter: Option<&str>,
@@ -97,14 +97,14 @@ fn wire(
         }
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{name}: {e}"))?;
         let sc = orc_sim::parse(&name, &text).map_err(|e| e.to_string())?;
-        if orc_sim::wire::not_wire_capable(&sc).is_some() {
+        if orc_sim::differential::not_playable(&sc).is_some() {
             skipped += 1;
             continue;
         }
         ran += 1;
-        let outs: Vec<orc_sim::wire::WireOutcome> = executors
+        let outs: Vec<orc_sim::differential::ProcessOutcome> = executors
             .iter()
-            .map(|e| orc_sim::wire::run(&sc, e, timeout))
+            .map(|e| orc_sim::differential::run(&sc, e, timeout))
             .collect();
         // A declared deviation: only the first executor (ours) must pass,
         // and a difference is expected.
@@ -121,7 +121,7 @@ fn wire(
             .collect();
         let diff = outs
             .windows(2)
-            .find_map(|p| orc_sim::wire::compare(&p[0], &p[1]));
+            .find_map(|p| orc_sim::differential::compare(&p[0], &p[1]));
         if diff.is_some() && deviates {
             cells.push("different (declared deviation)".into());
         } else if diff.is_some() {
@@ -150,7 +150,7 @@ fn wire(
             }
         }
         for p in outs.windows(2) {
-            for note in orc_sim::wire::symbol_differences(&p[0], &p[1]) {
+            for note in orc_sim::differential::symbol_differences(&p[0], &p[1]) {
                 println!("  note: {note}");
             }
         }
