@@ -6,9 +6,13 @@
 //!   and its parser, whose errors name the file, line and column.
 //! - [`run`]: one run of a scenario under a seed: the same seed gives the
 //!   same transcript, byte for byte.
-//! - [`replay`]: what `orc-sim replay` and `tests/scenarios.rs` call.
+//! - [`replay`]: one scenario file under its own seed, as
+//!   `tests/scenarios.rs` snapshots it.
+//! - [`runner`]: `orc-sim replay` as a library: many scenarios × seeds in
+//!   parallel, shards, explorations, swarm runs, probes, the journal, and
+//!   the [`Summary`](runner::Summary).
 //! - [`render`]: a run as a Mermaid sequence diagram or a Chrome/Perfetto
-//!   trace.
+//!   trace; [`report`]: a replay as one HTML page (`orc-sim report`).
 //! - [`differential`]: protocol-level scenarios (marked `wire`) played over
 //!   LLVM 22's wire protocol against an executor process (ours or LLVM's),
 //!   for differential testing (`orc-sim differential`).
@@ -30,6 +34,7 @@
 
 pub mod differential;
 pub mod render;
+pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
