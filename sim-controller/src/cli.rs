@@ -18,9 +18,37 @@ pub(crate) enum Command {
     /// Print the version.
     Version,
     /// `orc-sim replay`.
-    Replay(ReplayOptions),
+    Replay(ReplayArgs),
+    /// `orc-sim report`: a replay, and its HTML page written to the path.
+    Report(ReplayArgs, PathBuf),
     /// `orc-sim differential`.
     Differential(DifferentialArgs),
+}
+
+/// `orc-sim replay`'s (and `report`'s) arguments.
+#[derive(Debug)]
+pub(crate) struct ReplayArgs {
+    /// Everything but the journal's default.
+    pub(crate) opts: ReplayOptions,
+    /// `--list`: print the runs, do not run them.
+    pub(crate) list: bool,
+    /// `--journal FILE` (`Some`), `--no-journal` (`Some(None)`), neither
+    /// (`None`: the default, which depends on the current directory).
+    pub(crate) journal: Option<Option<PathBuf>>,
+}
+
+impl ReplayArgs {
+    /// The options, with the journal's default filled in:
+    /// `target/orc-sim/journal.txt` if `target/` is a directory here.
+    pub(crate) fn resolve(mut self) -> (ReplayOptions, bool) {
+        self.opts.journal = match self.journal {
+            Some(choice) => choice,
+            None => std::path::Path::new("target")
+                .is_dir()
+                .then(|| PathBuf::from("target/orc-sim/journal.txt")),
+        };
+        (self.opts, self.list)
+    }
 }
 
 /// `orc-sim differential`'s arguments.
@@ -40,6 +68,7 @@ Usage: orc-sim <COMMAND> [ARGS...]
 
 Commands:
   replay        replay scenario scripts against the real orc-rt session
+  report        a replay, written as one self-contained HTML page
   differential  play protocol-level scenarios against executor processes
                 and compare their transcripts (differential testing)
   help [CMD]    print this help or a command's
@@ -53,8 +82,8 @@ The scenario format and the commands: scenarios/README.md.
 
 pub(crate) const REPLAY_HELP: &str = "\
 Replay scenario scripts against the real orc-rt session, each under one or
-many seeds, in parallel: a summary table, and for every failing run its seed
-and the command that reproduces it.
+many seeds, in parallel: a summary table, the probes reached, and for every
+failing run its seed and the command that reproduces it.
 
 Usage: orc-sim replay [PATHS...] [OPTIONS]
 
@@ -62,26 +91,68 @@ Arguments:
   [PATHS...]               scenario files or directories (every *.scn
                            inside); default: scenarios/
 
-Options:
-      --seed N             the seed (with --seeds: the first); default:
-                           each scenario's own `seed`
+Seeds:
+      --seed N             the seed (with --seeds or --for: the first);
+                           default: each scenario's own `seed`
       --seeds K            run each scenario under K seeds: N, N+1, ...
                            (N: --seed, default 0)
+      --for DURATION       explore: run fresh seeds (every scenario under N,
+                           then N+1, ...) until DURATION is up (30s, 10m,
+                           1h30m); N is --seed, or a random seed it prints;
+                           with --seeds K, at most K seeds
+      --swarm              swarm testing: each seed also picks which
+                           transport faults strike and how often (its plan is
+                           printed with each failure and with --print)
+      --shard I/N          run shard I (from 0) of N: run k of the whole
+                           command goes to shard k mod N, so N jobs make each
+                           run once (with --for, give --seed)
+      --list               print the runs (file and seed) and stop
+
+Selection and output:
       --filter TEXT        only scenarios whose file name contains TEXT
   -j, --jobs N             runs in parallel (default: available CPUs)
       --print              print each run's transcript
-      --verify-determinism run each seed twice and fail if the transcripts
-                           differ
+      --verify-determinism run each seed twice in parallel and once more
+                           alone on a fresh thread; fail if the transcripts
+                           differ (names the seed and the first line)
       --mermaid FILE       write a Mermaid sequence diagram of each run
                            ({name} and {seed} expand)
       --trace-json FILE    write a Chrome/Perfetto trace JSON of each run
                            ({name} and {seed} expand)
       --hang-timeout SECS  real seconds a simulated thread may run without
                            yielding before the run counts as hung (default 10)
+      --journal FILE       write each run's reproduce line here before it
+                           starts, so a replay that hangs or is killed says
+                           which run it was in (default:
+                           target/orc-sim/journal.txt if ./target exists)
+      --no-journal         no journal
   -q, --quiet              no progress output
   -h, --help               print this help
 
-Exit status: 0 if every run passed, 1 if one failed, 2 on a usage error.
+A probe (`reach \"PATTERN\"` in a scenario) that none of its seeds reached
+fails the replay.
+
+Exit status: 0 if every run passed and every probe was reached, 1 if not,
+2 on a usage error.
+";
+
+pub(crate) const REPORT_HELP: &str = "\
+Run a replay and write one self-contained HTML page of it: per scenario the
+seeds run, the probes reached, and each failing run with its reproduce line,
+its Mermaid sequence diagram and its Perfetto trace (download, or open in
+the Perfetto UI). Also prints what `orc-sim replay` prints.
+
+Usage: orc-sim report [PATHS...] --out FILE.html [REPLAY OPTIONS]
+
+Options:
+      --out FILE.html  where to write the page (required)
+  -h, --help           print this help
+
+Every option of `orc-sim replay` (see `orc-sim replay --help`) except
+--list.
+
+Exit status: as `orc-sim replay` (the page is written either way), 2 on a
+usage error or if the page cannot be written.
 ";
 
 pub(crate) const DIFFERENTIAL_HELP: &str = "\
@@ -226,7 +297,9 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
         command: "orc-sim",
     };
     let Some(first) = it.next() else {
-        return Err(top("a command is missing (replay, differential)".into()));
+        return Err(top(
+            "a command is missing (replay, report, differential)".into()
+        ));
     };
     let rest: Vec<String> = it.collect();
     match first.as_str() {
@@ -235,26 +308,36 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
         "help" => match rest.first().map(String::as_str) {
             None => Ok(Command::Help(HELP)),
             Some("replay") => Ok(Command::Help(REPLAY_HELP)),
+            Some("report") => Ok(Command::Help(REPORT_HELP)),
             Some("differential") => Ok(Command::Help(DIFFERENTIAL_HELP)),
-            Some(other) => Err(top(format!("no command `{other}` (replay, differential)"))),
+            Some(other) => Err(top(format!(
+                "no command `{other}` (replay, report, differential)"
+            ))),
         },
-        "replay" => parse_replay(Args::new(rest, "orc-sim replay")),
+        "replay" => parse_replay(Args::new(rest, "orc-sim replay"), false),
+        "report" => parse_replay(Args::new(rest, "orc-sim report"), true),
         "differential" => parse_differential(Args::new(rest, "orc-sim differential")),
         "wire" => Err(top(
             "`orc-sim wire` is now `orc-sim differential` (\"wire\" names the protocol only)"
                 .into(),
         )),
         other if other.starts_with('-') => Err(top(format!(
-            "unknown option `{other}` (a command comes first: replay, differential)"
+            "unknown option `{other}` (a command comes first: replay, report, differential)"
         ))),
-        other => Err(top(format!("no command `{other}` (replay, differential)"))),
+        other => Err(top(format!(
+            "no command `{other}` (replay, report, differential)"
+        ))),
     }
 }
 
-fn parse_replay(mut args: Args) -> Result<Command, UsageError> {
+/// `orc-sim replay`'s arguments, or with `report`, `orc-sim report`'s.
+fn parse_replay(mut args: Args, report: bool) -> Result<Command, UsageError> {
     let mut opts = ReplayOptions::default();
     let mut paths = Vec::new();
     let mut hang_timeout = 10;
+    let mut list = false;
+    let mut journal = None;
+    let mut out = None;
     while let Some(a) = args.next() {
         let (flag, inline) = match a {
             Arg::Plain(p) => {
@@ -263,8 +346,24 @@ fn parse_replay(mut args: Args) -> Result<Command, UsageError> {
             }
             Arg::Flag(f, v) => (f, v),
         };
+        let switch = |on: &mut bool| -> Result<(), UsageError> {
+            args.no_value(&flag, &inline)?;
+            *on = true;
+            Ok(())
+        };
         match flag.as_str() {
+            "-h" | "--help" if report => return Ok(Command::Help(REPORT_HELP)),
             "-h" | "--help" => return Ok(Command::Help(REPLAY_HELP)),
+            "--print" => switch(&mut opts.print)?,
+            "--verify-determinism" => switch(&mut opts.verify_determinism)?,
+            "-q" | "--quiet" => switch(&mut opts.quiet)?,
+            "--swarm" => switch(&mut opts.swarm)?,
+            "--list" if !report => switch(&mut list)?,
+            "--no-journal" => {
+                let mut off = false;
+                switch(&mut off)?;
+                journal = Some(None);
+            }
             "--seed" => opts.seed = Some(args.number(&flag, inline, "N")?),
             "--seeds" => opts.seeds = Some(args.number(&flag, inline, "K")?),
             "--filter" => opts.filter = Some(args.value(&flag, inline, "TEXT")?),
@@ -275,20 +374,24 @@ fn parse_replay(mut args: Args) -> Result<Command, UsageError> {
                 }
                 opts.jobs = n;
             }
-            "--print" => {
-                args.no_value(&flag, &inline)?;
-                opts.print = true;
-            }
-            "--verify-determinism" => {
-                args.no_value(&flag, &inline)?;
-                opts.verify_determinism = true;
-            }
             "--mermaid" => opts.mermaid = Some(args.value(&flag, inline, "FILE")?),
             "--trace-json" => opts.trace_json = Some(args.value(&flag, inline, "FILE")?),
             "--hang-timeout" => hang_timeout = args.number(&flag, inline, "SECS")?,
-            "-q" | "--quiet" => {
-                args.no_value(&flag, &inline)?;
-                opts.quiet = true;
+            "--for" => {
+                let v = args.value(&flag, inline, "DURATION")?;
+                let d = parse_duration(&v).map_err(|e| args.err(format!("`{flag}`: {e}")))?;
+                opts.duration = Some(d);
+            }
+            "--shard" => {
+                let v = args.value(&flag, inline, "I/N")?;
+                let sh = v.parse().map_err(|e| args.err(format!("`{flag}`: {e}")))?;
+                opts.shard = Some(sh);
+            }
+            "--journal" => {
+                journal = Some(Some(PathBuf::from(args.value(&flag, inline, "FILE")?)));
+            }
+            "--out" if report => {
+                out = Some(PathBuf::from(args.value(&flag, inline, "FILE.html")?));
             }
             _ => return Err(args.unknown(&flag)),
         }
@@ -297,7 +400,51 @@ fn parse_replay(mut args: Args) -> Result<Command, UsageError> {
         opts.paths = paths;
     }
     opts.hang_timeout = Duration::from_secs(hang_timeout);
-    Ok(Command::Replay(opts))
+    if list && opts.duration.is_some() {
+        return Err(args.err("`--list` with `--for`: an exploration has no fixed list of runs"));
+    }
+    let r = ReplayArgs {
+        opts,
+        list,
+        journal,
+    };
+    if report {
+        let out = out.ok_or_else(|| args.err("`--out FILE.html` is required"))?;
+        Ok(Command::Report(r, out))
+    } else {
+        Ok(Command::Replay(r))
+    }
+}
+
+/// `30s`, `10m`, `2h`, `1h30m`, `500ms`; a bare number is seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration (e.g. 30s, 10m, 1h30m)");
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" | "min" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += part;
+        rest = &rest[unit..];
+    }
+    if total.is_zero() {
+        return Err(bad());
+    }
+    Ok(total)
 }
 
 fn parse_differential(mut args: Args) -> Result<Command, UsageError> {
@@ -349,7 +496,10 @@ mod tests {
 
     fn replay(s: &str) -> ReplayOptions {
         match parse_str(s) {
-            Ok(Command::Replay(o)) => o,
+            Ok(Command::Replay(r)) => {
+                assert!(!r.list);
+                r.opts
+            }
             other => panic!("{s}: {other:?}"),
         }
     }
@@ -376,6 +526,54 @@ mod tests {
         assert_eq!(o.trace_json.as_deref(), Some("{name}.json"));
         assert_eq!(o.hang_timeout, Duration::from_secs(4));
         assert_eq!(replay("replay -j5 --quiet").jobs, 5);
+    }
+
+    #[test]
+    fn exploration_swarm_shards_journal_and_report() {
+        let r = match parse_str("replay --for 1h30m --swarm --shard 2/5 --journal j.txt") {
+            Ok(Command::Replay(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert!(!r.list && r.opts.swarm);
+        assert_eq!(r.opts.duration, Some(Duration::from_secs(5400)));
+        assert_eq!(r.opts.shard.map(|s| (s.index, s.count)), Some((2, 5)));
+        assert_eq!(r.journal, Some(Some(PathBuf::from("j.txt"))));
+        match parse_str("replay --no-journal") {
+            Ok(Command::Replay(r)) => {
+                assert_eq!(r.journal, Some(None));
+                assert_eq!(r.resolve().0.journal, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_str("report dir --seeds 3 --out r.html") {
+            Ok(Command::Report(r, out)) => {
+                assert_eq!(out, PathBuf::from("r.html"));
+                assert_eq!(r.opts.seeds, Some(3));
+                assert_eq!(r.opts.paths, [PathBuf::from("dir")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(error("report --list --out r.html").contains("unknown option `--list`"));
+        assert!(error("replay --out r.html").contains("unknown option `--out`"));
+        assert!(error("replay --shard 1").contains("`--shard`: `1` is not I/N"));
+        assert!(error("replay --for 1m --list").contains("no fixed list of runs"));
+    }
+
+    #[test]
+    fn durations() {
+        for (s, secs) in [
+            ("45", 45),
+            ("30s", 30),
+            ("10m", 600),
+            ("2h", 7200),
+            ("1h30m", 5400),
+        ] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_secs(secs)), "{s}");
+        }
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "m", "10x", "1.5h", "0s", "s10"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

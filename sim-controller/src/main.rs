@@ -4,7 +4,8 @@
 
 mod cli;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -54,16 +55,62 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Replay(opts) => {
-            let mut out = std::io::stdout().lock();
-            match orc_sim::runner::replay(&opts, &mut out) {
-                Ok(s) if s.passed() => ExitCode::SUCCESS,
-                Ok(_) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("orc-sim: {e}");
-                    ExitCode::from(2)
-                }
+        Command::Replay(r) => {
+            let (opts, list) = r.resolve();
+            if list {
+                list_runs(&opts)
+            } else {
+                replay(&opts, None)
             }
+        }
+        Command::Report(r, out) => replay(&r.resolve().0, Some(&out)),
+    }
+}
+
+/// `orc-sim replay` (and with `report`, `orc-sim report`).
+fn replay(opts: &orc_sim::runner::ReplayOptions, report: Option<&Path>) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let summary = match orc_sim::runner::replay(opts, &mut out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orc-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = report {
+        if let Err(e) = std::fs::write(path, orc_sim::report::html(&summary)) {
+            eprintln!("orc-sim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        let _ = writeln!(out, "\nwrote {}", path.display());
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `orc-sim replay --list`: the runs, one `FILE --seed N` a line.
+fn list_runs(opts: &orc_sim::runner::ReplayOptions) -> ExitCode {
+    let runs = orc_sim::runner::load(opts)
+        .and_then(|loaded| Ok((orc_sim::runner::plan(&loaded, opts)?, loaded)));
+    match runs {
+        Ok((runs, loaded)) => {
+            let mut out = std::io::stdout().lock();
+            for r in runs {
+                let _ = writeln!(
+                    out,
+                    "{} --seed {}",
+                    loaded[r.scenario].path.display(),
+                    r.seed
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("orc-sim: {e}");
+            ExitCode::from(2)
         }
     }
 }
