@@ -16,6 +16,31 @@
 //! scenario does not parse, if `verify_determinism` finds two transcripts of
 //! one seed that differ, or if a probe (`reach "PATTERN"`) of a scenario was
 //! reached by none of its seeds.
+//!
+//! ```
+//! use orc_sim::runner::{Loaded, ReplayOptions, replay_loaded};
+//!
+//! let script = "## rule: spec 8.7 shutdown waits for JIT'd code
+//! manager m
+//! jit busy: enter, work 3, leave
+//! ---
+//! spawn t busy
+//! await \"jit t: enter: ok\"
+//! shutdown
+//! expect order \"jit t: leave\" < \"rm m: shutdown\"
+//! ";
+//! let sc = orc_sim::parse("mine.scn", script).unwrap();
+//! let opts = ReplayOptions {
+//!     seeds: Some(10),
+//!     swarm: false,
+//!     quiet: true,
+//!     ..Default::default()
+//! };
+//! let mut out = Vec::new(); // the table and the failures, as `orc-sim replay` prints them
+//! let summary = replay_loaded(&[Loaded::given("mine.scn", sc)], &opts, &mut out).unwrap();
+//! assert!(summary.passed(), "{}", String::from_utf8_lossy(&out));
+//! assert_eq!(summary.runs(), 10);
+//! ```
 
 use std::fmt;
 use std::fs::File;
@@ -846,8 +871,9 @@ impl Gathered {
 /// progress to stderr. `opts.paths` and `opts.filter` are not looked at.
 /// Returns the summary ([`Summary::passed`] says whether the replay
 /// passed); an error for a bad request (pictures several runs would write
-/// to one file, a journal that cannot be created, a picture that cannot be
-/// written).
+/// to one file, a picture that cannot be written, a sharded exploration
+/// without a seed). A journal that cannot be created is reported on
+/// stderr and the replay goes on without it.
 pub fn replay_loaded(
     loaded: &[Loaded],
     opts: &ReplayOptions,
@@ -911,9 +937,13 @@ pub fn replay_loaded(
                 .map(|&i| reproduce_line(&loaded[i].path, u64::MAX, opts.swarm).len())
                 .max()
                 .unwrap_or(0);
-            let j = Journal::create(path, workers, longest)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            Some(j)
+            match Journal::create(path, workers, longest) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    eprintln!("orc-sim: no journal: {}: {e}", path.display());
+                    None
+                }
+            }
         }
         None => None,
     };
@@ -963,6 +993,7 @@ pub fn replay_loaded(
             let (jobs, next, done, live, gathered, journal, config) =
                 (&jobs, &next, &done, &live, &gathered, &journal, &config);
             s.spawn(move || {
+                let _live = Live(live);
                 loop {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         break;
@@ -985,7 +1016,6 @@ pub fn replay_loaded(
                     record(gathered, opts, l, r, j, a, b, dt, plan_first);
                     done.fetch_add(1, Ordering::Relaxed);
                 }
-                live.fetch_sub(1, Ordering::Release);
             });
         }
         if !opts.quiet && total != Some(1) {
@@ -1145,6 +1175,7 @@ fn alone_pass(
     let total = texts.len() as u64;
     std::thread::scope(|s| {
         s.spawn(|| {
+            let _live = Live(&live);
             for (j, r, first) in &texts {
                 let l = &loaded[r.scenario];
                 let Ok(sc) = &l.scenario else { continue };
@@ -1174,7 +1205,6 @@ fn alone_pass(
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }
-            live.store(0, Ordering::Release);
         });
         if !opts.quiet && total > 1 {
             progress("alone: ", &live, &done, Some(total), start, None);
@@ -1193,6 +1223,16 @@ fn human(d: Duration) -> String {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
+    }
+}
+
+/// A worker counted in `live` until it ends, even by a panic (which the
+/// thread scope then carries on, after the progress display has stopped).
+struct Live<'a>(&'a AtomicU64);
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
     }
 }
 
