@@ -20,7 +20,7 @@
 //! ```
 //! use orc_sim::runner::{Loaded, ReplayOptions, replay_loaded};
 //!
-//! let script = "## rule: spec 8.7 shutdown waits for JIT'd code
+//! let script = "# rule: spec 8.7 shutdown waits for JIT'd code
 //! manager m
 //! jit busy: enter, work 3, leave
 //! ---
