@@ -8,10 +8,13 @@ use std::time::Duration;
 use super::*;
 use crate::call::entry_points::{DISPATCH_SHUT_DOWN, call_dispatch_fn};
 use crate::services::names;
+use crate::transport::FdTransport;
+use crate::wire::write_message;
 use crate::wire::{FrameReader, SetupInfo};
 use orc_rt::dispatcher::{ThreadPerTaskDispatcher, ThreadSpawner};
 use orc_rt::session::{ProcessInfo, Session};
 use orc_rt::wrapper::WrapperEntry;
+use std::io::Write;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -44,15 +47,34 @@ fn connect() -> (Session, Controller, mpsc::Receiver<Result<(), Error>>) {
 type Published = (&'static str, ExecutorAddr);
 
 /// Counts the writes the access makes.
-struct CountingWriter<W>(W, Arc<std::sync::atomic::AtomicUsize>);
+struct Counting<T>(T, Arc<std::sync::atomic::AtomicUsize>);
 
-impl<W: Write> Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.0.write(buf)
+impl<T: Transport> Transport for Counting<T> {
+    fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.try_write(buf)
+    }
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.try_write_vectored(bufs)
+    }
+    fn wait_writable(&self) -> std::io::Result<()> {
+        self.0.wait_writable()
+    }
+    fn wait(&self, output_pending: bool) -> std::io::Result<crate::transport::Readiness> {
+        self.0.wait(output_pending)
+    }
+    fn wake(&self) {
+        self.0.wake()
+    }
+    fn close(&self) {
+        self.0.close()
+    }
+    fn read_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.0.read_fd()
     }
 }
 
@@ -100,18 +122,15 @@ fn connect_with(
         })
         .unwrap();
     let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs_w = theirs.try_clone().unwrap();
-    let closer = theirs.try_clone().unwrap();
-    let options = WireOptions {
-        close_transport: Some(Arc::new(move || {
-            let _ = closer.shutdown(std::net::Shutdown::Both);
-        })),
-        ..WireOptions::default()
-    };
-    let theirs_w = CountingWriter(theirs_w, writes);
+    let transport = FdTransport::from_unix_stream(theirs, Duration::ZERO).unwrap();
+    let transport: Arc<dyn Transport> = Arc::new(Counting(transport, writes));
     session
         .attach_with(bootstrap, |hooks| {
-            Ok(WireControllerAccess::new(hooks, theirs, theirs_w, options))
+            Ok(WireControllerAccess::new(
+                hooks,
+                transport,
+                WireOptions::default(),
+            ))
         })
         .unwrap();
     let out = ours.try_clone().unwrap();
