@@ -18,6 +18,9 @@
 
 mod queueing;
 mod spawner;
+// Not under loom: its shutdown polls `JoinHandle::is_finished`, which
+// loom's threads lack (and one thread per task is not worth modelling).
+#[cfg(not(orc_rt_loom))]
 mod thread_per_task;
 mod thread_pool;
 

@@ -60,6 +60,7 @@ impl ThreadSpawner {
 
     /// Runs `work` on the calling thread as a new thread would run it (for
     /// a task that cannot get a thread of its own).
+    #[cfg(not(orc_rt_loom))]
     pub(crate) fn run_here(&self, work: Task) {
         run_around(self.around.as_deref(), work);
     }
