@@ -220,11 +220,11 @@ mod tests {
         let ready = b.wait(false).unwrap();
         assert!(ready.input);
         let mut buf = [0u8; 8];
-        assert_eq!((&b).read(&mut buf).unwrap(), 4);
+        assert_eq!(Transport::read(&b, &mut buf).unwrap(), 4);
         assert_eq!(&buf[..4], b"hell");
         assert!(a.wait(true).unwrap().output);
         a.close();
-        assert_eq!((&b).read(&mut buf).unwrap(), 0, "end of stream");
+        assert_eq!(Transport::read(&b, &mut buf).unwrap(), 0, "end of stream");
         assert_eq!(
             b.try_write(b"x").unwrap_err().kind(),
             io::ErrorKind::BrokenPipe
