@@ -31,36 +31,42 @@
 //! wake-up, per batch instead of per result; a controller waiting for one
 //! answer gets it before the reader waits again.
 //!
-//! Ending: whichever thread sees the end first (end of stream, a Hangup, a
-//! protocol or I/O error, a failed write, `disconnect`) decides it once
-//! ([`WireControllerAccess::end`]): nothing more is delivered, our pending
-//! calls are failed, new ones refused. The session is told once the
-//! controller's calls still running have finished (their results still go
-//! out), except after `disconnect`, which tells it at once. `disconnect`
-//! queues the Hangup behind everything queued and seals the queue in one
-//! critical section: nothing follows the Hangup (a later result is
-//! reported lost), and `disconnect` returns without writing: the role
-//! holder or the reader writes it. Once the queue is sealed and written the
-//! transport is closed. After the end the reader reads and drops the
-//! controller's input (a controller blocked on its writes must not wait
-//! for us) until the end of the stream or our close, flushing what we owe;
-//! once input is over it writes what is left, waiting for room if need be.
-//! A failed write ends the connection (orderly if the controller closed its
-//! end) and reports every queued result lost.
+//! Ending: whichever thread sees the end first (end of stream, a Hangup,
+//! a protocol or I/O error, a failed write, `disconnect`) decides it once
+//! (`end`): nothing more is delivered, our pending calls are failed, new
+//! ones refused. The session is told once the controller's calls still
+//! running have finished (their results still go out), except after
+//! `disconnect`, which tells it at once. `disconnect` queues the Hangup
+//! behind everything queued and seals the queue in one critical section:
+//! nothing follows the Hangup (a later result is reported lost), and
+//! `disconnect` returns without writing: the role holder or the reader
+//! writes it. Once the queue is sealed and written the transport is
+//! closed. After the end the reader reads and drops the controller's input
+//! (a controller blocked on its writes must not wait for us) until the end
+//! of the stream or our close, flushing what we owe; once input is over it
+//! writes what is left, waiting for room if need be. A failed write ends
+//! the connection (orderly if the controller closed its end) and reports
+//! every queued result lost.
 //!
 //! Invariants (the simulation runs this code under a deterministic
 //! scheduler that parks a simulated thread inside `read`, `wait` and
-//! `wait_writable`; loom runs it too):
+//! `wait_writable`; the loom models `executor/tests/loom_wire_*.rs` run it
+//! on loom's primitives):
 //! 1. With [`WireOptions::read_on_caller`] no thread is ever spawned.
 //! 2. No lock is held across a call into the transport that may wait
-//!    (`read`, `wait`, `wait_writable`); the writer role, which a thread
-//!    may hold across `wait_writable`, is a flag, not a lock.
+//!    (`read`, `wait`, `wait_writable`). The writer role, which a thread
+//!    may hold across `wait_writable`, is a flag, not a lock. (The reader
+//!    holds the read lock of `closed` through a delivery, in which it only
+//!    ever calls `try_write`.)
 //! 3. No thread blocks on a lock that a thread parked in the transport may
 //!    hold (there is none, by 2), nor waits for the writer role: a sender
 //!    that finds it taken queues and returns.
-//! 4. Only the reader leaves output queued without holding the role, and
-//!    it flushes that output before it stops; the Hangup is queued under
-//!    the read lock of `closed`, so before the reader's last flush.
+//! 4. Output left queued while nobody holds the role is the reader's to
+//!    write: what did not fit of its own results (it never waits for room
+//!    while it may still read), and the Hangup, which `disconnect` queues
+//!    under the read lock of `closed`, hence before the reader's last flush
+//!    (after its own `end`, which takes the write lock). Any other sender
+//!    that finds the role free takes it and writes everything.
 //!
 //! Sequence numbers: incoming calls are answered with the caller's seqno,
 //! blindly (LLVM's controller may reuse none, we check none). Our own calls
