@@ -422,7 +422,7 @@ fn a_controller_closing_its_read_end_mid_call_ends_the_executor_cleanly() {
 fn a_controller_that_stops_reading_and_falls_silent_still_sees_the_executor_exit() {
     // orc-executor reads on its main thread: when a result cannot be sent
     // and the controller sends nothing more, the end of the connection must
-    // wake that reader (its SpinWaker) rather than leave the process
+    // wake that reader (the transport's close) rather than leave the process
     // waiting for input that never comes. Our write end stays open
     // (Raw::wait keeps it) and silent.
     assert_result_lost_then_clean_exit(executor_whose_controller_stopped_reading(100_000));

@@ -26,6 +26,7 @@ use orc_executor::services::types::{
 use orc_executor::services::{ExecutorServices, names};
 use orc_executor::sys::{call_thread_spawner, host_process_info};
 use orc_executor::testing::{LiveResources, live_resources};
+use orc_executor::transport::FdTransport;
 use orc_executor::wire::{
     FrameReader, Message, Opcode, SetupInfo, WireControllerAccess, WireOptions,
 };
@@ -125,19 +126,20 @@ impl InProc {
             })
             .unwrap();
         let (ours, theirs) = UnixStream::pair().expect("a socket pair");
-        let (theirs_w, closer) = (theirs.try_clone().unwrap(), theirs.try_clone().unwrap());
+        let transport = FdTransport::from_unix_stream(theirs, Duration::ZERO).expect("a transport");
         let lost = Arc::new(Mutex::new(Vec::new()));
         let lost_log = lost.clone();
         let options = WireOptions {
             on_lost_result: Some(Arc::new(move |seqno| lost_log.lock().unwrap().push(seqno))),
-            close_transport: Some(Arc::new(move || {
-                let _ = closer.shutdown(std::net::Shutdown::Both);
-            })),
             ..WireOptions::default()
         };
         session
             .attach_with(bootstrap, |hooks| {
-                Ok(WireControllerAccess::new(hooks, theirs, theirs_w, options))
+                Ok(WireControllerAccess::new(
+                    hooks,
+                    Arc::new(transport),
+                    options,
+                ))
             })
             .expect("attach");
         let (tx, msgs) = mpsc::channel();

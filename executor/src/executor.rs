@@ -26,10 +26,10 @@ use crate::call::{self, entry_points};
 use crate::services::{ExecutorServices, ServiceOptions, names};
 use crate::sys;
 use crate::transport::ConnectionSpec;
-use crate::wire::{CloseFn, WireControllerAccess, WireOptions};
+use crate::wire::{WireControllerAccess, WireOptions};
 
 /// How long the reader polls for the next message before it blocks
-/// (`ORC_RT_SPIN_US` overrides it in the binary; see `transport::SpinWait`).
+/// (`ORC_RT_SPIN_US` overrides it in the binary; see `transport::FdTransport`).
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(100);
 
 /// Configures an [`Executor`].
@@ -134,36 +134,24 @@ impl ExecutorBuilder {
         let transport = connection
             .open(self.spin)
             .map_err(|message| Error::new(ErrorKind::Io, message))?;
-        // The reader runs on this thread (see `serve` below); when the
-        // session ends the connection itself, the waker gets it out of its
-        // wait.
-        let waker = transport.wait.waker();
-        let close = transport.close;
-        let close_transport: CloseFn = Arc::new(move || {
-            if let Some(close) = &close {
-                close();
-            }
-            waker.wake();
-        });
-        let wait = transport.wait;
         let options = WireOptions {
             // As LLVM's executor reports a result it could not send.
             on_lost_result: Some(Arc::new(|_seqno| {
                 eprintln!("SimpleRemoteEPCServer FD-transport disconnected");
             })),
-            close_transport: Some(close_transport),
             // This thread only waits for the end otherwise: a reader thread
-            // of its own would cost a thread and a wake-up per session.
+            // of its own would cost a thread and a wake-up per session. The
+            // transport polls for the next call briefly before blocking, and
+            // lets bulk writes stream from its descriptor into JIT memory.
             read_on_caller: true,
-            // Bulk writes go from the transport straight into JIT memory.
-            read_fd: Some(transport.read_fd),
-            // Poll for the next call briefly before blocking.
-            wait_for_input: Some(Arc::new(move || wait.wait())),
             ..WireOptions::default()
         };
-        let (reader, writer) = (transport.reader, transport.writer);
         let wire = session.attach_with(bootstrap, |hooks| {
-            Ok(WireControllerAccess::new(hooks, reader, writer, options))
+            Ok(WireControllerAccess::new(
+                hooks,
+                Arc::new(transport),
+                options,
+            ))
         })?;
         // Until the connection ends.
         wire.serve();

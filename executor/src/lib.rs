@@ -12,16 +12,27 @@
 //! - [`Executor`]: a builder that owns the services, the transport and the
 //!   session; the `orc-executor` binary only parses its command line.
 //! - [`testing`]: the few internals tests and fuzz oracles look at.
+//!
+//! Under `--cfg orc_rt_loom` only the protocol layer is built ([`wire`],
+//! and of [`transport`] the trait and the in-memory pair), on loom's
+//! primitives through `orc_rt::sync`: the loom models
+//! (`executor/tests/loom_*.rs`) run the real controller access.
 #![deny(unsafe_code)]
 
+#[cfg(not(orc_rt_loom))]
 #[allow(unsafe_code, reason = "calling JIT'd code at an ExecutorAddr")]
 pub mod call;
+#[cfg(not(orc_rt_loom))]
 mod executor;
+#[cfg(not(orc_rt_loom))]
 pub mod services;
+#[cfg(not(orc_rt_loom))]
 #[allow(unsafe_code, reason = "mmap/mprotect/dlopen: the OS boundary")]
 pub mod sys;
+#[cfg(not(orc_rt_loom))]
 pub mod testing;
 pub mod transport;
 pub mod wire;
 
+#[cfg(not(orc_rt_loom))]
 pub use executor::{DEFAULT_SPIN, Executor, ExecutorBuilder, publish_jit_dispatch};

@@ -1,7 +1,8 @@
 //! File descriptors handed to us on the command line.
 
-use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// Takes ownership of `fd`, which the process inherited (e.g. from
 /// `filedescs=R,W`). Fails if it is not an open descriptor. Marks it
@@ -47,25 +48,127 @@ fn grow_pipe(fd: RawFd) {
     }
 }
 
-/// Whether either descriptor has bytes to read (or its end of stream, or
-/// an error) within `timeout` (`None`: wait as long as it takes).
-pub(crate) fn poll_readable(
-    fds: [std::os::fd::BorrowedFd<'_>; 2],
-    timeout: Option<std::time::Duration>,
-) -> io::Result<bool> {
-    let entry = |fd: std::os::fd::BorrowedFd<'_>| libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let mut pfds = [entry(fds[0]), entry(fds[1])];
+/// Retries `f` while it fails with `EINTR`; `EAGAIN` becomes `Ok(0)`
+/// (nothing was transferred, the descriptor being non-blocking).
+fn nonblocking_io(mut f: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        let n = f();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => return Ok(0),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Whether `fd` is a socket.
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: fstat fills a zeroed stat for a borrowed, hence open, descriptor.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        libc::fstat(fd.as_raw_fd(), &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    }
+}
+
+/// Sets `O_NONBLOCK` on `fd` (its open file description).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a borrowed descriptor only change its
+    // status flags.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the concatenation of `bufs` to a socket without waiting
+/// (`MSG_DONTWAIT`) and without SIGPIPE (`MSG_NOSIGNAL`: a closed peer is an
+/// `EPIPE` error); `Ok(0)` when nothing fits.
+pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    nonblocking_io(|| {
+        if let [buf] = bufs {
+            // SAFETY: `buf` is valid for reads of its length for the call.
+            return unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+        }
+        // SAFETY: a zeroed msghdr is valid (no address, no control data).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // `IoSlice` is ABI-compatible with `iovec` on Unix; sendmsg only
+        // reads through the pointer.
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len().min(libc::c_int::MAX as usize) as _;
+        // SAFETY: `msg` points at `bufs`, valid for the call.
+        unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) }
+    })
+}
+
+/// Writes the concatenation of `bufs` to a non-blocking descriptor (a
+/// pipe); `Ok(0)` when nothing fits. The caller guards against SIGPIPE.
+pub(crate) fn write_nonblocking(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    nonblocking_io(|| {
+        if let [buf] = bufs {
+            // SAFETY: `buf` is valid for reads of its length for the call.
+            return unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+        }
+        let count = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix; writev
+        // only reads the buffers, valid for the call.
+        unsafe { libc::writev(fd.as_raw_fd(), bufs.as_ptr().cast(), count) }
+    })
+}
+
+/// Reads into `buf`, waiting if the descriptor blocks; retries `EINTR`.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of its length for the call.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Reads and drops whatever a non-blocking descriptor holds.
+pub(crate) fn drain(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 64];
+    while matches!(read(fd, &mut buf), Ok(n) if n == buf.len()) {}
+}
+
+/// Shuts a socket down in both directions (best effort): the peer sees the
+/// end of the stream, and a read blocked on it returns.
+pub(crate) fn shutdown(fd: BorrowedFd<'_>) {
+    // SAFETY: shutdown on a borrowed descriptor; an error (not a socket,
+    // not connected) leaves it as it was.
+    unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+}
+
+/// `poll(2)` on `fds` (entries with a negative descriptor are ignored) for
+/// up to `timeout` (`None`: as long as it takes). Returns how many entries
+/// have events; an interrupted poll returns 0, like a timeout.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
     let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
-    // SAFETY: two valid pollfds; the descriptors are borrowed, so they stay
-    // open for the call.
-    match unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout_ms) } {
-        n if n < 0 => Err(io::Error::last_os_error()),
-        0 => Ok(false),
-        _ => Ok(true),
+    // SAFETY: `fds` is a valid slice of pollfds for the call.
+    match unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) } {
+        n if n >= 0 => Ok(n as usize),
+        _ => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }
     }
 }
 

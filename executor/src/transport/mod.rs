@@ -1,24 +1,23 @@
 //! How the executor reaches its controller: the connection specs of
-//! `llvm-jitlink-executor` (`filedescs=R,W`, `listen=HOST:PORT`) and the
-//! byte streams they give, with what the wire protocol needs to know of
-//! them (the descriptor read from, how to shut a socket down, how to wait
-//! for input).
+//! `llvm-jitlink-executor` (`filedescs=R,W`, `listen=HOST:PORT`), the
+//! [`Transport`] the wire protocol runs over, and its implementations: the
+//! OS's descriptors ([`FdTransport`]) and an in-memory pair
+//! ([`memory_pair`], for tests and the loom models; the only part built
+//! under `--cfg orc_rt_loom`, with the trait).
 
-mod spin;
+#[cfg(not(orc_rt_loom))]
+mod fd;
+mod memory;
 mod stream;
 
 use std::fmt;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
 
-pub use spin::{SpinWait, SpinWaker};
+#[cfg(not(orc_rt_loom))]
+pub use fd::FdTransport;
+pub use memory::{MemoryTransport, memory_pair};
 pub use stream::{Readiness, Transport};
-
-use crate::wire::CloseFn;
 
 /// Where the controller is: a connection spec from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,86 +78,37 @@ impl FromStr for ConnectionSpec {
     }
 }
 
-/// An open connection to the controller (byte streams and what the wire
-/// options need of them).
-pub struct Connection {
-    /// Messages from the controller.
-    pub reader: Box<dyn Read + Send>,
-    /// Messages to the controller.
-    pub writer: Box<dyn Write + Send>,
-    /// The descriptor `reader` reads.
-    pub read_fd: RawFd,
-    /// Shuts a socket down (its reader and writer are clones of one
-    /// descriptor, so dropping the writer does not close it).
-    pub close: Option<CloseFn>,
-    /// Waits for input, polling first (see [`SpinWait`]).
-    pub wait: SpinWait,
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection")
-            .field("read_fd", &self.read_fd)
-            .finish_non_exhaustive()
-    }
-}
-
+#[cfg(not(orc_rt_loom))]
 impl ConnectionSpec {
     /// Opens the connection (accepting one controller for `listen=`);
-    /// `spin` is how long a reader polls for input before it blocks.
-    pub fn open(&self, spin: Duration) -> Result<Connection, String> {
+    /// `spin` is how long the reader polls for input before it blocks.
+    pub fn open(&self, spin: std::time::Duration) -> Result<FdTransport, String> {
         match self {
             ConnectionSpec::FileDescriptors { read, write } => {
                 let context = |e: std::io::Error| format!("{self}: {e}");
-                let reader = crate::sys::fd::adopt(*read).map_err(context)?;
-                let writer = if write == read {
-                    reader.try_clone().map_err(context)?
-                } else {
-                    crate::sys::fd::adopt(*write).map_err(context)?
-                };
-                let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
-                let wait = SpinWait::new(&reader, spin).map_err(context)?;
-                Ok(Connection {
-                    read_fd: reader.as_raw_fd(),
-                    reader: Box::new(reader),
-                    writer: Box::new(writer),
-                    close: None,
-                    wait,
-                })
+                let input = crate::sys::fd::adopt(*read).map_err(context)?;
+                if write == read {
+                    return FdTransport::from_socket(input, spin).map_err(context);
+                }
+                let output = crate::sys::fd::adopt(*write).map_err(context)?;
+                FdTransport::from_fds(input, output, spin).map_err(context)
             }
             ConnectionSpec::Listen(addr) => {
-                let listener =
-                    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                let listener = std::net::TcpListener::bind(addr)
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 let (stream, peer) = listener
                     .accept()
                     .map_err(|e| format!("accepting a connection on {addr}: {e}"))?;
                 tracing::debug!("controller connected from {peer}");
                 drop(listener);
-                let _ = stream.set_nodelay(true);
-                let clone = || {
-                    stream
-                        .try_clone()
-                        .map_err(|e| format!("cloning the connection: {e}"))
-                };
-                let (writer, closer) = (clone()?, clone()?);
-                let close: CloseFn = Arc::new(move || {
-                    let _ = closer.shutdown(std::net::Shutdown::Both);
-                });
-                let wait = SpinWait::new(&stream, spin)
-                    .map_err(|e| format!("cloning the connection: {e}"))?;
-                Ok(Connection {
-                    read_fd: stream.as_raw_fd(),
-                    reader: Box::new(stream),
-                    writer: Box::new(writer),
-                    close: Some(close),
-                    wait,
-                })
+                FdTransport::from_tcp_stream(stream, spin)
+                    .map_err(|e| format!("setting up the connection: {e}"))
             }
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(orc_rt_loom)))]
 mod tests {
     use super::ConnectionSpec;
 

@@ -15,7 +15,7 @@
 //! in-memory pair (tests, loom models), and the simulation's scheduled pipe
 //! (`orc-sim`), which parks a simulated thread where these methods wait.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 
 /// What [`Transport::wait`] found ready (both may be false: a wake-up or a
@@ -39,6 +39,17 @@ pub trait Transport: Send + Sync + 'static {
     /// `buf.len()`, `Ok(0)` when nothing fits. A peer that closed its end is
     /// an error of kind `BrokenPipe` (never a signal).
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// [`try_write`](Self::try_write) of the concatenation of `bufs` (a
+    /// header and a large payload in one system call). The default writes
+    /// the first non-empty buffer only, which callers must accept: they
+    /// loop on what was written.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(buf) => self.try_write(buf),
+            None => Ok(0),
+        }
+    }
 
     /// Waits until some output fits (for a writer that may block), or the
     /// peer closed its end (then `try_write` fails).

@@ -1,20 +1,72 @@
 //! The controller access that speaks LLVM 22's SimpleRemoteEPC protocol
-//! over a byte-stream pair (the executor side of upstream
+//! over a [`Transport`] (the executor side of upstream
 //! `SimpleRemoteEPCServer`).
 //!
-//! Threads: one reader thread per connection reads frames and hands them to
-//! the session (calls are dispatched, results complete pending calls).
-//! Writers are whoever has something to send (dispatcher workers sending
-//! results, JIT'd code calling the controller); one lock per frame keeps
-//! messages whole.
+//! Threads: one reader per connection (a thread of its own, or the owner's
+//! with [`WireOptions::read_on_caller`]) reads frames and hands them to the
+//! session (calls are dispatched, results complete pending calls). Writers
+//! are whoever has something to send: the reader itself (results of quick
+//! calls it runs inline), call threads sending results, JIT'd code calling
+//! the controller, `disconnect` (the Hangup).
 //!
-//! Corking: results the reader thread produces itself (inline calls) while
-//! the next message is already complete in its input buffer are held back
-//! and written together, before the reader next has to wait for input (or
-//! with the next write from any thread, which keeps the order). A
-//! pipelining controller then gets one write, and one wake-up, per batch
-//! instead of per result; a controller waiting for one answer gets it
-//! before the reader waits again.
+//! Output: one queue of encoded frames under a short lock, plus a *writer
+//! role*. A sender appends its frame; if nobody holds the role it takes it
+//! and writes with [`Transport::try_write`] **outside the lock** (with
+//! nothing queued, straight from its own buffer: the common path of a
+//! small result is one non-blocking write, no copy, no hand-off). What does
+//! not fit stays queued. Then a thread that may block (a call thread, a
+//! JIT'd thread) waits for room ([`Transport::wait_writable`]), holding the
+//! role but no lock, and writes on until the queue is empty (including what
+//! others queued meanwhile: a sender that finds the role taken just
+//! queues). The reader never waits for output: it leaves the rest queued,
+//! releases the role, and goes on reading; it flushes when
+//! [`Transport::wait`] says output fits. So a controller that does not read
+//! while it writes never stops us reading (issue 14, class 7), and no lock
+//! is ever held across a wait.
+//!
+//! Corking: results the reader produces while the next message is already
+//! complete in its input buffer are only queued, and written together
+//! before the reader next waits (or by any other thread's next write, which
+//! keeps the order). A pipelining controller then gets one write, and one
+//! wake-up, per batch instead of per result; a controller waiting for one
+//! answer gets it before the reader waits again.
+//!
+//! Ending: whichever thread sees the end first (end of stream, a Hangup,
+//! a protocol or I/O error, a failed write, `disconnect`) decides it once
+//! (`end`): nothing more is delivered, our pending calls are failed, new
+//! ones refused. The session is told once the controller's calls still
+//! running have finished (their results still go out), except after
+//! `disconnect`, which tells it at once. `disconnect` queues the Hangup
+//! behind everything queued and seals the queue in one critical section:
+//! nothing follows the Hangup (a later result is reported lost), and
+//! `disconnect` returns without writing: the role holder or the reader
+//! writes it. Once the queue is sealed and written the transport is
+//! closed. After the end the reader reads and drops the controller's input
+//! (a controller blocked on its writes must not wait for us) until the end
+//! of the stream or our close, flushing what we owe; once input is over it
+//! writes what is left, waiting for room if need be. A failed write ends
+//! the connection (orderly if the controller closed its end) and reports
+//! every queued result lost.
+//!
+//! Invariants (the simulation runs this code under a deterministic
+//! scheduler that parks a simulated thread inside `read`, `wait` and
+//! `wait_writable`; the loom models `executor/tests/loom_wire_*.rs` run it
+//! on loom's primitives):
+//! 1. With [`WireOptions::read_on_caller`] no thread is ever spawned.
+//! 2. No lock is held across a call into the transport that may wait
+//!    (`read`, `wait`, `wait_writable`). The writer role, which a thread
+//!    may hold across `wait_writable`, is a flag, not a lock. (The reader
+//!    holds the read lock of `closed` through a delivery, in which it only
+//!    ever calls `try_write`.)
+//! 3. No thread blocks on a lock that a thread parked in the transport may
+//!    hold (there is none, by 2), nor waits for the writer role: a sender
+//!    that finds it taken queues and returns.
+//! 4. Output left queued while nobody holds the role is the reader's to
+//!    write: what did not fit of its own results (it never waits for room
+//!    while it may still read), and the Hangup, which `disconnect` queues
+//!    under the read lock of `closed`, hence before the reader's last flush
+//!    (after its own `end`, which takes the write lock). Any other sender
+//!    that finds the role free takes it and writes everything.
 //!
 //! Sequence numbers: incoming calls are answered with the caller's seqno,
 //! blindly (LLVM's controller may reuse none, we check none). Our own calls
@@ -22,90 +74,40 @@
 //! Hangup; LLVM 22's executor starts at 0, which the controller does not
 //! care about).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::io::{BufReader, Read, Write};
-use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use std::io::{self, BufRead, BufReader, IoSlice, Read};
 use std::sync::{Arc, Weak};
 
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 use orc_rt::error::{Error, ErrorKind};
 use orc_rt::session::SessionHooks;
-use orc_rt::sync::{Mutex, RwLock, lock, read, write};
+use orc_rt::sync::atomic::{AtomicBool, Ordering};
+use orc_rt::sync::{Mutex, MutexGuard, RwLock, lock, read, write};
 use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 
-use super::frame::{Header, WireError, complete_message_at_start};
+use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start};
 use super::stream::{PayloadSource, STREAM_THRESHOLD};
-use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo, write_message};
+use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
+use crate::transport::Transport;
 
-type BoxedReader = Box<dyn Read + Send>;
-type BoxedWriter = Box<dyn Write + Send>;
-/// The reader thread's framing over its buffered stream.
-type Frames = FrameReader<BufReader<BoxedReader>>;
+/// The reader's side of the transport, as a byte stream.
+pub(crate) struct TransportReader(Arc<dyn Transport>);
+
+impl Read for TransportReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// The reader's buffered input.
+pub(crate) type Input = BufReader<TransportReader>;
+/// The reader thread's framing over its buffered input.
+type Frames = FrameReader<Input>;
 
 /// Corked bytes beyond which they are written at once.
-const CORK_LIMIT: usize = 64 * 1024;
-
-/// The write side: the stream (gone once the connection closed) and the
-/// frames corked for it.
-struct Outgoing {
-    stream: Option<BoxedWriter>,
-    corked: Vec<u8>,
-    /// The seqnos of the Results among the corked frames.
-    corked_results: Vec<u64>,
-    /// Corked Results whose write failed, for the caller to report lost.
-    unsent_results: Vec<u64>,
-}
-
-impl Outgoing {
-    /// Writes the corked frames, if any.
-    fn flush_corked(&mut self) -> std::io::Result<()> {
-        if self.corked.is_empty() {
-            return Ok(());
-        }
-        let result = match self.stream.as_mut() {
-            Some(w) => crate::sys::signals::without_sigpipe(|| {
-                w.write_all(&self.corked)?;
-                w.flush()
-            }),
-            None => Ok(()),
-        };
-        self.corked.clear();
-        if result.is_err() {
-            self.unsent_results.append(&mut self.corked_results);
-        }
-        self.corked_results.clear();
-        result
-    }
-
-    /// Writes one frame behind the corked ones, or corks it too when
-    /// `cork` allows and it fits.
-    fn send(&mut self, header: Header, payload: &[u8], cork: bool) -> std::io::Result<()> {
-        let fits = self.corked.len() + HEADER_SIZE + payload.len() <= CORK_LIMIT;
-        if fits && (cork || !self.corked.is_empty()) {
-            self.corked.extend_from_slice(&header.encode());
-            self.corked.extend_from_slice(payload);
-            if !cork {
-                // The caller reports this frame's failure itself.
-                return self.flush_corked();
-            }
-            if header.opcode == Opcode::Result {
-                self.corked_results.push(header.seqno);
-            }
-            return Ok(());
-        }
-        self.flush_corked()?;
-        match self.stream.as_mut() {
-            Some(w) => crate::sys::signals::without_sigpipe(|| {
-                write_message(w.as_mut(), header.opcode, header.seqno, header.tag, payload)
-            }),
-            None => Ok(()),
-        }
-    }
-}
+const CORK_LIMIT: u64 = 64 * 1024;
 
 /// Called with the seqno of a result that could not be sent because the
 /// controller had already gone.
@@ -124,34 +126,14 @@ pub struct WireOptions {
     /// then starts nothing and the owner calls
     /// [`WireControllerAccess::serve`], which returns when the connection
     /// ends. Saves a thread and a wake-up per session (orc-executor, whose
-    /// main thread only waits). The owner must make a blocked read return
-    /// when the session ends the connection itself (`close_transport`).
+    /// main thread only waits). No thread is spawned at all then.
     pub read_on_caller: bool,
     /// Told about each result dropped because the controller had closed the
-    /// connection (LLVM's executor prints "SimpleRemoteEPCServer
-    /// FD-transport disconnected" then; the executor binary does too).
+    /// connection or the session had ended it (LLVM's executor prints
+    /// "SimpleRemoteEPCServer FD-transport disconnected" then; the executor
+    /// binary does too).
     pub on_lost_result: Option<LostResultFn>,
-    /// Shuts the transport down when the connection ends, after our write
-    /// side is dropped: needed for sockets, whose reader and writer are
-    /// clones of one descriptor (`shutdown(2)` also wakes the reader thread).
-    /// Pipes need nothing: dropping the writer closes it.
-    pub close_transport: Option<CloseFn>,
-    /// Called by the reader thread before a read that may have to wait (no
-    /// whole message buffered), after the corked results went out: the
-    /// executor polls its descriptor briefly there ([`super::SpinWait`]).
-    pub wait_for_input: Option<WaitFn>,
-    /// The descriptor the reader reads from, if it is one (a pipe or a
-    /// socket): a wrapper function that streams its arguments
-    /// (`WrapperEntry::with_streamed_args`) reads its payload from it
-    /// directly.
-    pub read_fd: Option<RawFd>,
 }
-
-/// See [`WireOptions::wait_for_input`].
-pub type WaitFn = Arc<dyn Fn() + Send + Sync>;
-
-/// Shuts a transport down (see [`WireOptions::close_transport`]).
-pub type CloseFn = Arc<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for WireOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,9 +142,6 @@ impl fmt::Debug for WireOptions {
             .field("reader_thread_name", &self.reader_thread_name)
             .field("read_on_caller", &self.read_on_caller)
             .field("on_lost_result", &self.on_lost_result.is_some())
-            .field("close_transport", &self.close_transport.is_some())
-            .field("wait_for_input", &self.wait_for_input.is_some())
-            .field("read_fd", &self.read_fd)
             .finish()
     }
 }
@@ -174,9 +153,6 @@ impl Default for WireOptions {
             reader_thread_name: "orc-rt-wire-reader".into(),
             read_on_caller: false,
             on_lost_result: None,
-            close_transport: None,
-            wait_for_input: None,
-            read_fd: None,
         }
     }
 }
@@ -196,8 +172,67 @@ struct CallState {
     /// A thread is failing the pending calls (7.5: all of them before the
     /// session is told): `finish` leaves the telling to that thread.
     draining: bool,
-    /// `finish` was asked for during the drain.
+    /// `finish` was asked for during the drain, or by a `disconnect` inside
+    /// a delivery (the reader tells the session once it returned).
     finish_requested: bool,
+}
+
+/// The output queue (see the module docs). Bytes are counted as stream
+/// offsets: `queued` were accepted, `written` went out.
+struct Output {
+    /// Queued bytes, in order: `head[head_pos..]`, then `tail`. The role
+    /// holder takes `head` out while it writes it; senders append to
+    /// `tail`. The two buffers swap, so their memory is reused.
+    head: Vec<u8>,
+    head_pos: usize,
+    tail: Vec<u8>,
+    queued: u64,
+    written: u64,
+    /// The Results not completely written: (offset of their end, seqno).
+    results: VecDeque<(u64, u64)>,
+    /// A thread holds the writer role (it writes outside this lock).
+    writing: bool,
+    /// Nothing more is accepted: the Hangup is queued, the connection
+    /// finished, or a write failed.
+    sealed: bool,
+    /// Close the transport once everything queued is written.
+    close_when_written: bool,
+    /// The transport is closed (by us).
+    closed: bool,
+}
+
+impl Output {
+    fn pending(&self) -> u64 {
+        self.queued - self.written
+    }
+
+    /// Forgets the Results now written.
+    fn settle(&mut self) {
+        while let Some(&(end, _)) = self.results.front() {
+            if end > self.written {
+                break;
+            }
+            self.results.pop_front();
+        }
+    }
+}
+
+/// What a writer does when output does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Waits for room: a thread that may block.
+    Wait,
+    /// Leaves the rest queued for the reader: the reader itself.
+    Leave,
+}
+
+/// What the reader is doing with input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Delivering messages: stop waiting once the connection ends.
+    Deliver,
+    /// The connection ended: reading only to drop input.
+    Discard,
 }
 
 /// A [`ControllerAccess`] over LLVM 22's wire protocol.
@@ -205,12 +240,17 @@ pub struct WireControllerAccess {
     hooks: SessionHooks,
     me: Weak<WireControllerAccess>,
     options: WireOptions,
-    reader: Mutex<Option<BoxedReader>>,
-    writer: Mutex<Outgoing>,
+    transport: Arc<dyn Transport>,
+    /// The reader was started (`connect` or `serve`).
+    reader_started: AtomicBool,
+    output: Mutex<Output>,
     /// Set by the reader thread while the next message is complete in its
     /// buffer: results it produces meanwhile may be corked.
     next_message_buffered: AtomicBool,
     calls: Mutex<CallState>,
+    /// `calls.disconnecting`, readable without the lock (the reader looks
+    /// after every message and every wait).
+    ending: AtomicBool,
     /// `true` once the connection started ending: nothing more is delivered
     /// to the session. Deliveries happen under the read lock, so none can
     /// follow the switch.
@@ -222,6 +262,7 @@ impl fmt::Debug for WireControllerAccess {
         f.debug_struct("WireControllerAccess")
             .field("closed", &*read(&self.closed))
             .field("pending", &lock(&self.calls).pending.len())
+            .field("queued", &lock(&self.output).pending())
             .finish()
     }
 }
@@ -230,26 +271,64 @@ fn protocol(message: String) -> Error {
     Error::new(ErrorKind::Protocol, message)
 }
 
+/// The end a failed write means: the controller closing its end is an
+/// orderly end (it does that with calls outstanding when a link fails),
+/// anything else an error.
+fn end_after(e: Error) -> Result<(), Error> {
+    if e.kind() == ErrorKind::Detached {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Writes what fits of one frame (`header`, then `payload`) from its byte
+/// `done` on: small frames as one buffer, large ones vectored.
+fn try_write_frame(
+    transport: &dyn Transport,
+    header: &[u8; HEADER_SIZE],
+    payload: &[u8],
+    done: usize,
+) -> io::Result<usize> {
+    if done >= HEADER_SIZE {
+        return transport.try_write(&payload[done - HEADER_SIZE..]);
+    }
+    if payload.len() <= COALESCE_LIMIT {
+        let mut frame = [0u8; HEADER_SIZE + COALESCE_LIMIT];
+        frame[..HEADER_SIZE].copy_from_slice(header);
+        frame[HEADER_SIZE..HEADER_SIZE + payload.len()].copy_from_slice(payload);
+        transport.try_write(&frame[done..HEADER_SIZE + payload.len()])
+    } else {
+        transport.try_write_vectored(&[IoSlice::new(&header[done..]), IoSlice::new(payload)])
+    }
+}
+
 impl WireControllerAccess {
-    /// A controller access reading messages from `reader` and writing to
-    /// `writer`, reporting to the session through `hooks`. Nothing happens
-    /// until the session calls `connect`.
+    /// A controller access speaking to the controller through `transport`,
+    /// reporting to the session through `hooks`. Nothing happens until the
+    /// session calls `connect`.
     pub fn new(
         hooks: SessionHooks,
-        reader: impl Read + Send + 'static,
-        writer: impl Write + Send + 'static,
+        transport: Arc<dyn Transport>,
         options: WireOptions,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| WireControllerAccess {
             hooks,
             me: me.clone(),
             options,
-            reader: Mutex::new(Some(Box::new(reader))),
-            writer: Mutex::new(Outgoing {
-                stream: Some(Box::new(writer)),
-                corked: Vec::new(),
-                corked_results: Vec::new(),
-                unsent_results: Vec::new(),
+            transport,
+            reader_started: AtomicBool::new(false),
+            output: Mutex::new(Output {
+                head: Vec::new(),
+                head_pos: 0,
+                tail: Vec::new(),
+                queued: 0,
+                written: 0,
+                results: VecDeque::new(),
+                writing: false,
+                sealed: false,
+                close_when_written: false,
+                closed: false,
             }),
             next_message_buffered: AtomicBool::new(false),
             calls: Mutex::new(CallState {
@@ -262,6 +341,7 @@ impl WireControllerAccess {
                 draining: false,
                 finish_requested: false,
             }),
+            ending: AtomicBool::new(false),
             closed: RwLock::new(false),
         })
     }
@@ -269,19 +349,33 @@ impl WireControllerAccess {
     /// Reads and delivers messages on this thread until the connection
     /// ends, with [`WireOptions::read_on_caller`] (after the session
     /// connected this access); returns at once otherwise, or if called
-    /// again.
+    /// again. Returns once input is over (the end of the stream, or our
+    /// close after the Hangup) and what the reader owed the controller is
+    /// written; the session may be told of the end later (a call still
+    /// running).
     pub fn serve(self: &Arc<Self>) {
-        if !self.options.read_on_caller {
+        if !self.options.read_on_caller || self.reader_started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let reader = lock(&self.reader).take();
-        if let Some(reader) = reader {
-            self.clone().reader_loop(reader);
-        }
+        self.clone().reader_loop();
     }
 
-    /// Sends one message. A controller that closed its end gives an
-    /// [`ErrorKind::Detached`] error; other failures are [`ErrorKind::Io`].
+    /// Our calls still waiting for a result.
+    pub fn pending_calls(&self) -> usize {
+        lock(&self.calls).pending.len()
+    }
+
+    /// Whether this thread is the reader, inside a delivery of this access.
+    fn delivering_here(&self) -> bool {
+        DELIVERING.with(|d| d.get()) == self as *const Self as usize
+    }
+
+    /// Sends one message: queued behind what is queued, written now if
+    /// nobody else is writing (see the module docs). A refused Result (the
+    /// queue is sealed) and the queued Results of a failed write are
+    /// reported lost here. Errors: [`ErrorKind::Detached`] when the queue
+    /// is sealed or the controller closed its end; [`ErrorKind::Io`] for
+    /// other write failures.
     fn send(
         &self,
         opcode: Opcode,
@@ -289,8 +383,30 @@ impl WireControllerAccess {
         tag: ExecutorAddr,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let mut out = lock(&self.writer);
-        if out.stream.is_none() {
+        let reader = self.delivering_here();
+        // Injected bug (loom model `loom_wire_stall`): the reader waits for
+        // room to write its own results, so it stops reading while the
+        // controller is not reading (issue 14, class 7).
+        let mode = if reader && !cfg!(orc_rt_loom_bug = "wire_reader_waits_for_writer") {
+            Mode::Leave
+        } else {
+            Mode::Wait
+        };
+        let cork = reader && self.next_message_buffered.load(Ordering::Relaxed);
+        let header = Header {
+            opcode,
+            seqno,
+            tag,
+            payload_len: payload.len() as u64,
+        }
+        .encode();
+        let len = (HEADER_SIZE + payload.len()) as u64;
+        let mut out = lock(&self.output);
+        if out.sealed {
+            drop(out);
+            if opcode == Opcode::Result {
+                self.report_lost_result(seqno);
+            }
             return Err(Error::new(ErrorKind::Detached, "the connection is closed"));
         }
         tracing::debug!(
@@ -299,46 +415,209 @@ impl WireControllerAccess {
             tag.value(),
             payload.len()
         );
-        let header = Header {
-            opcode,
-            seqno,
-            tag,
-            payload_len: payload.len() as u64,
-        };
-        let result = out.send(header, payload, self.may_cork());
-        let unsent = std::mem::take(&mut out.unsent_results);
+        if opcode == Opcode::Result {
+            let end = out.queued + len;
+            out.results.push_back((end, seqno));
+        }
+        if out.writing || cork || out.pending() > 0 {
+            out.tail.extend_from_slice(&header);
+            out.tail.extend_from_slice(payload);
+            out.queued += len;
+            if out.writing || (cork && out.pending() <= CORK_LIMIT) {
+                return Ok(());
+            }
+            out.writing = true;
+            return self.drain(out, mode);
+        }
+        // Nothing queued, nobody writing: straight from `payload`.
+        out.writing = true;
+        out.queued += len;
         drop(out);
-        result.map_err(|e| self.write_error(e, unsent))
+        let mut done = 0;
+        while done < len as usize {
+            let result = try_write_frame(&*self.transport, &header, payload, done);
+            let n = match result {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let mut out = lock(&self.output);
+                    out.written += done as u64;
+                    return Err(self.write_failed(out, e));
+                }
+            };
+            done += n;
+            if done == len as usize {
+                break;
+            }
+            // It did not all fit.
+            match mode {
+                Mode::Wait => {
+                    if let Err(e) = self.transport.wait_writable() {
+                        let mut out = lock(&self.output);
+                        out.written += done as u64;
+                        return Err(self.write_failed(out, e));
+                    }
+                }
+                Mode::Leave => {
+                    // The rest goes first: the queue was empty when this
+                    // thread took the role, and others only append.
+                    let mut out = lock(&self.output);
+                    out.written += done as u64;
+                    out.head.clear();
+                    out.head_pos = 0;
+                    if done < HEADER_SIZE {
+                        out.head.extend_from_slice(&header[done..]);
+                        out.head.extend_from_slice(payload);
+                    } else {
+                        out.head.extend_from_slice(&payload[done - HEADER_SIZE..]);
+                    }
+                    out.settle();
+                    out.writing = false;
+                    return Ok(());
+                }
+            }
+        }
+        let mut out = lock(&self.output);
+        out.written += len;
+        out.settle();
+        // Then what others queued meanwhile.
+        self.drain(out, mode)
     }
 
-    /// Writes the corked frames (before the reader may wait for input).
-    fn flush_corked(&self) -> Result<(), Error> {
-        let mut out = lock(&self.writer);
-        let result = out.flush_corked();
-        let unsent = std::mem::take(&mut out.unsent_results);
-        drop(out);
-        result.map_err(|e| self.write_error(e, unsent))
+    /// Writes the queue, holding the writer role (`out.writing`), until it
+    /// is empty (then closes the transport if that is due) or, in
+    /// [`Mode::Leave`], until it does not fit; releases the role.
+    fn drain<'a>(&'a self, mut out: MutexGuard<'a, Output>, mode: Mode) -> Result<(), Error> {
+        debug_assert!(out.writing, "draining without the writer role");
+        loop {
+            if out.head_pos == out.head.len() {
+                if out.tail.is_empty() {
+                    out.writing = false;
+                    let close = out.close_when_written && !out.closed;
+                    out.closed |= close;
+                    drop(out);
+                    if close {
+                        self.transport.close();
+                    }
+                    return Ok(());
+                }
+                let o = &mut *out;
+                std::mem::swap(&mut o.head, &mut o.tail);
+                o.tail.clear();
+                o.head_pos = 0;
+            }
+            let chunk = std::mem::take(&mut out.head);
+            let at = out.head_pos;
+            drop(out);
+            let result = self.transport.try_write(&chunk[at..]);
+            out = lock(&self.output);
+            out.head = chunk;
+            match result {
+                Ok(n) => {
+                    out.head_pos += n;
+                    out.written += n as u64;
+                    out.settle();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.write_failed(out, e)),
+            }
+            if out.head_pos < out.head.len() {
+                // It did not all fit.
+                match mode {
+                    Mode::Wait => {
+                        drop(out);
+                        let waited = self.transport.wait_writable();
+                        out = lock(&self.output);
+                        if let Err(e) = waited {
+                            return Err(self.write_failed(out, e));
+                        }
+                    }
+                    Mode::Leave => {
+                        out.writing = false;
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
-    /// The error for a failed write: [`ErrorKind::Detached`] when the
-    /// controller closed its end, whose corked results `unsent` are then
-    /// reported lost like any other result sent too late.
-    fn write_error(&self, e: std::io::Error, unsent: Vec<u64>) -> Error {
+    /// Writes what is queued if nobody else is (see [`Self::drain`]).
+    fn flush(&self, mode: Mode) -> Result<(), Error> {
+        let mut out = lock(&self.output);
+        if out.writing || out.pending() == 0 {
+            return Ok(());
+        }
+        out.writing = true;
+        self.drain(out, mode)
+    }
+
+    /// A write failed (the role holder's): nothing more is written or
+    /// accepted, and every Result not completely written is reported lost.
+    /// The error for it: [`ErrorKind::Detached`] when the controller closed
+    /// its end.
+    fn write_failed(&self, mut out: MutexGuard<'_, Output>, e: io::Error) -> Error {
+        out.writing = false;
+        out.sealed = true;
+        out.head.clear();
+        out.head_pos = 0;
+        out.tail.clear();
+        out.written = out.queued;
+        let lost: Vec<u64> = out.results.drain(..).map(|(_, seqno)| seqno).collect();
+        drop(out);
+        for seqno in lost {
+            self.report_lost_result(seqno);
+        }
         use std::io::ErrorKind as K;
         if matches!(
             e.kind(),
             K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
         ) {
-            for seqno in unsent {
-                self.report_lost_result(seqno);
-            }
             Error::with_source(ErrorKind::Detached, e)
         } else {
             Error::io("writing a message to the controller", e)
         }
     }
 
-    /// A result that could not be sent because the controller is gone.
+    /// Queues the Hangup (SPS success, `00`) behind everything queued and
+    /// seals the queue, unless it is sealed already; wakes the reader,
+    /// which writes it if nobody else is writing.
+    fn queue_hangup(&self) {
+        let mut out = lock(&self.output);
+        if out.sealed {
+            return;
+        }
+        tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
+        let hangup = Header {
+            opcode: Opcode::Hangup,
+            seqno: 0,
+            tag: ExecutorAddr::NULL,
+            payload_len: 1,
+        };
+        out.tail.extend_from_slice(&hangup.encode());
+        out.tail.push(0);
+        out.queued += HEADER_SIZE as u64 + 1;
+        out.sealed = true;
+        drop(out);
+        self.transport.wake();
+    }
+
+    /// Seals the queue and closes the transport once it is written: now if
+    /// it is, else by the role holder when done, or by the reader (woken by
+    /// `end`) when it flushed.
+    fn close_output(&self) {
+        let mut out = lock(&self.output);
+        out.sealed = true;
+        out.close_when_written = true;
+        let close = !out.writing && out.pending() == 0 && !out.closed;
+        out.closed |= close;
+        drop(out);
+        if close {
+            self.transport.close();
+        }
+    }
+
+    /// A result that could not be sent because the controller is gone (or
+    /// the session ended the connection).
     fn report_lost_result(&self, seqno: u64) {
         tracing::debug!(target: "orc_executor::wire", "result seq={seqno} dropped: the controller is gone");
         if let Some(f) = &self.options.on_lost_result {
@@ -346,29 +625,25 @@ impl WireControllerAccess {
         }
     }
 
-    /// Ends the connection after a failed send: the controller closing its
-    /// end is an orderly end (it does that with calls outstanding when a link
-    /// fails), anything else an error.
+    /// Ends the connection after a failed send (see [`end_after`]).
     fn end_after_send_error(&self, e: Error) {
-        if e.kind() == ErrorKind::Detached {
-            self.end(Ok(()));
-        } else {
-            self.end(Err(e));
-        }
+        self.end(end_after(e));
     }
 
     /// The connection is ending (end of stream, Hangup, a protocol or I/O
-    /// error): deliver nothing more, fail our pending calls, refuse new
-    /// ones. The session is told once the controller's calls still running
-    /// have finished, as LLVM's executor drains its dispatcher first: their
-    /// results are still sent (or reported lost), and JIT'd code they run
-    /// that waits for the controller gets "disconnected" now.
+    /// error, a failed write, `disconnect`): deliver nothing more, fail our
+    /// pending calls, refuse new ones. The session is told once the
+    /// controller's calls still running have finished, as LLVM's executor
+    /// drains its dispatcher first: their results are still sent (or
+    /// reported lost), and JIT'd code they run that waits for the
+    /// controller gets "disconnected" now.
     fn end(&self, result: Result<(), Error>) {
         // On the reader thread inside `deliver` (an inline call whose Result
         // could not be sent), this thread holds the read lock: taking the
         // write lock would deadlock. `disconnecting` (below) stops the reader
-        // loop right after this delivery instead.
-        let delivering = DELIVERING.with(|d| d.get()) == self as *const Self as usize;
+        // loop right after this delivery instead, and the loop's own `end`
+        // then takes the write lock.
+        let delivering = self.delivering_here();
         if !delivering {
             *write(&self.closed) = true;
         }
@@ -381,13 +656,25 @@ impl WireControllerAccess {
                 Ok(()) => tracing::debug!(target: "orc_executor::wire", "connection ended"),
                 Err(e) => tracing::debug!(target: "orc_executor::wire", "connection ended: {e}"),
             }
-            calls.disconnecting = true;
             calls.ending = Some(result);
             calls.draining = true;
             let pending: Vec<ControllerCallReturn> =
                 calls.pending.drain().map(|(_, ret)| ret).collect();
+            if cfg!(orc_rt_loom_bug = "wire_drain_skips_pending") {
+                // Injected bug (loom model `loom_wire_drain`): new calls are
+                // refused only after the pending ones were taken, in a
+                // second critical section: a call registered in between is
+                // never failed (spec 7.5).
+                drop(calls);
+                lock(&self.calls).disconnecting = true;
+            } else {
+                calls.disconnecting = true;
+            }
             pending
         };
+        self.ending.store(true, Ordering::Release);
+        // The reader stops delivering (or flushes, or notices our close).
+        self.transport.wake();
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }
@@ -409,7 +696,8 @@ impl WireControllerAccess {
     }
 
     /// Tells the session, once, and never while another thread is still
-    /// failing the pending calls: that thread tells it when done.
+    /// failing the pending calls: that thread tells it when done. Our
+    /// output is sealed first, and the transport closed once it is written.
     fn finish(&self) {
         let result = {
             let mut calls = lock(&self.calls);
@@ -423,75 +711,8 @@ impl WireControllerAccess {
             calls.notified = true;
             calls.ending.take().unwrap_or(Ok(()))
         };
-        // Close our write side: the controller sees end of stream.
-        let _ = self.flush_corked();
-        drop(lock(&self.writer).stream.take());
-        if let Some(close) = &self.options.close_transport {
-            close();
-        }
+        self.close_output();
         self.hooks.notify_disconnected(result);
-    }
-
-    fn reader_loop(self: Arc<Self>, reader: BoxedReader) {
-        // This thread answers quick calls itself: keep SIGPIPE blocked for
-        // its writes once, rather than around each one.
-        crate::sys::signals::block_sigpipe_for_this_thread();
-        // Buffered: one read syscall usually brings a whole message, header
-        // and payload, or several.
-        let reader = BufReader::with_capacity(64 * 1024, reader);
-        let mut frames =
-            FrameReader::new(reader).with_max_message_size(self.options.max_message_size);
-        // Whether the next message is already whole in the buffer.
-        let mut next_buffered = false;
-        let result = loop {
-            if !next_buffered {
-                // Reading may wait: send what was corked first.
-                if let Err(e) = self.flush_corked() {
-                    break if e.kind() == ErrorKind::Detached {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    };
-                }
-                if let Some(wait) = &self.options.wait_for_input {
-                    wait();
-                }
-                // The session may have ended the connection meanwhile (its
-                // `close_transport` wakes a waiting `wait_for_input`).
-                if lock(&self.calls).disconnecting {
-                    break Ok(());
-                }
-            }
-            let msg = match self.read_message(&mut frames) {
-                Ok(Some(msg)) => msg,
-                // End of stream at a message boundary: LLVM 22's controller
-                // ends every session this way (it never sends Hangup).
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(Error::from(e)),
-            };
-            tracing::debug!(
-                target: "orc_executor::wire",
-                "C->E {} seq={} tag={:#x} payload={} bytes",
-                msg.opcode,
-                msg.seqno,
-                msg.tag.value(),
-                msg.payload.bytes().len()
-            );
-            next_buffered = complete_message_at_start(frames.get_mut().buffer());
-            self.next_message_buffered
-                .store(next_buffered, Ordering::Relaxed);
-            match self.deliver(msg) {
-                // The delivery may have ended the connection (its result
-                // could not be sent): stop rather than wait for input.
-                Ok(true) if lock(&self.calls).disconnecting => break Ok(()),
-                Ok(true) => {}
-                Ok(false) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        self.next_message_buffered.store(false, Ordering::Relaxed);
-        self.end(result);
-        self.finish_if_due();
     }
 
     /// Tells the session if the connection has ended and no call is still
@@ -510,12 +731,115 @@ impl WireControllerAccess {
         }
     }
 
-    /// Whether a frame sent now may be corked: the reader thread is
-    /// delivering a message and the next one is already buffered, so the
-    /// reader flushes before it can wait.
-    fn may_cork(&self) -> bool {
-        DELIVERING.with(|d| d.get()) == self as *const Self as usize
-            && self.next_message_buffered.load(Ordering::Relaxed)
+    /// Waits until input is ready, writing queued output whenever it fits
+    /// meanwhile. `Ok(false)`: stop reading, because the transport is
+    /// closed or (while delivering) the connection is ending. An error: a
+    /// failed write (while delivering; when discarding, the end is decided
+    /// already and the reader reads on) or a failed wait.
+    fn wait_for_input(&self, phase: Phase) -> Result<bool, Error> {
+        loop {
+            match self.flush(Mode::Leave) {
+                Err(e) if phase == Phase::Deliver => return Err(e),
+                _ => {}
+            }
+            let output_pending = {
+                let out = lock(&self.output);
+                if out.closed {
+                    return Ok(false);
+                }
+                out.pending() > 0 && !out.writing
+            };
+            if phase == Phase::Deliver && self.ending.load(Ordering::Acquire) {
+                return Ok(false);
+            }
+            let ready = self
+                .transport
+                .wait(output_pending)
+                .map_err(|e| Error::io("waiting for the controller", e))?;
+            if ready.input {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn reader_loop(self: Arc<Self>) {
+        // Buffered: one read usually brings a whole message, header and
+        // payload, or several.
+        let input = BufReader::with_capacity(64 * 1024, TransportReader(self.transport.clone()));
+        let mut frames =
+            FrameReader::new(input).with_max_message_size(self.options.max_message_size);
+        // Whether the next message is already whole in the buffer.
+        let mut next_buffered = false;
+        // (how the connection ended, whether there may be more input)
+        let (result, input_open) = loop {
+            if !next_buffered {
+                // Reading may wait: flush first, and wait for input and
+                // output together (a stalled write never stops reading).
+                match self.wait_for_input(Phase::Deliver) {
+                    Ok(true) => {}
+                    Ok(false) => break (Ok(()), true),
+                    Err(e) => break (end_after(e), true),
+                }
+            }
+            let msg = match self.read_message(&mut frames) {
+                Ok(Some(msg)) => msg,
+                // End of stream at a message boundary: LLVM 22's controller
+                // ends every session this way (it never sends Hangup).
+                Ok(None) => break (Ok(()), false),
+                Err(e) => {
+                    // After a framing error the stream is out of step but
+                    // still open; after a failed or cut-short read it is not.
+                    let open = !matches!(e, WireError::Io(_) | WireError::UnexpectedEof { .. });
+                    break (Err(Error::from(e)), open);
+                }
+            };
+            tracing::debug!(
+                target: "orc_executor::wire",
+                "C->E {} seq={} tag={:#x} payload={} bytes",
+                msg.opcode,
+                msg.seqno,
+                msg.tag.value(),
+                msg.payload.bytes().len()
+            );
+            next_buffered = complete_message_at_start(frames.get_mut().buffer());
+            self.next_message_buffered
+                .store(next_buffered, Ordering::Relaxed);
+            match self.deliver(msg) {
+                // The delivery may have ended the connection (its result
+                // could not be sent): stop rather than wait for input.
+                Ok(true) if self.ending.load(Ordering::Acquire) => break (Ok(()), true),
+                Ok(true) => {}
+                Ok(false) => break (Ok(()), true),
+                Err(e) => break (Err(e), true),
+            }
+        };
+        self.next_message_buffered.store(false, Ordering::Relaxed);
+        self.end(result);
+        self.finish_if_due();
+        if input_open {
+            self.discard_input(frames.get_mut());
+        }
+        // Input is over: what the reader still owes the controller may wait
+        // for room now (a role holder writes everything else).
+        let _ = self.flush(Mode::Wait);
+    }
+
+    /// After the end: reads and drops input, flushing output as it fits,
+    /// until the end of the stream, a read error, or our close.
+    fn discard_input(&self, input: &mut Input) {
+        loop {
+            let held = input.buffer().len();
+            input.consume(held);
+            if !matches!(self.wait_for_input(Phase::Discard), Ok(true)) {
+                return;
+            }
+            match input.fill_buf() {
+                Ok([]) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
     }
 
     /// The next message, its payload streamed when its call is one of
@@ -535,8 +859,11 @@ impl WireControllerAccess {
         };
         let payload = match streamed {
             Some(call) => {
-                let mut source =
-                    PayloadSource::new(frames.get_mut(), self.options.read_fd, header.payload_len);
+                let mut source = PayloadSource::new(
+                    frames.get_mut(),
+                    self.transport.read_fd(),
+                    header.payload_len,
+                );
                 let payload = call.stream(&mut source).map_err(|e| {
                     let ended = e
                         .downcast_ref::<std::io::Error>()
@@ -617,9 +944,13 @@ impl WireControllerAccess {
     }
 }
 
-thread_local! {
+orc_rt::sync::thread_local! {
     /// The access whose `deliver` runs on this thread (its address; 0: none).
-    static DELIVERING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    #[allow(
+        clippy::missing_const_for_thread_local,
+        reason = "loom's thread_local! has no const form"
+    )]
+    static DELIVERING: std::cell::Cell<usize> = std::cell::Cell::new(0);
 }
 
 impl ControllerAccess for WireControllerAccess {
@@ -641,22 +972,22 @@ impl ControllerAccess for WireControllerAccess {
             return;
         }
         if self.options.read_on_caller {
-            // `serve` reads.
+            // `serve` reads; no thread is started (module docs, invariant 1).
             return;
         }
-        let Some(reader) = lock(&self.reader).take() else {
+        if self.reader_started.swap(true, Ordering::AcqRel) {
             self.end(Err(protocol("connect called twice".into())));
             return;
-        };
+        }
         let Some(me) = self.me.upgrade() else {
             self.end(Err(protocol(
                 "controller access dropped while connecting".into(),
             )));
             return;
         };
-        let spawned = std::thread::Builder::new()
+        let spawned = orc_rt::sync::thread::Builder::new()
             .name(self.options.reader_thread_name.clone())
-            .spawn(move || me.reader_loop(reader));
+            .spawn(move || me.reader_loop());
         if let Err(e) = spawned {
             self.end(Err(Error::io("spawning the wire reader thread", e)));
         }
@@ -665,36 +996,31 @@ impl ControllerAccess for WireControllerAccess {
     fn disconnect(&self) {
         // Announce the end (SPS Error success), then stop at once: the
         // session asked, so calls still running do not hold it up (their
-        // results are dropped). The reader thread may stay blocked until the
-        // controller closes its side; it then delivers nothing.
-        // The Hangup and the closing of our write side happen under one
-        // lock: nothing (a result of a call still running, a call of JIT'd
-        // code) can follow the Hangup on the wire; such a send now fails as
-        // detached and its result is reported lost.
-        if !*read(&self.closed) {
-            let mut out = lock(&self.writer);
-            let mut failed = None;
-            if out.stream.is_some() {
-                tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
-                let hangup = Header {
-                    opcode: Opcode::Hangup,
-                    seqno: 0,
-                    tag: ExecutorAddr::NULL,
-                    payload_len: 1,
-                };
-                if let Err(e) = out.send(hangup, &[0], false) {
-                    failed = Some((e, std::mem::take(&mut out.unsent_results)));
-                }
-            }
-            drop(out.stream.take());
-            drop(out);
-            if let Some((e, unsent)) = failed {
-                // Reports the corked results that did not go out.
-                let _ = self.write_error(e, unsent);
+        // results are dropped and reported lost). Nothing is written here:
+        // the Hangup is queued behind what is queued (a stalled result goes
+        // out first) and sealed in one critical section, so nothing can
+        // follow it; the role holder or the reader writes it, then closes
+        // the transport.
+        //
+        // Queued under the read lock of `closed`, unless the reader already
+        // ended the connection (it takes the write lock before its last
+        // flush, which therefore sees the Hangup: module docs, invariant 4).
+        // Inside a delivery this thread holds that lock already.
+        let delivering = self.delivering_here();
+        {
+            let closed = (!delivering).then(|| read(&self.closed));
+            if !closed.as_deref().is_some_and(|closed| *closed) {
+                self.queue_hangup();
             }
         }
         self.end(Ok(()));
-        self.finish();
+        if delivering {
+            // Not from inside a delivery (see `end`): the reader tells the
+            // session once it returned.
+            lock(&self.calls).finish_requested = true;
+        } else {
+            self.finish();
+        }
     }
 
     fn call_controller(
@@ -731,9 +1057,8 @@ impl ControllerAccess for WireControllerAccess {
                 calls.ending.is_some() && calls.in_flight == 0,
             )
         };
-        let lost = || self.report_lost_result(call_id);
         if notified {
-            lost();
+            self.report_lost_result(call_id);
             return;
         }
         let payload = match result.view() {
@@ -751,10 +1076,8 @@ impl ControllerAccess for WireControllerAccess {
                 &[]
             }
         };
+        // A failure reported the result lost already.
         if let Err(e) = self.send(Opcode::Result, call_id, ExecutorAddr::NULL, payload) {
-            if e.kind() == ErrorKind::Detached {
-                lost();
-            }
             self.end_after_send_error(e);
         }
         if finish_after {
@@ -763,5 +1086,5 @@ impl ControllerAccess for WireControllerAccess {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(orc_rt_loom)))]
 mod tests;

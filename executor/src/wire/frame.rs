@@ -327,7 +327,7 @@ pub(crate) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Resu
 
 /// Payloads up to this size are copied behind the header and written with
 /// one `write`; larger ones go out as a vectored write.
-const COALESCE_LIMIT: usize = 4096;
+pub(crate) const COALESCE_LIMIT: usize = 4096;
 
 /// Writes one message (header and payload) to `w`. The caller serialises
 /// writers: one message must not interleave with another.

@@ -1,13 +1,14 @@
 //! LLVM 22's SimpleRemoteEPC wire protocol (upstream
 //! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, and the
-//! controller access that speaks the protocol over a byte-stream pair.
+//! controller access that speaks the protocol over a
+//! [`Transport`](crate::transport::Transport).
 
 mod access;
 mod frame;
 mod setup;
 mod stream;
 
-pub use access::{CloseFn, LostResultFn, WaitFn, WireControllerAccess, WireOptions};
+pub use access::{LostResultFn, WireControllerAccess, WireOptions};
 
 pub use frame::{
     EAGER_PAYLOAD_LIMIT, FrameReader, HEADER_SIZE, Header, Message, Opcode, WireError,

@@ -3,11 +3,12 @@
 //! arguments (`orc_rt::wrapper::StreamedArgs`): a bulk memory write then
 //! goes from the transport straight into its reservation.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead};
 use std::os::fd::RawFd;
 
 use orc_rt::wrapper::{ArgumentSource, WrapperFunctionBuffer};
 
+use super::access::Input;
 use super::frame::{WireError, read_full, read_payload_after};
 
 /// Payloads from this size on are streamed; smaller ones cost less to
@@ -16,7 +17,7 @@ pub const STREAM_THRESHOLD: u64 = 64 * 1024;
 
 /// The payload of one message, as the transport delivers it.
 pub(crate) struct PayloadSource<'a> {
-    reader: &'a mut BufReader<Box<dyn Read + Send>>,
+    reader: &'a mut Input,
     /// The descriptor `reader` reads from, for reads that bypass it.
     fd: Option<RawFd>,
     len: u64,
@@ -24,11 +25,7 @@ pub(crate) struct PayloadSource<'a> {
 }
 
 impl<'a> PayloadSource<'a> {
-    pub(super) fn new(
-        reader: &'a mut BufReader<Box<dyn Read + Send>>,
-        fd: Option<RawFd>,
-        len: u64,
-    ) -> Self {
+    pub(super) fn new(reader: &'a mut Input, fd: Option<RawFd>, len: u64) -> Self {
         PayloadSource {
             reader,
             fd,

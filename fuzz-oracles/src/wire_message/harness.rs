@@ -154,27 +154,22 @@ impl Harness {
             })
             .expect("before attach");
         let (executor_end, controller_end) = UnixStream::pair().expect("socketpair");
-        let executor_reader = executor_end.try_clone().expect("dup");
+        let transport =
+            orc_executor::transport::FdTransport::from_unix_stream(executor_end, Duration::ZERO)
+                .expect("transport");
         let lost = shared.clone();
-        let closer = executor_end.try_clone().expect("dup");
         let options = WireOptions {
             reader_thread_name: "fuzz-wire-reader".into(),
             on_lost_result: Some(Arc::new(move |seqno| {
                 lost.note(|l| *l.lost.entry(seqno).or_default() += 1)
             })),
-            close_transport: (input.options & 4 != 0).then(|| -> orc_executor::wire::CloseFn {
-                Arc::new(move || {
-                    let _ = closer.shutdown(Shutdown::Both);
-                })
-            }),
             ..WireOptions::default()
         };
         session
             .attach_with(bootstrap, |hooks| {
                 Ok(WireControllerAccess::new(
                     hooks,
-                    executor_reader,
-                    executor_end,
+                    Arc::new(transport),
                     options,
                 ))
             })

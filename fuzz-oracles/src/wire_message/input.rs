@@ -10,11 +10,10 @@ pub struct WireInput {
     /// Whether unregistered tags are called with the legacy ABI (as
     /// `orc-executor` does) or refused.
     pub legacy_fallback: bool,
-    /// Wire options (bits): 4 the executor shuts its socket down when the
-    /// connection ends (as `orc-executor` does for TCP). Bits 1 and 2 were
-    /// options for inline service calls and results, now a property each
-    /// wrapper function declares; they are ignored, and kept so that the
-    /// corpus decodes as before.
+    /// Ignored, kept so that the corpus decodes as before: bits 1 and 2 were
+    /// options for inline service calls and results (now a property each
+    /// wrapper function declares), bit 4 made the executor shut its socket
+    /// down at the end (the transport now always does).
     pub options: u8,
     /// How the controller answers the executor's calls, in turn (cycled;
     /// none: empty answers).
