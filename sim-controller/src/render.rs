@@ -221,6 +221,7 @@ mod tests {
             failures: vec![],
             expectations: 0,
             steps: 4,
+            reached: vec![],
         }
     }
 
