@@ -548,6 +548,7 @@ pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, 
         runs: 1,
         exhausted: false,
         tried: HashSet::new(),
+        cur_measure: measure(&canon),
         cur: canon,
         seed,
         removed: Vec::new(),
@@ -701,6 +702,8 @@ struct Shrinker<'a> {
     /// The smallest scenario so far, parsed from its own `to_scn` text (so
     /// positions are lines of that text).
     cur: Scenario,
+    /// [`measure`] of `cur`.
+    cur_measure: (usize, u128, usize),
     seed: u64,
     removed: Vec<String>,
 }
@@ -1113,7 +1116,7 @@ impl Shrinker<'_> {
         if self.exhausted {
             return None;
         }
-        let (mc, mu) = (measure(cand), measure(&self.cur));
+        let (mc, mu) = (measure(cand), self.cur_measure);
         if !(mc < mu || (mc == mu && seed < self.seed)) {
             return None;
         }
@@ -1141,6 +1144,7 @@ impl Shrinker<'_> {
     }
 
     fn accept(&mut self, next: Scenario, notes: Vec<String>) {
+        self.cur_measure = measure(&next);
         self.cur = next;
         self.removed.extend(notes);
     }

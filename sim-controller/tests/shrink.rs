@@ -283,3 +283,48 @@ fn a_broken_invariant_is_kept_ahead_of_failed_expectations() {
         "{text}"
     );
 }
+
+#[test]
+fn a_run_that_fails_differently_does_not_count() {
+    use orc_sim::shrink::FailureSignature;
+    let run_of = |text: &str| {
+        let s = sc(text);
+        let out = run(&s, &RunConfig::new(3));
+        (s, out)
+    };
+    let (s0, out0) = run_of(WRONG_EXPECTATION);
+    assert!(out0.failures[0].starts_with("expect (line 27): c2"));
+    let sig = FailureSignature::of(&s0, &out0, None).unwrap();
+
+    // The same expectation failing the same way, on another line: the
+    // same.
+    let moved = WRONG_EXPECTATION.replace("---\n", "---\n# one line down\n");
+    let (s, out) = run_of(&moved);
+    assert!(out.failures[0].starts_with("expect (line 28): c2"));
+    assert!(sig.matches(&s, &out, false));
+
+    // A step less lets `c3` fail too (its delayed result now comes after
+    // the end): the same failure plus a new one.
+    let (s, out) = run_of(&WRONG_EXPECTATION.replace("tick 5\n", ""));
+    assert!(!sig.matches(&s, &out, false));
+
+    // Another expectation failing instead: different.
+    let other = WRONG_EXPECTATION
+        .replace("expect c2 ok u64 3", "expect c2 ok u64 2")
+        .replace("expect c1 ok u64 1", "expect c1 ok u64 7");
+    let (s, out) = run_of(&other);
+    assert!(!out.passed());
+    assert!(!sig.matches(&s, &out, false));
+
+    // The same expectation, but the call got another value: different.
+    let value = WRONG_EXPECTATION.replace("return u64 2", "return u64 4");
+    let (s, out) = run_of(&value);
+    assert!(!sig.matches(&s, &out, false));
+
+    // The same failure plus a new one: rejected unless new failures are
+    // allowed.
+    let more = WRONG_EXPECTATION.replace("expect c3 ok u64 3", "expect c3 ok u64 8");
+    let (s, out) = run_of(&more);
+    assert!(!sig.matches(&s, &out, false));
+    assert!(sig.matches(&s, &out, true));
+}
