@@ -481,7 +481,8 @@ impl Size {
 /// What [`shrink`] found.
 #[derive(Debug, Clone)]
 pub struct Shrunk {
-    /// The smallest scenario found; its header `seed` is [`Shrunk::seed`].
+    /// The smallest scenario found, as parsed from [`Shrunk::to_scn`]; its
+    /// header `seed` is [`Shrunk::seed`].
     pub scenario: Scenario,
     /// The seed it fails under.
     pub seed: u64,
@@ -595,6 +596,8 @@ pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, 
         .signature
         .matches(&replayed, &out, opts.allow_new_failures);
     shrunk.messages = messages(&out).into_iter().map(|(m, _)| m).collect();
+    // Positions of the written text.
+    shrunk.scenario = replayed;
     Ok(shrunk)
 }
 
