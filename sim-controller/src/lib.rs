@@ -43,6 +43,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod services;
+pub mod shrink;
 mod sim;
 pub mod transcript;
 

@@ -28,6 +28,7 @@ pub(crate) use transport::{PipeWait, SimTransport};
 use super::World;
 use super::controller::jit_addr;
 use crate::lifecycle::Phase;
+use crate::transcript::Shape;
 use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
 use dispatcher::SimDispatcher;
 
@@ -293,6 +294,23 @@ fn attach_real(
     session: &orc_rt::SessionHandle,
     bootstrap: orc_rt::BootstrapInfo,
 ) -> Result<(), Error> {
-    let _ = SimTransport { w: w.me.clone() };
-    model::attach(w, session, bootstrap, AttachHow::Normal)
+    use orc_executor::wire::{WireControllerAccess, WireOptions};
+    let transport: Arc<dyn orc_executor::transport::Transport> = Arc::new(SimTransport {
+        w: w.me.clone(),
+    });
+    let options = WireOptions {
+        read_on_caller: true,
+        ..WireOptions::default()
+    };
+    let access = session.attach_with(bootstrap, |hooks| {
+        Ok(WireControllerAccess::new(hooks, transport, options))
+    })?;
+    w.start_thread(move |w| {
+        w.note("ca reader", "reads the controller's messages");
+        access.serve();
+        w.parts()
+            .log
+            .event("ca reader", "stops reading", Shape::End);
+    });
+    Ok(())
 }
