@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use orc_sim::runner::ReplayOptions;
+use orc_sim::shrink::ShrinkOptions;
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -23,6 +24,21 @@ pub(crate) enum Command {
     Report(ReplayArgs, PathBuf),
     /// `orc-sim differential`.
     Differential(DifferentialArgs),
+    /// `orc-sim shrink`.
+    Shrink(ShrinkArgs),
+}
+
+/// `orc-sim shrink`'s arguments.
+#[derive(Debug)]
+pub(crate) struct ShrinkArgs {
+    /// The failing scenario.
+    pub(crate) path: PathBuf,
+    /// The seed it fails under (default: its own).
+    pub(crate) seed: Option<u64>,
+    /// Where to write the result (default `NAME.shrunk.scn` beside it).
+    pub(crate) out: Option<PathBuf>,
+    /// The shrinker's limits and choices.
+    pub(crate) opts: ShrinkOptions,
 }
 
 /// `orc-sim replay`'s (and `report`'s) arguments.
@@ -71,6 +87,8 @@ Commands:
   report        a replay, written as one self-contained HTML page
   differential  play protocol-level scenarios against executor processes
                 and compare their transcripts (differential testing)
+  shrink        turn a failing run into the smallest scenario that fails
+                the same way
   help [CMD]    print this help or a command's
 
 Options:
@@ -175,6 +193,36 @@ Options:
 
 Exit status: 0 if every scenario passed (and the transcripts agree), 1 if
 not, 2 on a usage error.
+";
+
+pub(crate) const SHRINK_HELP: &str = "\
+Turn a failing run into the smallest scenario that still fails the same way
+(the same broken invariant or expectation, and nothing new): steps,
+expectations, faults, managers, JIT'd functions, handlers and header
+settings are removed or simplified, waits shortened, smaller seeds tried.
+The result is written with its seed in the header, so `orc-sim replay OUT`
+reproduces the failure on its own.
+
+Usage: orc-sim shrink FILE [OPTIONS]
+
+Arguments:
+  FILE                 the failing scenario
+
+Options:
+      --seed N         the seed it fails under (default: its own `seed`)
+      --out OUT        where to write the result (default: NAME.shrunk.scn
+                       next to FILE; under scenarios/ it would be replayed
+                       by the tests, so move it or choose OUT)
+      --target TEXT    keep the failure whose message contains TEXT
+                       (default: the first broken invariant, else the first
+                       failed expectation)
+      --max-runs N     give up after N runs (default 2000)
+      --hang-timeout SECS
+                       real seconds before a run counts as hung (default 5)
+  -h, --help           print this help
+
+Exit status: 0 if it wrote a scenario that fails the same way, 1 if the run
+does not fail (or the result does not replay), 2 on a usage error.
 ";
 
 /// A usage error: the message, and the help to point at.
@@ -298,7 +346,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
     };
     let Some(first) = it.next() else {
         return Err(top(
-            "a command is missing (replay, report, differential)".into()
+            "a command is missing (replay, report, differential, shrink)".into(),
         ));
     };
     let rest: Vec<String> = it.collect();
@@ -310,13 +358,15 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
             Some("replay") => Ok(Command::Help(REPLAY_HELP)),
             Some("report") => Ok(Command::Help(REPORT_HELP)),
             Some("differential") => Ok(Command::Help(DIFFERENTIAL_HELP)),
+            Some("shrink") => Ok(Command::Help(SHRINK_HELP)),
             Some(other) => Err(top(format!(
-                "no command `{other}` (replay, report, differential)"
+                "no command `{other}` (replay, report, differential, shrink)"
             ))),
         },
         "replay" => parse_replay(Args::new(rest, "orc-sim replay"), false),
         "report" => parse_replay(Args::new(rest, "orc-sim report"), true),
         "differential" => parse_differential(Args::new(rest, "orc-sim differential")),
+        "shrink" => parse_shrink(Args::new(rest, "orc-sim shrink")),
         "wire" => Err(top(
             "`orc-sim wire` is now `orc-sim differential` (\"wire\" names the protocol only)"
                 .into(),
@@ -325,7 +375,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Command, UsageError> {
             "unknown option `{other}` (a command comes first: replay, report, differential)"
         ))),
         other => Err(top(format!(
-            "no command `{other}` (replay, report, differential)"
+            "no command `{other}` (replay, report, differential, shrink)"
         ))),
     }
 }
@@ -486,6 +536,41 @@ fn parse_differential(mut args: Args) -> Result<Command, UsageError> {
     Ok(Command::Differential(w))
 }
 
+fn parse_shrink(mut args: Args) -> Result<Command, UsageError> {
+    let mut path = None;
+    let mut a = ShrinkArgs {
+        path: PathBuf::new(),
+        seed: None,
+        out: None,
+        opts: ShrinkOptions::default(),
+    };
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg {
+            Arg::Plain(p) => {
+                if path.is_some() {
+                    return Err(args.err(format!("one FILE only (`{p}` is a second)")));
+                }
+                path = Some(PathBuf::from(p));
+                continue;
+            }
+            Arg::Flag(f, v) => (f, v),
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(SHRINK_HELP)),
+            "--seed" => a.seed = Some(args.number(&flag, inline, "N")?),
+            "--out" => a.out = Some(PathBuf::from(args.value(&flag, inline, "OUT")?)),
+            "--target" => a.opts.target = Some(args.value(&flag, inline, "TEXT")?),
+            "--max-runs" => a.opts.max_runs = args.number(&flag, inline, "N")?,
+            "--hang-timeout" => {
+                a.opts.hang_timeout = Duration::from_secs(args.number(&flag, inline, "SECS")?)
+            }
+            _ => return Err(args.unknown(&flag)),
+        }
+    }
+    a.path = path.ok_or_else(|| args.err("FILE is missing: the failing scenario"))?;
+    Ok(Command::Shrink(a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +707,27 @@ mod tests {
         }
         assert!(matches!(parse_str("-V"), Ok(Command::Version)));
         assert!(matches!(parse_str("--version"), Ok(Command::Version)));
+    }
+
+    #[test]
+    fn shrink_arguments() {
+        let Ok(Command::Shrink(a)) =
+            parse_str("shrink x.scn --seed 3 --out=y.scn --target hang --max-runs 9")
+        else {
+            panic!("not a shrink");
+        };
+        assert_eq!(a.path, PathBuf::from("x.scn"));
+        assert_eq!((a.seed, a.out), (Some(3), Some(PathBuf::from("y.scn"))));
+        assert_eq!(
+            (a.opts.target.as_deref(), a.opts.max_runs),
+            (Some("hang"), 9)
+        );
+        assert!(error("shrink").contains("FILE is missing"));
+        assert!(error("shrink a.scn b.scn").contains("one FILE only"));
+        assert!(matches!(
+            parse_str("help shrink"),
+            Ok(Command::Help(SHRINK_HELP))
+        ));
     }
 
     #[test]

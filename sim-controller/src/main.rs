@@ -64,6 +64,25 @@ fn main() -> ExitCode {
             }
         }
         Command::Report(r, out) => replay(&r.resolve().0, Some(&out)),
+        Command::Shrink(a) => shrink(&a),
+    }
+}
+
+/// `orc-sim shrink`.
+fn shrink(a: &cli::ShrinkArgs) -> ExitCode {
+    match orc_sim::shrink::shrink_file(&a.path, a.seed, a.out.as_deref(), &a.opts) {
+        Ok((shrunk, report)) => {
+            print!("{report}");
+            if shrunk.replays {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("orc-sim shrink: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

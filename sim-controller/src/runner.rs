@@ -710,6 +710,14 @@ impl Summary {
                 writeln!(out, "  swarm plan: {}", SwarmPlan::for_seed(f.seed))?;
             }
             writeln!(out, "  reproduce: {}", self.reproduce(r, f.seed))?;
+            if !self.swarm {
+                writeln!(
+                    out,
+                    "  shrink:    orc-sim shrink {} --seed {} --out FILE",
+                    r.path.display(),
+                    f.seed
+                )?;
+            }
         }
         if r.failed_seeds.len() > DETAILED {
             let rest = &r.failed_seeds[DETAILED..];

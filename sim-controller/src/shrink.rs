@@ -603,23 +603,24 @@ pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, 
 
 /// What the CLI's `orc-sim shrink FILE --seed N [--out OUT]` does: shrinks
 /// the scenario at `path` under `seed`, writes the result to `out` (default
-/// [`shrunk_path`]`(path)`) and returns the report to print. `Err` (a
-/// message to print) if the file cannot be read, parsed or written, or if
-/// it passes under `seed`.
+/// [`shrunk_path`]`(path)`) and returns the result with the report to
+/// print. `Err` (a message to print) if the file cannot be read, parsed or
+/// written, or if it passes under `seed` (`None`: its own).
 pub fn shrink_file(
     path: &Path,
-    seed: u64,
+    seed: Option<u64>,
     out: Option<&Path>,
     opts: &ShrinkOptions,
-) -> Result<String, String> {
+) -> Result<(Shrunk, String), String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: error: {e}"))?;
     let sc = parse(&name, &text).map_err(|e| e.to_string())?;
-    let shrunk = shrink(&sc, seed, opts)?;
+    let shrunk = shrink(&sc, seed.unwrap_or(sc.seed), opts)?;
     let dest = out.map_or_else(|| shrunk_path(path), Path::to_path_buf);
     std::fs::write(&dest, shrunk.to_scn())
         .map_err(|e| format!("{}: error: {e}", dest.display()))?;
-    Ok(report(&shrunk, &dest))
+    let text = report(&shrunk, &dest);
+    Ok((shrunk, text))
 }
 
 /// Where [`shrink_file`] writes by default: `NAME.shrunk.scn` next to

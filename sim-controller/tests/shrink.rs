@@ -231,7 +231,7 @@ fn shrink_file_writes_the_shrunk_scenario_next_to_the_input_and_reports() {
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("wrong.scn");
     std::fs::write(&input, WRONG_EXPECTATION).unwrap();
-    let report = shrink_file(&input, 3, None, &opts()).unwrap();
+    let (_, report) = shrink_file(&input, Some(3), None, &opts()).unwrap();
     println!("{report}");
     let written = dir.join("wrong.shrunk.scn");
     let text = std::fs::read_to_string(&written).unwrap();
@@ -249,10 +249,10 @@ fn shrink_file_writes_the_shrunk_scenario_next_to_the_input_and_reports() {
 
     // `out` chooses the file; a file that passes is an error.
     let other = dir.join("elsewhere.scn");
-    shrink_file(&input, 3, Some(&other), &opts()).unwrap();
+    shrink_file(&input, Some(3), Some(&other), &opts()).unwrap();
     assert!(other.exists());
     std::fs::write(&input, "# rule: spec 8.7 x\n---\n").unwrap();
-    assert!(shrink_file(&input, 0, None, &opts()).is_err());
+    assert!(shrink_file(&input, Some(0), None, &opts()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -28,8 +28,8 @@ pub(crate) use transport::{PipeWait, SimTransport};
 use super::World;
 use super::controller::jit_addr;
 use crate::lifecycle::Phase;
-use crate::transcript::Shape;
 use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
+use crate::transcript::Shape;
 use dispatcher::SimDispatcher;
 
 /// Builds the session: dispatcher, reporter, JIT'd functions, managers,
@@ -295,9 +295,8 @@ fn attach_real(
     bootstrap: orc_rt::BootstrapInfo,
 ) -> Result<(), Error> {
     use orc_executor::wire::{WireControllerAccess, WireOptions};
-    let transport: Arc<dyn orc_executor::transport::Transport> = Arc::new(SimTransport {
-        w: w.me.clone(),
-    });
+    let transport: Arc<dyn orc_executor::transport::Transport> =
+        Arc::new(SimTransport { w: w.me.clone() });
     let options = WireOptions {
         read_on_caller: true,
         ..WireOptions::default()
