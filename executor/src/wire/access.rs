@@ -82,12 +82,14 @@ use std::sync::{Arc, Weak};
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 use orc_rt::error::{Error, ErrorKind};
+use orc_rt::probe;
 use orc_rt::session::SessionHooks;
 use orc_rt::sync::atomic::{AtomicBool, Ordering};
 use orc_rt::sync::{Mutex, MutexGuard, RwLock, lock, read, write};
 use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 
 use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start};
+use super::probes;
 use super::stream::{PayloadSource, STREAM_THRESHOLD};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
 use crate::transport::Transport;
@@ -534,6 +536,8 @@ impl WireControllerAccess {
                     }
                     Mode::Leave => {
                         out.writing = false;
+                        drop(out);
+                        probe::hit(probes::READER_LEFT_OUTPUT);
                         return Ok(());
                     }
                 }
@@ -587,6 +591,7 @@ impl WireControllerAccess {
             return;
         }
         tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
+        probe::hit(probes::HANGUP_QUEUED);
         let hangup = Header {
             opcode: Opcode::Hangup,
             seqno: 0,
@@ -620,6 +625,7 @@ impl WireControllerAccess {
     /// the session ended the connection).
     fn report_lost_result(&self, seqno: u64) {
         tracing::debug!(target: "orc_executor::wire", "result seq={seqno} dropped: the controller is gone");
+        probe::hit(probes::RESULT_LOST);
         if let Some(f) = &self.options.on_lost_result {
             f(seqno);
         }
@@ -654,7 +660,10 @@ impl WireControllerAccess {
             }
             match &result {
                 Ok(()) => tracing::debug!(target: "orc_executor::wire", "connection ended"),
-                Err(e) => tracing::debug!(target: "orc_executor::wire", "connection ended: {e}"),
+                Err(e) => {
+                    tracing::debug!(target: "orc_executor::wire", "connection ended: {e}");
+                    probe::hit(probes::ENDED_BY_ERROR);
+                }
             }
             calls.ending = Some(result);
             calls.draining = true;
@@ -785,7 +794,10 @@ impl WireControllerAccess {
                 Ok(Some(msg)) => msg,
                 // End of stream at a message boundary: LLVM 22's controller
                 // ends every session this way (it never sends Hangup).
-                Ok(None) => break (Ok(()), false),
+                Ok(None) => {
+                    probe::hit(probes::END_OF_STREAM);
+                    break (Ok(()), false);
+                }
                 Err(e) => {
                     // After a framing error the stream is out of step but
                     // still open; after a failed or cut-short read it is not.
@@ -931,6 +943,7 @@ impl WireControllerAccess {
                 }
             }
             Opcode::Hangup => {
+                probe::hit(probes::HANGUP_RECEIVED);
                 // LLVM 22 ignores the payload; newer LLVM sends an SPS Error.
                 if let Ok((Err(e), _)) =
                     orc_rt::sps::from_prefix::<Result<(), Error>>(msg.payload.bytes())
@@ -1081,6 +1094,7 @@ impl ControllerAccess for WireControllerAccess {
             self.end_after_send_error(e);
         }
         if finish_after {
+            probe::hit(probes::TOLD_AFTER_LAST_CALL);
             self.finish();
         }
     }

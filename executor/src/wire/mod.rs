@@ -5,6 +5,7 @@
 
 mod access;
 mod frame;
+pub mod probes;
 mod setup;
 mod stream;
 

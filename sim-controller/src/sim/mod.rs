@@ -417,12 +417,17 @@ impl World {
     }
 
     /// Installs this run's probe recorder on the calling thread: the
-    /// runtime's probes reached here are noted for the run's outcome.
+    /// runtime's probes reached here are noted for the run's outcome and
+    /// logged (`wire: the controller hung up` as actor `wire`), so that
+    /// scripts can await and expect them.
     fn record_probes_here(&self) {
         let w = self.me.clone();
         orc_rt::probe::record_on_this_thread(Some(Arc::new(move |name| {
             if let Some(w) = w.upgrade() {
-                w.parts().probes.insert(name);
+                let mut p = w.parts();
+                p.probes.insert(name);
+                let (actor, text) = name.split_once(": ").unwrap_or(("probe", name));
+                p.log.note(actor, text);
             }
         })));
     }
@@ -522,7 +527,7 @@ impl World {
             for (no, label, text) in done {
                 p.log.event(
                     "ca",
-                    format!("reads m{no}: {text}"),
+                    format!("reads {text} [m{no}]"),
                     Shape::Recv(*no, "ctl".into()),
                 );
                 if let Label::Call(h) = label
@@ -544,6 +549,12 @@ impl World {
     pub(crate) fn executor_write(&self, buf: &[u8]) -> io::Result<usize> {
         let limit = self.short_io(false);
         let mut p = self.parts();
+        if let Some(msg) = p.pipe.refused.take() {
+            p.log.note("ca", format!("the connection fails: {msg}"));
+            drop(p);
+            self.controller_connection_failed(&msg);
+            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, msg));
+        }
         if p.pipe.exec_write_fails() {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -921,6 +932,13 @@ impl World {
                     return;
                 }
                 let mut p = self.parts();
+                if p.pipe.exec_closed() && !packet.eof && packet.ends_message {
+                    // Nobody will read it: say so, rather than let it vanish.
+                    p.log.note(
+                        "net",
+                        format!("m{} lost: the executor closed the connection", packet.no),
+                    );
+                }
                 p.pipe.arrive_at_executor(&packet);
                 p.wake_pipe_waiters();
                 if packet.then_close {

@@ -169,6 +169,9 @@ pub(crate) struct Pipe {
     ctl_held: VecDeque<Packet>,
     /// The executor closed its end (`Transport::close`).
     exec_closed: bool,
+    /// The connection is refused: the executor's first write fails with
+    /// this message (`attach fail "MSG"`).
+    pub(crate) refused: Option<String>,
     /// The controller's end is closed for writing (it hung up or vanished).
     ctl_closed: bool,
     /// The transport is gone under both sides: nothing more gets through.
@@ -197,6 +200,7 @@ impl Pipe {
             ctl_outbox: VecDeque::new(),
             ctl_held: VecDeque::new(),
             exec_closed: false,
+            refused: None,
             ctl_closed: false,
             down: false,
             woken: false,

@@ -233,17 +233,13 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
         return;
     }
     let session = w.session();
-    let result = match (w.sc.access, &how) {
-        // A broken access is the model's to play.
-        (AccessKind::Real, AttachHow::Normal)
-            if !w
-                .sc
-                .faults
-                .iter()
-                .any(|f| f.kind == FaultKind::CaDeliversLate) =>
-        {
-            attach_real(w, &session, bootstrap)
-        }
+    // A broken access is the model's to play.
+    let broken =
+        w.sc.faults
+            .iter()
+            .any(|f| f.kind == FaultKind::CaDeliversLate);
+    let result = match w.sc.access {
+        AccessKind::Real if !broken => attach_real(w, &session, bootstrap, how),
         _ => model::attach(w, &session, bootstrap, how),
     };
     if let Err(e) = result {
@@ -288,11 +284,15 @@ fn legacy_call(w: &Arc<World>, addr: orc_rt::ExecutorAddr, args: &[u8]) -> Wrapp
 }
 
 /// Attaches `orc-executor`'s `WireControllerAccess` over the simulated
-/// pipe; its reader runs on a simulated thread of its own.
+/// pipe; its reader runs on a simulated thread of its own. `how`: a
+/// connection refused (the Setup write fails), or a detach or shutdown
+/// requested from inside `connect` (by a thin wrapper around the real
+/// access, as an embedder's own access might).
 fn attach_real(
     w: &Arc<World>,
     session: &orc_rt::SessionHandle,
     bootstrap: orc_rt::BootstrapInfo,
+    how: AttachHow,
 ) -> Result<(), Error> {
     use orc_executor::wire::{WireControllerAccess, WireOptions};
     let transport: Arc<dyn orc_executor::transport::Transport> =
@@ -301,9 +301,20 @@ fn attach_real(
         read_on_caller: true,
         ..WireOptions::default()
     };
-    let access = session.attach_with(bootstrap, |hooks| {
-        Ok(WireControllerAccess::new(hooks, transport, options))
+    if let AttachHow::Fail(msg) = &how {
+        w.parts().pipe.refused = Some(msg.clone());
+    }
+    let mut real = None;
+    session.attach_with(bootstrap, |hooks| {
+        let access = WireControllerAccess::new(hooks, transport, options);
+        real = Some(access.clone());
+        Ok(Arc::new(InConnect {
+            w: w.me.clone(),
+            how,
+            inner: access,
+        }))
     })?;
+    let access = real.expect("attach_with built the access");
     w.start_thread(move |w| {
         w.note("ca reader", "reads the controller's messages");
         access.serve();
@@ -312,4 +323,52 @@ fn attach_real(
             .event("ca reader", "stops reading", Shape::End);
     });
     Ok(())
+}
+
+/// The real access, with the script's request from inside `connect`.
+struct InConnect {
+    w: std::sync::Weak<World>,
+    how: AttachHow,
+    inner: Arc<orc_executor::wire::WireControllerAccess>,
+}
+
+impl orc_rt::ControllerAccess for InConnect {
+    fn connect(&self, bootstrap: orc_rt::BootstrapInfo) {
+        if let Some(w) = self.w.upgrade() {
+            match self.how {
+                AttachHow::ShutdownInConnect => {
+                    w.note("ca", "connect: shutdown requested while connecting");
+                    w.session().shutdown();
+                    w.note("ca", "connect: shutdown() returned; connecting goes on");
+                }
+                AttachHow::DetachInConnect => {
+                    w.note("ca", "connect: detach requested while connecting");
+                    w.session().detach();
+                    w.note("ca", "connect: detach() returned; connecting goes on");
+                }
+                _ => {}
+            }
+        }
+        self.inner.connect(bootstrap);
+        if let Some(w) = self.w.upgrade() {
+            w.note("ca", "connect returned");
+        }
+    }
+
+    fn disconnect(&self) {
+        self.inner.disconnect();
+    }
+
+    fn call_controller(
+        &self,
+        tag: orc_rt::ExecutorAddr,
+        args: WrapperFunctionBuffer,
+        on_complete: orc_rt::ControllerCallReturn,
+    ) {
+        self.inner.call_controller(tag, args, on_complete);
+    }
+
+    fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {
+        self.inner.send_wrapper_result(call_id, result);
+    }
 }
