@@ -6,11 +6,16 @@
 //! **Deviation from LLVM 22** (safer): every segment of an initialize
 //! request is checked to lie inside one reservation, and the region not to
 //! overlap an initialized or in-progress one, *before* any byte is written.
+//!
+//! As LLVM 22: a reservation of 0 bytes succeeds with address 0 (LLVM maps
+//! nothing and records an empty reservation there; `lli` asks for one at
+//! shutdown), and releasing it succeeds once.
 
 pub mod sps_ci;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::{Error, ErrorKind};
@@ -44,6 +49,9 @@ pub struct MemoryManager {
     page_size: u64,
     /// The largest reservation granted.
     max_reservation: u64,
+    /// An empty reservation at address 0 is live (LLVM 22 keeps one such
+    /// entry, however many times it is reserved).
+    zero_reserved: AtomicBool,
 }
 
 impl fmt::Debug for MemoryManager {
@@ -77,6 +85,7 @@ impl MemoryManager {
             actions,
             page_size: crate::sys::page_size(),
             max_reservation: u64::MAX,
+            zero_reserved: AtomicBool::new(false),
         }
     }
 
@@ -88,13 +97,18 @@ impl MemoryManager {
     }
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
-    /// returns the base.
+    /// returns the base. A size of 0 maps nothing and returns address 0, as
+    /// LLVM 22's executor does.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, Error> {
-        if size == 0 || !size.is_multiple_of(self.page_size) {
+        if size == 0 {
+            self.zero_reserved.store(true, Ordering::Relaxed);
+            return Ok(ExecutorAddr::NULL);
+        }
+        if !size.is_multiple_of(self.page_size) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "reserve size {size:#x} is not a non-zero multiple of the page size {:#x}",
+                    "reserve size {size:#x} is not a multiple of the page size {:#x}",
                     self.page_size
                 ),
             ));
@@ -352,6 +366,9 @@ impl MemoryManager {
     pub fn release(&self, bases: &[ExecutorAddr]) -> Result<(), Error> {
         let mut errors = Vec::new();
         for &base in bases.iter().rev() {
+            if self.release_empty(base) {
+                continue;
+            }
             let Some(slab) = lock(&self.slabs).remove(&base.value()) else {
                 errors.push(release_unknown(base));
                 continue;
@@ -391,6 +408,9 @@ impl MemoryManager {
         let mut errors = Vec::new();
         let mut released = Vec::new();
         for &base in bases.iter().rev() {
+            if self.release_empty(base) {
+                continue;
+            }
             match slabs.remove(&base.value()) {
                 Some(slab) => released.push(slab),
                 None => errors.push(release_unknown(base)),
@@ -400,6 +420,12 @@ impl MemoryManager {
         // Unmapped outside the lock.
         drop(released);
         Some(join_errors(errors).map_or(Ok(()), Err))
+    }
+
+    /// Releases the empty reservation at address 0 if `base` names it and
+    /// it is live (true: done).
+    fn release_empty(&self, base: ExecutorAddr) -> bool {
+        base.is_null() && self.zero_reserved.swap(false, Ordering::Relaxed)
     }
 
     /// Releases every reservation, highest base first (session shutdown).
