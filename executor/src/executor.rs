@@ -37,6 +37,7 @@ pub struct ExecutorBuilder {
     connection: Option<ConnectionSpec>,
     services: ServiceOptions,
     spin: Duration,
+    result_kinds: bool,
     extra: Vec<(WrapperTable, Option<Box<dyn ResourceManager>>)>,
 }
 
@@ -46,6 +47,7 @@ impl std::fmt::Debug for ExecutorBuilder {
             .field("connection", &self.connection)
             .field("services", &self.services)
             .field("spin", &self.spin)
+            .field("result_kinds", &self.result_kinds)
             .field("extra_services", &self.extra.len())
             .finish()
     }
@@ -63,6 +65,7 @@ impl Executor {
             connection: None,
             services: ServiceOptions::default(),
             spin: DEFAULT_SPIN,
+            result_kinds: false,
             extra: Vec::new(),
         }
     }
@@ -84,6 +87,14 @@ impl ExecutorBuilder {
     /// How long the reader polls for input before blocking.
     pub fn spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
+        self
+    }
+
+    /// Sends out-of-band error results as LLVM main's result kind 1, so the
+    /// controller sees their message (default false: LLVM 22's empty
+    /// Result, which is all an LLVM 22 controller accepts; protocol 3.1).
+    pub fn result_kinds(mut self, enabled: bool) -> Self {
+        self.result_kinds = enabled;
         self
     }
 
@@ -157,6 +168,7 @@ impl ExecutorBuilder {
             read_on_caller: true,
             // Bulk writes go from the transport straight into JIT memory.
             read_fd: Some(transport.read_fd),
+            result_kinds: self.result_kinds,
             // Poll for the next call briefly before blocking.
             wait_for_input: Some(Arc::new(move || wait.wait())),
             ..WireOptions::default()

@@ -38,6 +38,7 @@ use orc_rt::sync::{Mutex, RwLock, lock, read, write};
 use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 
 use super::frame::{Header, WireError, complete_message_at_start};
+use super::kinds;
 use super::stream::{PayloadSource, STREAM_THRESHOLD};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo, write_message};
 
@@ -145,6 +146,11 @@ pub struct WireOptions {
     /// (`WrapperEntry::with_streamed_args`) reads its payload from it
     /// directly.
     pub read_fd: Option<RawFd>,
+    /// Send out-of-band error results as LLVM main's result kind 1 (the
+    /// message reaches the controller) instead of LLVM 22's empty Result.
+    /// Only for controllers known to understand result kinds: LLVM 22's
+    /// ends the session on one (protocol 3.1). Default false.
+    pub result_kinds: bool,
 }
 
 /// See [`WireOptions::wait_for_input`].
@@ -163,6 +169,7 @@ impl fmt::Debug for WireOptions {
             .field("close_transport", &self.close_transport.is_some())
             .field("wait_for_input", &self.wait_for_input.is_some())
             .field("read_fd", &self.read_fd)
+            .field("result_kinds", &self.result_kinds)
             .finish()
     }
 }
@@ -177,6 +184,7 @@ impl Default for WireOptions {
             close_transport: None,
             wait_for_input: None,
             read_fd: None,
+            result_kinds: false,
         }
     }
 }
@@ -591,10 +599,12 @@ impl WireControllerAccess {
                 Ok(true)
             }
             Opcode::Result => {
+                // The tag is the result kind (protocol 3.1).
+                let result = kinds::decode_result(msg.tag, msg.payload)?;
                 let ret = lock(&self.calls).pending.remove(&msg.seqno);
                 match ret {
                     Some(ret) => {
-                        self.hooks.complete_call(ret, msg.payload);
+                        self.hooks.complete_call(ret, result);
                         Ok(true)
                     }
                     None => Err(protocol(format!(
@@ -604,13 +614,15 @@ impl WireControllerAccess {
                 }
             }
             Opcode::Hangup => {
-                // LLVM 22 ignores the payload; newer LLVM sends an SPS Error.
-                if let Ok((Err(e), _)) =
-                    orc_rt::sps::from_prefix::<Result<(), Error>>(msg.payload.bytes())
-                {
-                    tracing::debug!(target: "orc_executor::wire", "controller hung up: {e}");
+                // The payload is the controller's reason (protocol 10): a
+                // failure becomes the disconnection error.
+                match kinds::decode_hangup(msg.payload.bytes())? {
+                    Ok(()) => Ok(false),
+                    Err(reason) => {
+                        tracing::debug!(target: "orc_executor::wire", "controller hung up: {reason}");
+                        Err(reason)
+                    }
                 }
-                Ok(false)
             }
             Opcode::Setup => Err(protocol("Unexpected Setup opcode".into())),
         }
@@ -676,13 +688,14 @@ impl ControllerAccess for WireControllerAccess {
             let mut failed = None;
             if out.stream.is_some() {
                 tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
+                let payload = kinds::HANGUP_ORDERLY;
                 let hangup = Header {
                     opcode: Opcode::Hangup,
                     seqno: 0,
                     tag: ExecutorAddr::NULL,
-                    payload_len: 1,
+                    payload_len: payload.len() as u64,
                 };
-                if let Err(e) = out.send(hangup, &[0], false) {
+                if let Err(e) = out.send(hangup, &payload, false) {
                     failed = Some((e, std::mem::take(&mut out.unsent_results)));
                 }
             }
@@ -736,22 +749,26 @@ impl ControllerAccess for WireControllerAccess {
             lost();
             return;
         }
-        let payload = match result.view() {
-            BufferView::Bytes(b) => b,
-            BufferView::Empty => &[],
+        let oob;
+        let (tag, payload) = match result.view() {
+            BufferView::Bytes(b) => (ExecutorAddr::NULL, b),
+            BufferView::Empty => (ExecutorAddr::NULL, &[][..]),
             // LLVM 22 has no way to carry an out-of-band error: it sends an
             // empty result, which the controller then fails to decode (or,
-            // for a void function, takes as success). Do the same, and log.
+            // for a void function, takes as success). Do the same, and log;
+            // a controller known to understand result kinds gets kind 1
+            // with the message (protocol 3.1).
             BufferView::Error(msg) => {
                 tracing::warn!(
                     target: "orc_executor::wire",
                     "call seq={call_id} failed: {}",
                     msg.to_string_lossy()
                 );
-                &[]
+                oob = kinds::encode_out_of_band(msg.to_bytes(), self.options.result_kinds);
+                (oob.0, &oob.1[..])
             }
         };
-        if let Err(e) = self.send(Opcode::Result, call_id, ExecutorAddr::NULL, payload) {
+        if let Err(e) = self.send(Opcode::Result, call_id, tag, payload) {
             if e.kind() == ErrorKind::Detached {
                 lost();
             }

@@ -1,9 +1,11 @@
-//! LLVM 22's SimpleRemoteEPC wire protocol (upstream
-//! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, and the
-//! controller access that speaks the protocol over a byte-stream pair.
+//! LLVM's SimpleRemoteEPC wire protocol (upstream
+//! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, the
+//! Hangup and Result payloads LLVM main gave meaning to, and the controller
+//! access that speaks the protocol over a byte-stream pair.
 
 mod access;
 mod frame;
+pub mod kinds;
 mod setup;
 mod stream;
 
