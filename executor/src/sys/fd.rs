@@ -24,6 +24,33 @@ pub(crate) fn adopt(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether `fd` is a socket (`getsockopt(SO_TYPE)` answers).
+pub(crate) fn is_socket(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one c_int into `ty`, whose size `len` gives;
+    // the descriptor is borrowed, so it is open for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut ty).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
+}
+
+/// Shuts a socket down both ways (`shutdown(2)`): the peer reads end of
+/// stream and a read blocked on it returns, even while other descriptors
+/// of the same socket stay open. Best effort.
+pub(crate) fn shutdown_socket(fd: std::os::fd::BorrowedFd<'_>) {
+    // SAFETY: shutdown only changes the socket's state; the descriptor is
+    // borrowed, so it is open for the call.
+    unsafe { libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::SHUT_RDWR) };
+}
+
 /// The pipe buffer we ask for: a 1 MiB bulk write then crosses in one
 /// `write`/`read` pair instead of sixteen 64 KiB hand-offs (each a context
 /// switch on both sides). Linux caps it at `/proc/sys/fs/pipe-max-size`
@@ -86,6 +113,15 @@ mod tests {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
         assert!(size >= super::PIPE_BUFFER.min(max), "{size} (max {max})");
+    }
+
+    #[test]
+    fn sockets_are_told_from_pipes() {
+        use std::os::fd::AsFd;
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(super::is_socket(a.as_fd()));
+        let (r, _w) = std::io::pipe().unwrap();
+        assert!(!super::is_socket(r.as_fd()));
     }
 
     #[test]
