@@ -139,7 +139,9 @@ impl ExecutorServices {
             .extend(memory_access::sps_ci::wrapper_functions(&memory_access))
             .extend(run_code::wrapper_functions(options.run_code))
             // LLVM main's names for the same services (protocol 5.8).
-            .extend(memory_manager::sps_ci::ci_wrapper_functions(&memory_manager))
+            .extend(memory_manager::sps_ci::ci_wrapper_functions(
+                &memory_manager,
+            ))
             .extend(dylib_manager::sps_ci::ci_wrapper_functions(&dylib_manager))
             .extend(memory_access::sps_ci::ci_wrapper_functions(&memory_access))
             .extend(run_code::ci_wrapper_functions(options.run_code));

@@ -102,7 +102,11 @@ mod tests {
                 .starts_with("no debug object is registered at")
         );
         assert_eq!(
-            ci_register_gdb(&[1, 2]).error_message().unwrap().to_str().unwrap(),
+            ci_register_gdb(&[1, 2])
+                .error_message()
+                .unwrap()
+                .to_str()
+                .unwrap(),
             "Could not deserialize allocation action argument buffer"
         );
     }

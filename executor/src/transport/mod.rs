@@ -271,7 +271,8 @@ impl ConnectionSpec {
                 })
             }
             ConnectionSpec::SocketAdopt(fd) => {
-                let context = |e: std::io::Error| format!("In {self}, {}", crate::sys::error_text(&e));
+                let context =
+                    |e: std::io::Error| format!("In {self}, {}", crate::sys::error_text(&e));
                 let socket = crate::sys::fd::adopt(*fd).map_err(context)?;
                 descriptor_transport(socket, spin).map_err(context)
             }
@@ -313,7 +314,9 @@ impl ConnectionSpec {
 fn descriptor_transport(fd: OwnedFd, spin: Duration) -> std::io::Result<Transport> {
     let close: Option<CloseFn> = if crate::sys::fd::is_socket(fd.as_fd()) {
         let closer = fd.try_clone()?;
-        Some(Arc::new(move || crate::sys::fd::shutdown_socket(closer.as_fd())))
+        Some(Arc::new(move || {
+            crate::sys::fd::shutdown_socket(closer.as_fd())
+        }))
     } else {
         None
     };
@@ -450,7 +453,10 @@ mod tests {
             usage("port number 'port' is not a valid integer")
         );
         assert_eq!(parse("pipes=1"), usage("invalid specifier type \"pipes\""));
-        assert_eq!(parse("nothing"), usage("invalid specifier type \"nothing\""));
+        assert_eq!(
+            parse("nothing"),
+            usage("invalid specifier type \"nothing\"")
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ mod tests {
         assert!(decode_hangup(&[0]).unwrap().is_ok());
         assert!(decode_hangup(&[]).unwrap().is_ok(), "an LLVM 22 peer");
         let reason = decode_hangup(&failure).unwrap().unwrap_err();
-        assert_eq!((reason.kind(), reason.message()), (ErrorKind::Remote, "bye"));
+        assert_eq!(
+            (reason.kind(), reason.message()),
+            (ErrorKind::Remote, "bye")
+        );
         for bad in [&[2][..], &[1, 9], &[1, 3, 0, 0, 0, 0, 0, 0, 0, b'b']] {
             let err = decode_hangup(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Protocol);

@@ -290,7 +290,10 @@ mod tests {
             }))
         ));
         assert_eq!(parse(&[]).err().unwrap(), "usage: insufficient arguments");
-        assert_eq!(parse(&["-v"]).err().unwrap(), "usage: insufficient arguments");
+        assert_eq!(
+            parse(&["-v"]).err().unwrap(),
+            "usage: insufficient arguments"
+        );
         assert_eq!(
             parse(&["filedescs=-1,4"]).err().unwrap(),
             "usage: -1 is not a valid file descriptor"

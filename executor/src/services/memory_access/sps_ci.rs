@@ -87,35 +87,19 @@ fn table(ma: &Arc<MemoryAccess>, n: &Names) -> WrapperTable {
             WrapperEntry::from_fn(move |args| f(&ma, args)).inline(),
         );
     };
-    add(w8, |ma, args| {
-        write_values(ma, args, u8::to_le_bytes)
-    });
-    add(w16, |ma, args| {
-        write_values(ma, args, u16::to_le_bytes)
-    });
-    add(w32, |ma, args| {
-        write_values(ma, args, u32::to_le_bytes)
-    });
-    add(w64, |ma, args| {
-        write_values(ma, args, u64::to_le_bytes)
-    });
+    add(w8, |ma, args| write_values(ma, args, u8::to_le_bytes));
+    add(w16, |ma, args| write_values(ma, args, u16::to_le_bytes));
+    add(w32, |ma, args| write_values(ma, args, u32::to_le_bytes));
+    add(w64, |ma, args| write_values(ma, args, u64::to_le_bytes));
     add(wptr, |ma, args| {
         write_values(ma, args, |a: ExecutorAddr| {
             (a.value() as usize).to_ne_bytes()
         })
     });
-    add(r8, |ma, args| {
-        read_values(ma, args, u8::from_le_bytes)
-    });
-    add(r16, |ma, args| {
-        read_values(ma, args, u16::from_le_bytes)
-    });
-    add(r32, |ma, args| {
-        read_values(ma, args, u32::from_le_bytes)
-    });
-    add(r64, |ma, args| {
-        read_values(ma, args, u64::from_le_bytes)
-    });
+    add(r8, |ma, args| read_values(ma, args, u8::from_le_bytes));
+    add(r16, |ma, args| read_values(ma, args, u16::from_le_bytes));
+    add(r32, |ma, args| read_values(ma, args, u32::from_le_bytes));
+    add(r64, |ma, args| read_values(ma, args, u64::from_le_bytes));
     add(rptr, |ma, args| {
         read_values(ma, args, |b: [u8; size_of::<usize>()]| {
             ExecutorAddr::new(usize::from_ne_bytes(b) as u64)

@@ -13,8 +13,8 @@ use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
 
 use super::MemoryManager;
 use crate::services::check_instance;
-use crate::services::{ci_names, names};
 use crate::services::types::FinalizeRequest;
+use crate::services::{ci_names, names};
 
 /// The memory manager's wrapper functions under LLVM 22's names.
 ///

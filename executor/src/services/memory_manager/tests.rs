@@ -131,7 +131,11 @@ fn an_empty_reservation_is_address_0_and_releases_once_as_in_llvm_22() {
             .contains("not part of any reserved address range")
     );
     // One entry however often it was reserved: the first release takes it.
-    assert!(mm.release_without_actions(&[ExecutorAddr::NULL]).unwrap().is_ok());
+    assert!(
+        mm.release_without_actions(&[ExecutorAddr::NULL])
+            .unwrap()
+            .is_ok()
+    );
     assert_eq!(
         mm.release(&[ExecutorAddr::NULL]).unwrap_err().message(),
         "In release, 0x0 is not part of any reserved address range"
