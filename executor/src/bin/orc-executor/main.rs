@@ -54,8 +54,12 @@ It answers both generations of controllers: LLVM 22's bootstrap names and
 LLVM main's orc_rt_ci_* names are published side by side. Arguments after
 the spec (or after `--`) are ignored, as LLVM does.
 
-Usage: orc-executor [-v] [test-jitloadergdb] SPEC [args...]
-       orc-executor [-v] SPEC -- [args...]
+Usage:
+  orc-executor [-v] [test-jitloadergdb] socket:adopt=<sockfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:connect=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:listen=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] filedescs=<infd>,<outfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] listen=<host>:<port> [args...]
 
 Options:
   -v, --verbose      print the executor's triple and page size to stderr
