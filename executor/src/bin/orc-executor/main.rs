@@ -49,6 +49,8 @@ or connects to the controller over TCP:
                          --oop-executor=, LLVM 22)
   listen=HOST:PORT       accept one TCP connection (LLVM 22's form;
                          llvm-jitlink -oop-executor-connect=HOST:PORT)
+  IN OUT                 two descriptor numbers: filedescs=IN,OUT (what lli
+                         --remote-mcjit passes to lli-child-target)
 
 It answers both generations of controllers: LLVM 22's bootstrap names and
 LLVM main's orc_rt_ci_* names are published side by side. Arguments after
@@ -137,6 +139,14 @@ fn parse_run(args: &[OsString]) -> Result<RunArgs, ArgError> {
     while next.starts_with("test-") {
         test_gdb |= next == "test-jitloadergdb";
         next = args.next().ok_or_else(insufficient)?;
+    }
+    // lli-child-target's form, `IN OUT` (what `lli --remote-mcjit
+    // --mcjit-remote-process=PATH` passes): two bare descriptor numbers.
+    let is_fd = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if is_fd(&next) {
+        if let Some(out) = args.next().filter(|a| is_fd(a)) {
+            next = format!("filedescs={next},{out}");
+        }
     }
     let spec = next.parse::<ConnectionSpec>().map_err(|e| {
         if e.shows_usage() {
@@ -293,6 +303,17 @@ mod tests {
                 ..
             }))
         ));
+        assert!(matches!(
+            parse(&["3", "4"]),
+            Ok(Command::Run(RunArgs {
+                spec: ConnectionSpec::FileDescriptors { read: 3, write: 4 },
+                ..
+            }))
+        ));
+        assert_eq!(
+            parse(&["3"]).err().unwrap(),
+            "usage: invalid specifier type \"3\""
+        );
         assert_eq!(parse(&[]).err().unwrap(), "usage: insufficient arguments");
         assert_eq!(
             parse(&["-v"]).err().unwrap(),
