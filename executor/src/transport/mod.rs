@@ -134,10 +134,10 @@ fn parse_fd(s: &str) -> Result<RawFd, SpecError> {
 /// `HOST:PORT` split at the first colon, as LLVM does (`[v6]:port` is
 /// split at the last one).
 fn host_port(descriptor: &str) -> (&str, &str) {
-    if descriptor.starts_with('[') {
-        if let Some((host, port)) = descriptor.rsplit_once(':') {
-            return (host, port);
-        }
+    if descriptor.starts_with('[')
+        && let Some((host, port)) = descriptor.rsplit_once(':')
+    {
+        return (host, port);
     }
     descriptor.split_once(':').unwrap_or((descriptor, ""))
 }

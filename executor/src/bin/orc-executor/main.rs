@@ -143,10 +143,10 @@ fn parse_run(args: &[OsString]) -> Result<RunArgs, ArgError> {
     // lli-child-target's form, `IN OUT` (what `lli --remote-mcjit
     // --mcjit-remote-process=PATH` passes): two bare descriptor numbers.
     let is_fd = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if is_fd(&next) {
-        if let Some(out) = args.next().filter(|a| is_fd(a)) {
-            next = format!("filedescs={next},{out}");
-        }
+    if is_fd(&next)
+        && let Some(out) = args.next().filter(|a| is_fd(a))
+    {
+        next = format!("filedescs={next},{out}");
     }
     let spec = next.parse::<ConnectionSpec>().map_err(|e| {
         if e.shows_usage() {
