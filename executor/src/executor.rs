@@ -59,11 +59,14 @@ pub struct Executor;
 
 impl Executor {
     /// A builder with LLVM 22's executor's defaults: every built-in
-    /// service, no connection yet.
+    /// service, empty reservations granted, no connection yet.
     pub fn builder() -> ExecutorBuilder {
         ExecutorBuilder {
             connection: None,
-            services: ServiceOptions::default(),
+            services: ServiceOptions {
+                empty_reservations: true,
+                ..ServiceOptions::default()
+            },
             spin: DEFAULT_SPIN,
             result_kinds: false,
             extra: Vec::new(),
@@ -78,7 +81,9 @@ impl ExecutorBuilder {
         self
     }
 
-    /// What the built-in services may do.
+    /// What the built-in services may do (the builder's own default is
+    /// `ServiceOptions::default()` with `empty_reservations` on, as LLVM
+    /// 22's executor).
     pub fn services(mut self, options: ServiceOptions) -> Self {
         self.services = options;
         self
