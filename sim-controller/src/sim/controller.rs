@@ -350,8 +350,12 @@ pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
         Msg::Setup { symbols } => {
             st.ctl.setup = true;
             // JIT'd functions by name; the services (LLVM's bootstrap
-            // names) only counted.
-            let is_service = |n: &str| n.starts_with("__llvm_orc") || n.starts_with("llvm_orc");
+            // names, LLVM 22's and LLVM main's `orc_rt_ci_*`) only counted.
+            let is_service = |n: &str| {
+                n.starts_with("__llvm_orc")
+                    || n.starts_with("llvm_orc")
+                    || n.starts_with("orc_rt_ci_")
+            };
             let names: Vec<&str> = symbols
                 .iter()
                 .map(|(n, _)| n.as_str())
