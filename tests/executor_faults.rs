@@ -100,12 +100,9 @@ fn end_of_stream_at_a_message_boundary_is_an_orderly_end() {
 }
 
 #[test]
-fn hangup_ends_the_session_cleanly_whatever_its_payload() {
-    for payload in [
-        &[][..],
-        &[0],
-        &[1, 3, 0, 0, 0, 0, 0, 0, 0, b'b', b'y', b'e'],
-    ] {
+fn hangup_ends_the_session_as_its_payload_says() {
+    // Orderly: SPS Error success (LLVM main) or no payload (LLVM 22 peers).
+    for payload in [&[][..], &[0]] {
         let mut ex = Executor::start();
         ex.send(Opcode::Hangup, 0, ExecutorAddr::NULL, payload);
         assert!(
@@ -115,6 +112,16 @@ fn hangup_ends_the_session_cleanly_whatever_its_payload() {
         let (status, stderr) = ex.finish();
         assert_exit(status, 0, &stderr);
     }
+    // A reason (LLVM main, protocol 10): the session ends with it.
+    let mut ex = Executor::start();
+    ex.send(
+        Opcode::Hangup,
+        0,
+        ExecutorAddr::NULL,
+        &[1, 3, 0, 0, 0, 0, 0, 0, 0, b'b', b'y', b'e'],
+    );
+    assert!(ex.recv().is_none(), "no reply to Hangup");
+    assert_fatal(ex, "bye");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Outgoing: LLVM 22's legacy synchronous wrapper ABI
 //! (`CWrapperFunctionResult fn(const char *, size_t)`), and the plain C entry
 //! points the run-code service needs (`int main(int, char **)`,
-//! `int fn(void)`, `int fn(int)`).
+//! `int fn(void)`, `int fn(int)`, `void fn(void)`).
 //!
 //! Incoming: [`legacy_entry`] adapts a safe Rust function on bytes into the
 //! legacy ABI for functions whose addresses we publish (alloc actions).
@@ -112,6 +112,20 @@ pub fn run_as_void(addr: ExecutorAddr) -> Result<i32, Error> {
     Ok(status)
 }
 
+/// Calls `void fn(void)` at `addr` (LLVM main's `orc_rt_ci_sps_call_void_void`).
+pub fn run_void_void(addr: ExecutorAddr) -> Result<(), Error> {
+    if addr.is_null() {
+        return Err(null_error("a function"));
+    }
+    type VoidVoidFn = unsafe extern "C" fn();
+    // SAFETY: trust boundary (module docs).
+    no_unwind::call(|| unsafe {
+        std::mem::transmute::<usize, VoidVoidFn>(addr.value() as usize)()
+    });
+    crate::sys::flush_c_stdio();
+    Ok(())
+}
+
 /// Calls `int fn(int)` at `addr`.
 pub fn run_as_int(addr: ExecutorAddr, arg: i32) -> Result<i32, Error> {
     if addr.is_null() {
@@ -205,6 +219,55 @@ pub mod entry_points {
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
         unsafe { legacy_entry(data, len, registrars::register_jit_loader_gdb) }
+    }
+
+    /// `orc_rt_ci_aa_sps_GDBJITRegistrar_register` (orc-rt's action ABI:
+    /// the same C signature, an empty result on success).
+    ///
+    /// # Safety
+    /// `data` is null with `len == 0`, or points to `len` readable bytes.
+    pub unsafe extern "C" fn ci_register_gdb(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
+        // SAFETY: callers pass a valid (pointer, length) pair.
+        unsafe { legacy_entry(data, len, registrars::ci_register_gdb) }
+    }
+
+    /// `orc_rt_ci_aa_sps_GDBJITRegistrar_deregister`.
+    ///
+    /// # Safety
+    /// `data` is null with `len == 0`, or points to `len` readable bytes.
+    pub unsafe extern "C" fn ci_deregister_gdb(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
+        // SAFETY: as above.
+        unsafe { legacy_entry(data, len, registrars::ci_deregister_gdb) }
+    }
+
+    /// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_registerSection`.
+    ///
+    /// # Safety
+    /// `data` is null with `len == 0`, or points to `len` readable bytes.
+    pub unsafe extern "C" fn ci_register_eh_frame(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
+        // SAFETY: as above.
+        unsafe { legacy_entry(data, len, registrars::ci_register_eh_frame) }
+    }
+
+    /// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_deregisterSection`.
+    ///
+    /// # Safety
+    /// `data` is null with `len == 0`, or points to `len` readable bytes.
+    pub unsafe extern "C" fn ci_deregister_eh_frame(
+        data: *const c_char,
+        len: usize,
+    ) -> CWrapperFunctionResult {
+        // SAFETY: as above.
+        unsafe { legacy_entry(data, len, registrars::ci_deregister_eh_frame) }
     }
 
     /// Where JIT'd code's calls to the controller go.
@@ -351,6 +414,8 @@ mod tests {
         7
     }
 
+    extern "C" fn nothing() {}
+
     extern "C" fn double(x: c_int) -> c_int {
         x * 2
     }
@@ -375,6 +440,8 @@ mod tests {
         assert!(run_as_main(main, &[b"a\0b"]).is_err());
         assert_eq!(run_as_void(addr_of(seven as *const ())).unwrap(), 7);
         assert_eq!(run_as_int(addr_of(double as *const ()), 21).unwrap(), 42);
+        run_void_void(addr_of(nothing as *const ())).unwrap();
+        assert!(run_void_void(ExecutorAddr::NULL).is_err());
         assert_eq!(
             run_as_void(ExecutorAddr::NULL).unwrap_err().kind(),
             ErrorKind::InvalidArgument

@@ -37,6 +37,7 @@ pub struct ExecutorBuilder {
     connection: Option<ConnectionSpec>,
     services: ServiceOptions,
     spin: Duration,
+    result_kinds: bool,
     extra: Vec<(WrapperTable, Option<Box<dyn ResourceManager>>)>,
 }
 
@@ -46,6 +47,7 @@ impl std::fmt::Debug for ExecutorBuilder {
             .field("connection", &self.connection)
             .field("services", &self.services)
             .field("spin", &self.spin)
+            .field("result_kinds", &self.result_kinds)
             .field("extra_services", &self.extra.len())
             .finish()
     }
@@ -57,12 +59,16 @@ pub struct Executor;
 
 impl Executor {
     /// A builder with LLVM 22's executor's defaults: every built-in
-    /// service, no connection yet.
+    /// service, empty reservations granted, no connection yet.
     pub fn builder() -> ExecutorBuilder {
         ExecutorBuilder {
             connection: None,
-            services: ServiceOptions::default(),
+            services: ServiceOptions {
+                empty_reservations: true,
+                ..ServiceOptions::default()
+            },
             spin: DEFAULT_SPIN,
+            result_kinds: false,
             extra: Vec::new(),
         }
     }
@@ -75,7 +81,9 @@ impl ExecutorBuilder {
         self
     }
 
-    /// What the built-in services may do.
+    /// What the built-in services may do (the builder's own default is
+    /// `ServiceOptions::default()` with `empty_reservations` on, as LLVM
+    /// 22's executor).
     pub fn services(mut self, options: ServiceOptions) -> Self {
         self.services = options;
         self
@@ -84,6 +92,14 @@ impl ExecutorBuilder {
     /// How long the reader polls for input before blocking.
     pub fn spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
+        self
+    }
+
+    /// Sends out-of-band error results as LLVM main's result kind 1, so the
+    /// controller sees their message (default false: LLVM 22's empty
+    /// Result, which is all an LLVM 22 controller accepts; protocol 3.1).
+    pub fn result_kinds(mut self, enabled: bool) -> Self {
+        self.result_kinds = enabled;
         self
     }
 
@@ -144,6 +160,7 @@ impl ExecutorBuilder {
             // transport polls for the next call briefly before blocking, and
             // lets bulk writes stream from its descriptor into JIT memory.
             read_on_caller: true,
+            result_kinds: self.result_kinds,
             ..WireOptions::default()
         };
         let wire = session.attach_with(bootstrap, |hooks| {

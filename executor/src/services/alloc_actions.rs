@@ -32,30 +32,38 @@ impl ActionCaller {
         ActionCaller(Arc::new(f))
     }
 
-    /// Runs one action: its result must decode as SPS `Error` success.
+    /// Runs one action. Both generations of action functions are accepted:
+    /// LLVM's return an SPS `Error` (`00` success, `01` + message failure);
+    /// upstream orc-rt's return an empty buffer on success and an
+    /// out-of-band error on failure. A failure's message is passed through
+    /// unchanged, as LLVM 22's executor and orc-rt do, so the controller
+    /// sees the action's own words.
     pub fn run(&self, call: &AllocAction) -> Result<(), Error> {
         if call.is_none() {
             return Ok(());
         }
         let result = (self.0)(call.function, call.args.bytes());
-        let failed = |what: &str| {
-            Error::new(
-                ErrorKind::Service,
-                format!(
-                    "allocation action at {:#x} failed: {what}",
-                    call.function.value()
-                ),
-            )
-        };
         match result.view() {
-            BufferView::Error(msg) => Err(failed(&msg.to_string_lossy())),
-            BufferView::Empty => Err(failed("could not deserialize its (empty) result")),
+            BufferView::Error(msg) => Err(Error::new(
+                ErrorKind::Service,
+                msg.to_string_lossy().into_owned(),
+            )),
+            BufferView::Empty => Ok(()),
             BufferView::Bytes(bytes) => match sps::from_prefix::<Result<(), Error>>(bytes) {
                 Ok((Ok(()), _)) => Ok(()),
-                // The action's own error: pass its message through unchanged,
-                // as LLVM does.
                 Ok((Err(e), _)) => Err(Error::new(ErrorKind::Service, e.message())),
-                Err(e) => Err(failed(&format!("could not deserialize its result: {e}"))),
+                // LLVM's words for a result that does not decode.
+                Err(e) => {
+                    tracing::debug!(
+                        target: "orc_executor::services",
+                        "allocation action at {:#x}: undecodable result: {e}",
+                        call.function.value()
+                    );
+                    Err(Error::new(
+                        ErrorKind::Service,
+                        "Could not deserialize result from serialized wrapper function call",
+                    ))
+                }
             },
         }
     }
@@ -176,14 +184,24 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), [8, 1, 7]);
         let lines: Vec<&str> = err.message().lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].contains("could not deserialize"), "{}", lines[0]);
-        assert!(lines[1].ends_with("seven oob"), "{}", lines[1]);
+        assert_eq!(
+            lines[0],
+            "Could not deserialize result from serialized wrapper function call"
+        );
+        assert_eq!(lines[1], "seven oob", "passed through unchanged");
     }
 
     #[test]
-    fn an_empty_result_is_a_failure() {
-        let c = ActionCaller::new(|_, _| WrapperFunctionBuffer::empty());
-        assert_eq!(c.run(&call(5)).unwrap_err().kind(), ErrorKind::Service);
+    fn an_empty_result_is_success_and_an_out_of_band_error_passes_through() {
+        // Upstream orc-rt's action ABI: empty on success, OOB on failure.
+        let c = ActionCaller::new(|f, _| match f.value() {
+            5 => WrapperFunctionBuffer::empty(),
+            _ => WrapperFunctionBuffer::out_of_band_error("the action's own words"),
+        });
+        assert!(c.run(&call(5)).is_ok());
         assert!(c.run(&call(0)).is_ok());
+        let err = c.run(&call(6)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Service);
+        assert_eq!(err.message(), "the action's own words");
     }
 }

@@ -1,7 +1,9 @@
-//! The executor services of LLVM 22's `llvm-jitlink-executor`, installed in
-//! a session: each service is a resource manager the session owns, and its
+//! The executor services of `llvm-jitlink-executor`, installed in a
+//! session: each service is a resource manager the session owns, and its
 //! binding's wrapper functions are registered with the session and
-//! published under their bootstrap names.
+//! published under their bootstrap names: LLVM 22's and LLVM main's
+//! `orc_rt_ci_*` ones, side by side (each generation's controller looks up
+//! only its own), with one service instance behind both.
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use super::dylib_manager::{self, DylibManager};
 use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
 use super::shared_memory::{self, SharedMemoryMapper};
-use super::{names, run_code};
+use super::{ci_names, names, run_code};
 use crate::call::entry_points;
 
 /// The installed services, for inspection (tests count their resources).
@@ -34,7 +36,8 @@ pub struct ExecutorServices {
 }
 
 /// How much the installed services may do beyond managing memory. The
-/// defaults are LLVM 22's executor: everything. Fuzzing and tests that feed
+/// defaults are LLVM 22's executor: everything (except
+/// [`empty_reservations`](Self::empty_reservations), which `Executor` sets). Fuzzing and tests that feed
 /// untrusted requests turn off what would run arbitrary code.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
@@ -50,6 +53,12 @@ pub struct ServiceOptions {
     /// The largest reservation the memory manager grants (default: no
     /// limit beyond the OS's).
     pub max_reservation: u64,
+    /// Whether the memory manager grants a reservation of 0 bytes (address
+    /// 0, nothing mapped) as LLVM 22's executor does; `lli` asks for one at
+    /// shutdown. Default false (refused as an invalid size, the stricter
+    /// rule the fuzz model checks); [`Executor`](crate::Executor), hence
+    /// `orc-executor`, turns it on.
+    pub empty_reservations: bool,
 }
 
 impl Default for ServiceOptions {
@@ -59,6 +68,7 @@ impl Default for ServiceOptions {
             run_code: true,
             open_libraries: true,
             max_reservation: u64::MAX,
+            empty_reservations: false,
         }
     }
 }
@@ -108,7 +118,8 @@ impl ExecutorServices {
         });
         let memory_manager = Arc::new(
             MemoryManager::new(options.actions.clone())
-                .with_max_reservation(options.max_reservation),
+                .with_max_reservation(options.max_reservation)
+                .with_empty_reservations(options.empty_reservations),
         );
         let mm = memory_manager.clone();
         session.add_resource_manager(ShutdownOnly {
@@ -135,7 +146,14 @@ impl ExecutorServices {
             .extend(shared_memory::sps_ci::wrapper_functions(&shared_memory))
             .extend(dylib_manager::sps_ci::wrapper_functions(&dylib_manager))
             .extend(memory_access::sps_ci::wrapper_functions(&memory_access))
-            .extend(run_code::wrapper_functions(options.run_code));
+            .extend(run_code::wrapper_functions(options.run_code))
+            // LLVM main's names for the same services (protocol 5.8).
+            .extend(memory_manager::sps_ci::ci_wrapper_functions(
+                &memory_manager,
+            ))
+            .extend(dylib_manager::sps_ci::ci_wrapper_functions(&dylib_manager))
+            .extend(memory_access::sps_ci::ci_wrapper_functions(&memory_access))
+            .extend(run_code::ci_wrapper_functions(options.run_code));
         let mut bootstrap = BootstrapInfo::new();
         bootstrap.symbols = session.register_table(table);
         bootstrap.symbols.add_unique([
@@ -163,6 +181,32 @@ impl ExecutorServices {
             (
                 names::REGISTER_JIT_LOADER_GDB,
                 entry_points::addr_of(entry_points::register_jit_loader_gdb),
+            ),
+            // LLVM main's names for the same instances.
+            (
+                ci_names::MEMORY_MAP_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&memory_manager)),
+            ),
+            (
+                ci_names::DYLIB_MANAGER_INSTANCE,
+                ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
+            ),
+            // Upstream orc-rt's alloc actions (empty result on success).
+            (
+                ci_names::GDB_REGISTER,
+                entry_points::addr_of(entry_points::ci_register_gdb),
+            ),
+            (
+                ci_names::GDB_DEREGISTER,
+                entry_points::addr_of(entry_points::ci_deregister_gdb),
+            ),
+            (
+                ci_names::EH_FRAME_REGISTER,
+                entry_points::addr_of(entry_points::ci_register_eh_frame),
+            ),
+            (
+                ci_names::EH_FRAME_DEREGISTER,
+                entry_points::addr_of(entry_points::ci_deregister_eh_frame),
             ),
         ])?;
         Ok((

@@ -1,16 +1,19 @@
-//! The executor services LLVM 22's controller expects (protocol 5): the
+//! The executor services LLVM's controllers expect (protocol 5): the
 //! memory manager, memory access, the dylib manager, running code, and the
 //! EH-frame / debugger registration alloc actions; plus the bootstrap
-//! symbol names they are published under.
+//! symbol names they are published under: LLVM 22's ([`names`]) and LLVM
+//! main's controller-interface names ([`ci_names`], `orc_rt_ci_*`), side by
+//! side, so one executor serves both generations.
 //!
 //! Each service is its logic (`mod.rs`: plain Rust, no bytes) plus one
 //! binding, its SPS controller interface (`sps_ci.rs`, after upstream
-//! orc-rt's `*SPSCI`), which returns a [`WrapperTable`] of its wrapper
-//! functions: name, handler built on the public `orc_rt::wrapper` API, and
-//! the properties the transport needs (runs on the delivering thread,
-//! streams its arguments). The built-in services are the worked example of
-//! how a user writes a service of their own; [`ExecutorServices`] installs
-//! them in a session.
+//! orc-rt's `*SPSCI`), which returns [`WrapperTable`]s of its wrapper
+//! functions: one under LLVM 22's names and shapes, one under LLVM main's
+//! (the same logic behind both): name, handler built on the public
+//! `orc_rt::wrapper` API, and the properties the transport needs (runs on
+//! the delivering thread, streams its arguments). The built-in services are
+//! the worked example of how a user writes a service of their own;
+//! [`ExecutorServices`] installs them in a session.
 //!
 //! [`WrapperTable`]: orc_rt::wrapper::WrapperTable
 
@@ -112,6 +115,105 @@ pub mod names {
     pub const DEREGISTER_EH_FRAME: &str = "llvm_orc_deregisterEHFrameAllocAction";
     /// Alloc action: register a debug object with the GDB JIT interface.
     pub const REGISTER_JIT_LOADER_GDB: &str = "llvm_orc_registerJITLoaderGDBAllocAction";
+}
+
+/// LLVM main's controller-interface names (upstream orc-rt's `*SPSCI`,
+/// LLVM's `Shared/SPSCI/*.h`; protocol 5.8). On Linux they are published
+/// as spelled (Darwin would add a leading `_`).
+pub mod ci_names {
+    /// Run `int main(int, char **)`: `i64(Addr, sequence<string>)`.
+    pub const CALL_MAIN: &str = "orc_rt_ci_sps_call_main";
+    /// Run `void fn(void)`: `void(Addr)`.
+    pub const CALL_VOID_VOID: &str = "orc_rt_ci_sps_call_void_void";
+    /// Run `int32_t fn(void)`: `i32(Addr)`.
+    pub const CALL_INT32_VOID: &str = "orc_rt_ci_sps_call_int32_void";
+    /// Run `int32_t fn(int32_t)`: `i32(Addr, i32)`.
+    pub const CALL_INT32_INT32: &str = "orc_rt_ci_sps_call_int32_int32";
+
+    /// Memory manager (`SimpleNativeMemoryMap`) instance.
+    pub const MEMORY_MAP_INSTANCE: &str = "orc_rt_ci_SimpleNativeMemoryMap_Instance";
+    /// Memory manager reserve.
+    pub const MEMORY_MAP_RESERVE: &str = "orc_rt_ci_sps_SimpleNativeMemoryMap_reserve";
+    /// Memory manager initialize.
+    pub const MEMORY_MAP_INITIALIZE: &str = "orc_rt_ci_sps_SimpleNativeMemoryMap_initialize";
+    /// Memory manager deinitialize (several keys).
+    pub const MEMORY_MAP_DEINITIALIZE: &str =
+        "orc_rt_ci_sps_SimpleNativeMemoryMap_deinitializeMultiple";
+    /// Memory manager release (several bases).
+    pub const MEMORY_MAP_RELEASE: &str = "orc_rt_ci_sps_SimpleNativeMemoryMap_releaseMultiple";
+
+    /// Dylib manager (`NativeDylibManager`) instance.
+    pub const DYLIB_MANAGER_INSTANCE: &str = "orc_rt_ci_NativeDylibManager_Instance";
+    /// Dylib manager load.
+    pub const DYLIB_MANAGER_LOAD: &str = "orc_rt_ci_sps_NativeDylibManager_load";
+    /// Dylib manager lookup.
+    pub const DYLIB_MANAGER_LOOKUP: &str = "orc_rt_ci_sps_NativeDylibManager_lookup";
+
+    /// Memory writes.
+    pub const WRITE_UINT8S: &str = "orc_rt_ci_sps_mem_write_uint8s";
+    /// Memory writes.
+    pub const WRITE_UINT16S: &str = "orc_rt_ci_sps_mem_write_uint16s";
+    /// Memory writes.
+    pub const WRITE_UINT32S: &str = "orc_rt_ci_sps_mem_write_uint32s";
+    /// Memory writes.
+    pub const WRITE_UINT64S: &str = "orc_rt_ci_sps_mem_write_uint64s";
+    /// Memory writes.
+    pub const WRITE_POINTERS: &str = "orc_rt_ci_sps_mem_write_pointers";
+    /// Memory writes.
+    pub const WRITE_BUFFERS: &str = "orc_rt_ci_sps_mem_write_buffers";
+    /// Memory reads.
+    pub const READ_UINT8S: &str = "orc_rt_ci_sps_mem_read_uint8s";
+    /// Memory reads.
+    pub const READ_UINT16S: &str = "orc_rt_ci_sps_mem_read_uint16s";
+    /// Memory reads.
+    pub const READ_UINT32S: &str = "orc_rt_ci_sps_mem_read_uint32s";
+    /// Memory reads.
+    pub const READ_UINT64S: &str = "orc_rt_ci_sps_mem_read_uint64s";
+    /// Memory reads.
+    pub const READ_POINTERS: &str = "orc_rt_ci_sps_mem_read_pointers";
+    /// Memory reads.
+    pub const READ_BUFFERS: &str = "orc_rt_ci_sps_mem_read_buffers";
+    /// Memory reads.
+    pub const READ_STRINGS: &str = "orc_rt_ci_sps_mem_read_strings";
+
+    /// Alloc action (orc-rt ABI): register a debug object with the GDB JIT
+    /// interface, `(ExecutorAddrRange)`.
+    pub const GDB_REGISTER: &str = "orc_rt_ci_aa_sps_GDBJITRegistrar_register";
+    /// Alloc action (orc-rt ABI): deregister a debug object.
+    pub const GDB_DEREGISTER: &str = "orc_rt_ci_aa_sps_GDBJITRegistrar_deregister";
+    /// Alloc action (orc-rt ABI): register an `.eh_frame` section.
+    pub const EH_FRAME_REGISTER: &str = "orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_registerSection";
+    /// Alloc action (orc-rt ABI): deregister an `.eh_frame` section.
+    pub const EH_FRAME_DEREGISTER: &str =
+        "orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_deregisterSection";
+
+    /// Every name LLVM main's controller looks up before it can link
+    /// anything (its run-as-main at Setup, the memory manager, dylib
+    /// manager and memory access services; a missing one fails it).
+    pub const REQUIRED: &[&str] = &[
+        CALL_MAIN,
+        MEMORY_MAP_INSTANCE,
+        MEMORY_MAP_RESERVE,
+        MEMORY_MAP_INITIALIZE,
+        MEMORY_MAP_DEINITIALIZE,
+        MEMORY_MAP_RELEASE,
+        DYLIB_MANAGER_INSTANCE,
+        DYLIB_MANAGER_LOAD,
+        DYLIB_MANAGER_LOOKUP,
+        WRITE_UINT8S,
+        WRITE_UINT16S,
+        WRITE_UINT32S,
+        WRITE_UINT64S,
+        WRITE_POINTERS,
+        WRITE_BUFFERS,
+        READ_UINT8S,
+        READ_UINT16S,
+        READ_UINT32S,
+        READ_UINT64S,
+        READ_POINTERS,
+        READ_BUFFERS,
+        READ_STRINGS,
+    ];
 }
 
 /// Checks that an instance argument names `service` (its address is what we

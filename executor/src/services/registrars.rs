@@ -1,13 +1,17 @@
-//! The alloc-action functions LLVM 22 attaches to initialize requests:
-//! EH-frame registration with the unwinder and debug-object registration
-//! with the GDB JIT interface (protocol 5.6). Their C entry points (legacy
-//! wrapper ABI) are in `call::entry_points`.
+//! The alloc-action functions LLVM's controllers attach to initialize
+//! requests: EH-frame registration with the unwinder and debug-object
+//! registration with the GDB JIT interface (protocol 5.6), in both
+//! generations: LLVM 22's (`llvm_orc_*`, an SPS `Error` result) and
+//! upstream orc-rt's (`orc_rt_ci_aa_sps_*`, protocol 5.8: an empty result
+//! on success, an out-of-band error on failure). Their C entry points are
+//! in `call::entry_points`.
 
 use crate::sys;
 use orc_rt::addr::ExecutorAddrRange;
 use orc_rt::error::{Error, ErrorKind};
 use orc_rt::wrapper::WrapperFunctionBuffer;
 
+use orc_rt::sps;
 use orc_rt::wrapper::WrapperFunction;
 
 fn service(message: String) -> Error {
@@ -36,4 +40,74 @@ pub(crate) fn register_jit_loader_gdb(args: &[u8]) -> WrapperFunctionBuffer {
             sys::gdb_jit::register(object, notify).map_err(service)
         },
     )
+}
+
+/// An action with upstream orc-rt's result convention on an
+/// `ExecutorAddrRange` argument: empty on success, the failure as an
+/// out-of-band error (orc-rt's words for arguments that do not decode).
+fn orc_rt_action(
+    args: &[u8],
+    f: impl FnOnce(ExecutorAddrRange) -> Result<(), String>,
+) -> WrapperFunctionBuffer {
+    match sps::from_prefix::<ExecutorAddrRange>(args) {
+        Ok((range, _)) => match f(range) {
+            Ok(()) => WrapperFunctionBuffer::empty(),
+            Err(message) => WrapperFunctionBuffer::out_of_band_error(&message),
+        },
+        Err(_) => WrapperFunctionBuffer::out_of_band_error(
+            "Could not deserialize allocation action argument buffer",
+        ),
+    }
+}
+
+/// `orc_rt_ci_aa_sps_GDBJITRegistrar_register(ExecutorAddrRange object)`:
+/// registers and tells an attached debugger.
+pub(crate) fn ci_register_gdb(args: &[u8]) -> WrapperFunctionBuffer {
+    orc_rt_action(args, |object| sys::gdb_jit::register(object, true))
+}
+
+/// `orc_rt_ci_aa_sps_GDBJITRegistrar_deregister(ExecutorAddrRange object)`.
+pub(crate) fn ci_deregister_gdb(args: &[u8]) -> WrapperFunctionBuffer {
+    orc_rt_action(args, sys::gdb_jit::deregister)
+}
+
+/// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_registerSection(ExecutorAddrRange)`.
+pub(crate) fn ci_register_eh_frame(args: &[u8]) -> WrapperFunctionBuffer {
+    orc_rt_action(args, sys::eh_frame::register)
+}
+
+/// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_deregisterSection(ExecutorAddrRange)`.
+pub(crate) fn ci_deregister_eh_frame(args: &[u8]) -> WrapperFunctionBuffer {
+    orc_rt_action(args, sys::eh_frame::deregister)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orc_rt_actions_answer_empty_or_out_of_band() {
+        let object: &'static [u8] = Box::leak(vec![0x7f, b'E', b'L', b'F', 3].into_boxed_slice());
+        let args = sps::to_vec(&ExecutorAddrRange::of_slice(object));
+        let ok = ci_register_gdb(&args);
+        assert!(ok.is_empty() && !ok.is_error());
+        assert!(ci_deregister_gdb(&args).is_empty());
+        let again = ci_deregister_gdb(&args);
+        assert!(
+            again
+                .error_message()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("no debug object is registered at")
+        );
+        assert_eq!(
+            ci_register_gdb(&[1, 2])
+                .error_message()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "Could not deserialize allocation action argument buffer"
+        );
+    }
 }

@@ -192,6 +192,15 @@ mod tests {
     }
 
     #[test]
+    fn sockets_are_told_from_pipes() {
+        use std::os::fd::AsFd;
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(super::is_socket(a.as_fd()));
+        let (r, _w) = std::io::pipe().unwrap();
+        assert!(!super::is_socket(r.as_fd()));
+    }
+
+    #[test]
     fn closed_and_negative_descriptors_are_refused() {
         assert!(super::adopt(-1).is_err());
         assert!(super::adopt(987_654).is_err());

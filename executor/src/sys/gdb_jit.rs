@@ -29,6 +29,7 @@ pub(crate) struct JitDescriptor {
 }
 
 const JIT_REGISTER_FN: u32 = 1;
+const JIT_UNREGISTER_FN: u32 = 2;
 
 /// The descriptor, shared with the debugger (which reads it while the
 /// process is stopped); we only touch it under [`LOCK`].
@@ -93,6 +94,44 @@ pub(crate) fn register(object: ExecutorAddrRange, notify: bool) -> Result<(), St
     Ok(())
 }
 
+/// Removes the debug object that starts at `object.start` from the list
+/// (upstream orc-rt's `GDBJITRegistrar` deregister), telling an attached
+/// debugger first, then frees its entry.
+pub(crate) fn deregister(object: ExecutorAddrRange) -> Result<(), String> {
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let desc = __jit_debug_descriptor.0.get();
+    let wanted = object.start.to_ptr::<u8>().cast_const();
+    // SAFETY: under LOCK (see `register`); entries were allocated by
+    // `register` with Box and are only freed here, after being unlinked.
+    unsafe {
+        let mut cur = (*desc).first_entry;
+        while !cur.is_null() && (*cur).symfile_addr != wanted {
+            cur = (*cur).next_entry;
+        }
+        if cur.is_null() {
+            return Err(format!(
+                "no debug object is registered at {:#x}",
+                object.start.value()
+            ));
+        }
+        let (prev, next) = ((*cur).prev_entry, (*cur).next_entry);
+        if prev.is_null() {
+            (*desc).first_entry = next;
+        } else {
+            (*prev).next_entry = next;
+        }
+        if !next.is_null() {
+            (*next).prev_entry = prev;
+        }
+        (*desc).relevant_entry = cur;
+        (*desc).action_flag = JIT_UNREGISTER_FN;
+        __jit_debug_register_code();
+        (*desc).relevant_entry = ptr::null_mut();
+        drop(Box::from_raw(cur));
+    }
+    Ok(())
+}
+
 /// The last entry of the list (the one `first_entry` leads to in the end),
 /// or null: what `llvm-jitlink-executor test-jitloadergdb` prints.
 pub fn last_entry() -> orc_rt::addr::ExecutorAddr {
@@ -136,5 +175,20 @@ mod tests {
         assert!(!last_entry().is_null());
         let empty = ExecutorAddrRange::new(ExecutorAddr::new(64), ExecutorAddr::new(64));
         assert!(register(empty, false).is_err());
+    }
+
+    #[test]
+    fn deregistering_unlinks_the_entry() {
+        let object: &'static [u8] = Box::leak(vec![0x7f, b'E', b'L', b'F', 2].into_boxed_slice());
+        let range = ExecutorAddrRange::of_slice(object);
+        register(range, true).unwrap();
+        let with = entry_count();
+        deregister(range).unwrap();
+        assert_eq!(entry_count(), with - 1);
+        assert!(
+            deregister(range)
+                .unwrap_err()
+                .starts_with("no debug object is registered at 0x")
+        );
     }
 }

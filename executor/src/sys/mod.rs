@@ -68,8 +68,17 @@ pub(crate) fn error_text(e: &std::io::Error) -> String {
 /// without waiting for the executor, so output still buffered (stdout to a
 /// file or pipe is fully buffered) would only reach its file when the
 /// executor exits, after whoever ran llvm-jitlink may already have read it.
-/// LLVM's executor has that race (seen under load); the bytes and their
-/// order are the same either way.
+/// LLVM's executor has that race (seen under load).
+///
+/// **A deliberate difference from LLVM's executor** (protocol 5.5): when the
+/// process later ends without flushing (JIT'd code calls `abort()` or
+/// `_exit()`, or is killed by a signal), what earlier, completed calls
+/// printed is already out with ours and lost with LLVM's, whose buffers die
+/// with the process (e.g. `clang-repl`: `printf("a\n");` then `abort();`
+/// prints `a` only with ours). Output of the call that ends the process is
+/// lost with both: it never returns here. When the process exits normally,
+/// the bytes and their order are the same either way. We keep the flush:
+/// losing a program's output is never what its user wants.
 pub fn flush_c_stdio() {
     // SAFETY: fflush(NULL) flushes every open output stream; it takes each
     // stream's lock, so it is safe while other threads use them.

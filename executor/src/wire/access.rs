@@ -89,6 +89,7 @@ use orc_rt::sync::{Mutex, MutexGuard, RwLock, lock, read, write};
 use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 
 use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start};
+use super::kinds;
 use super::probes;
 use super::stream::{PayloadSource, STREAM_THRESHOLD};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
@@ -135,6 +136,11 @@ pub struct WireOptions {
     /// "SimpleRemoteEPCServer FD-transport disconnected" then; the executor
     /// binary does too).
     pub on_lost_result: Option<LostResultFn>,
+    /// Send out-of-band error results as LLVM main's result kind 1 (the
+    /// message reaches the controller) instead of LLVM 22's empty Result.
+    /// Only for controllers known to understand result kinds: LLVM 22's
+    /// ends the session on one (protocol 3.1). Default false.
+    pub result_kinds: bool,
 }
 
 impl fmt::Debug for WireOptions {
@@ -144,6 +150,7 @@ impl fmt::Debug for WireOptions {
             .field("reader_thread_name", &self.reader_thread_name)
             .field("read_on_caller", &self.read_on_caller)
             .field("on_lost_result", &self.on_lost_result.is_some())
+            .field("result_kinds", &self.result_kinds)
             .finish()
     }
 }
@@ -155,6 +162,7 @@ impl Default for WireOptions {
             reader_thread_name: "orc-rt-wire-reader".into(),
             read_on_caller: false,
             on_lost_result: None,
+            result_kinds: false,
         }
     }
 }
@@ -592,15 +600,16 @@ impl WireControllerAccess {
         }
         tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
         probe::hit(probes::HANGUP_QUEUED);
+        let payload = kinds::HANGUP_ORDERLY;
         let hangup = Header {
             opcode: Opcode::Hangup,
             seqno: 0,
             tag: ExecutorAddr::NULL,
-            payload_len: 1,
+            payload_len: payload.len() as u64,
         };
         out.tail.extend_from_slice(&hangup.encode());
-        out.tail.push(0);
-        out.queued += HEADER_SIZE as u64 + 1;
+        out.tail.extend_from_slice(&payload);
+        out.queued += (HEADER_SIZE + payload.len()) as u64;
         out.sealed = true;
         drop(out);
         self.transport.wake();
@@ -930,10 +939,12 @@ impl WireControllerAccess {
                 Ok(true)
             }
             Opcode::Result => {
+                // The tag is the result kind (protocol 3.1).
+                let result = kinds::decode_result(msg.tag, msg.payload)?;
                 let ret = lock(&self.calls).pending.remove(&msg.seqno);
                 match ret {
                     Some(ret) => {
-                        self.hooks.complete_call(ret, msg.payload);
+                        self.hooks.complete_call(ret, result);
                         Ok(true)
                     }
                     None => Err(protocol(format!(
@@ -944,13 +955,15 @@ impl WireControllerAccess {
             }
             Opcode::Hangup => {
                 probe::hit(probes::HANGUP_RECEIVED);
-                // LLVM 22 ignores the payload; newer LLVM sends an SPS Error.
-                if let Ok((Err(e), _)) =
-                    orc_rt::sps::from_prefix::<Result<(), Error>>(msg.payload.bytes())
-                {
-                    tracing::debug!(target: "orc_executor::wire", "controller hung up: {e}");
+                // The payload is the controller's reason (protocol 10): a
+                // failure becomes the disconnection error.
+                match kinds::decode_hangup(msg.payload.bytes())? {
+                    Ok(()) => Ok(false),
+                    Err(reason) => {
+                        tracing::debug!(target: "orc_executor::wire", "controller hung up: {reason}");
+                        Err(reason)
+                    }
                 }
-                Ok(false)
             }
             Opcode::Setup => Err(protocol("Unexpected Setup opcode".into())),
         }
@@ -1074,23 +1087,27 @@ impl ControllerAccess for WireControllerAccess {
             self.report_lost_result(call_id);
             return;
         }
-        let payload = match result.view() {
-            BufferView::Bytes(b) => b,
-            BufferView::Empty => &[],
+        let oob;
+        let (tag, payload) = match result.view() {
+            BufferView::Bytes(b) => (ExecutorAddr::NULL, b),
+            BufferView::Empty => (ExecutorAddr::NULL, &[][..]),
             // LLVM 22 has no way to carry an out-of-band error: it sends an
             // empty result, which the controller then fails to decode (or,
-            // for a void function, takes as success). Do the same, and log.
+            // for a void function, takes as success). Do the same, and log;
+            // a controller known to understand result kinds gets kind 1
+            // with the message (protocol 3.1).
             BufferView::Error(msg) => {
                 tracing::warn!(
                     target: "orc_executor::wire",
                     "call seq={call_id} failed: {}",
                     msg.to_string_lossy()
                 );
-                &[]
+                oob = kinds::encode_out_of_band(msg.to_bytes(), self.options.result_kinds);
+                (oob.0, &oob.1[..])
             }
         };
         // A failure reported the result lost already.
-        if let Err(e) = self.send(Opcode::Result, call_id, ExecutorAddr::NULL, payload) {
+        if let Err(e) = self.send(Opcode::Result, call_id, tag, payload) {
             self.end_after_send_error(e);
         }
         if finish_after {

@@ -1,10 +1,12 @@
-//! LLVM 22's SimpleRemoteEPC wire protocol (upstream
-//! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, and the
-//! controller access that speaks the protocol over a
+//! LLVM's SimpleRemoteEPC wire protocol (upstream
+//! `SimpleRemoteEPCUtils.h`): message framing, the Setup message, the
+//! Hangup and Result payloads LLVM main gave meaning to, and the controller
+//! access that speaks the protocol over a
 //! [`Transport`](crate::transport::Transport).
 
 mod access;
 mod frame;
+pub mod kinds;
 pub mod probes;
 mod setup;
 mod stream;

@@ -24,48 +24,97 @@ use orc_executor::{DEFAULT_SPIN, Executor};
 
 const USAGE: &str = "\
 Usage:
-  orc-executor [test-jitloadergdb] filedescs=<infd>,<outfd> [args...]
-  orc-executor [test-jitloadergdb] listen=<host>:<port> [args...]";
+  orc-executor [-v] [test-jitloadergdb] socket:adopt=<sockfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:connect=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:listen=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] filedescs=<infd>,<outfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] listen=<host>:<port> [args...]";
 
 /// What `--help` prints.
 const HELP: &str = "\
-Runs JIT'd code for an LLVM 22 controller (`llvm-jitlink -oop-executor=`).
+Runs JIT'd code for an LLVM controller: a drop-in replacement for
+llvm-jitlink-executor (LLVM 22 and LLVM main) and for orc-rt's ogre.
 
-A drop-in replacement for LLVM 22's llvm-jitlink-executor: the controller
-starts it with `filedescs=IN,OUT` (it reads messages from descriptor IN and
-writes to OUT), or it waits for one TCP connection with `listen=HOST:PORT`
-(`llvm-jitlink -oop-executor-connect=HOST:PORT`). `test-jitloadergdb` first
-prints the GDB JIT interface's last entry before and after the session.
-Arguments after the transport are ignored, as LLVM does.
+The controller (llvm-jitlink, clang-repl, lli, or your own
+ExecutorProcessControl) starts it with a connection spec, or it waits for
+or connects to the controller over TCP:
 
-Usage: orc-executor [test-jitloadergdb] filedescs=<infd>,<outfd> [args...]
-       orc-executor [test-jitloadergdb] listen=<host>:<port> [args...]
+  socket:adopt=FD        FD is one end of a connected socket (socketpair),
+                         used both ways (llvm-jitlink -oop-launch, LLVM main)
+  tcp:connect=HOST:PORT  connect to a controller listening there (IPv4)
+  tcp:listen=HOST:PORT   accept one connection (empty HOST: every address;
+                         PORT 0: any free port, logged with ORC_RT_LOG=info)
+  filedescs=IN,OUT       read messages from descriptor IN, write them to OUT
+                         (pipes: llvm-jitlink -oop-executor=, clang-repl
+                         --oop-executor=, LLVM 22)
+  listen=HOST:PORT       accept one TCP connection (LLVM 22's form;
+                         llvm-jitlink -oop-executor-connect=HOST:PORT)
+  IN OUT                 two descriptor numbers: filedescs=IN,OUT (what lli
+                         --remote-mcjit passes to lli-child-target)
+
+It answers both generations of controllers: LLVM 22's bootstrap names and
+LLVM main's orc_rt_ci_* names are published side by side. Arguments after
+the spec (or after `--`) are ignored, as LLVM does.
+
+Usage:
+  orc-executor [-v] [test-jitloadergdb] socket:adopt=<sockfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:connect=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] tcp:listen=<host>:<port> [args...]
+  orc-executor [-v] [test-jitloadergdb] filedescs=<infd>,<outfd> [args...]
+  orc-executor [-v] [test-jitloadergdb] listen=<host>:<port> [args...]
 
 Options:
-  -h, --help     Print help
-  -V, --version  Print version
+  -v, --verbose      print the executor's triple and page size to stderr
+                     first, as ogre does
+  test-jitloadergdb  print the GDB JIT interface's last entry before and
+                     after the session, as llvm-jitlink-executor does
+  -h, --help         Print help
+  -V, --version      Print version
 
 Environment:
-  ORC_RT_LOG=<filter>  log to stderr through tracing (e.g. debug: every
-                       message); default: errors only
+  ORC_RT_LOG=<filter>  log to stderr through tracing: error, warn, info,
+                       debug (every message), trace, or per target, e.g.
+                       orc_executor::wire=debug; default: errors only
   ORC_RT_SPIN_US=<n>   poll for the next message for up to n microseconds
                        before blocking (default 100; 0: block at once)
+  ORC_RT_RESULT_KINDS=1  send a failed call's message to the controller as
+                       LLVM main's out-of-band result kind (only for LLVM
+                       main controllers: LLVM 22's ends the session on one)
+
+Exit status: 0 after an orderly end, 1 after an error (`ARGV0: message`
+on stderr), or what JIT'd code exits with.
 ";
 
 /// What the command line asks for. Parsed by hand rather than with clap:
-/// two argument forms and two flags, and clap's set-up was a fifth of the
+/// two argument forms and a few flags, and clap's set-up was a fifth of the
 /// executor's own start-up time, which is a measured figure.
 enum Command {
     Help,
     Version,
-    Run(ConnectionSpec, bool),
+    Run(RunArgs),
 }
 
-fn parse_command(args: &[OsString]) -> Result<Command, String> {
+/// A session to run.
+struct RunArgs {
+    spec: ConnectionSpec,
+    /// `test-jitloadergdb`.
+    test_gdb: bool,
+    /// `-v`.
+    verbose: bool,
+}
+
+/// A command line that does not parse: LLVM 22's executor shows its usage
+/// after the message; LLVM main's reports spec errors as `ARGV0: MESSAGE`.
+enum ArgError {
+    Usage(String),
+    Fatal(String),
+}
+
+fn parse_command(args: &[OsString]) -> Result<Command, ArgError> {
     match args.first().and_then(|a| a.to_str()) {
         Some("-h" | "--help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
-        _ => parse_run(args).map(|(spec, gdb)| Command::Run(spec, gdb)),
+        _ => parse_run(args).map(Command::Run),
     }
 }
 
@@ -74,18 +123,43 @@ fn usage_error(message: &str) -> u8 {
     1
 }
 
-/// `[test-*...] SPEC [args...]`: LLVM's `test-*` output flags come first
-/// (`test-jitloadergdb` is the one it knows); arguments after the spec are
-/// ignored, as LLVM does.
-fn parse_run(args: &[OsString]) -> Result<(ConnectionSpec, bool), String> {
+/// `[-v] [test-*...] SPEC [args...]`: ogre's `-v` and LLVM's `test-*`
+/// output flags come first (`test-jitloadergdb` is the one it knows);
+/// arguments after the spec are ignored, as LLVM does (`--` included).
+fn parse_run(args: &[OsString]) -> Result<RunArgs, ArgError> {
     let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
-    let mut next = args.next().ok_or("insufficient arguments")?;
+    let insufficient = || ArgError::Usage("insufficient arguments".into());
+    let mut next = args.next().ok_or_else(insufficient)?;
+    let mut verbose = false;
+    while next == "-v" || next == "--verbose" {
+        verbose = true;
+        next = args.next().ok_or_else(insufficient)?;
+    }
     let mut test_gdb = false;
     while next.starts_with("test-") {
         test_gdb |= next == "test-jitloadergdb";
-        next = args.next().ok_or("insufficient arguments")?;
+        next = args.next().ok_or_else(insufficient)?;
     }
-    Ok((next.parse()?, test_gdb))
+    // lli-child-target's form, `IN OUT` (what `lli --remote-mcjit
+    // --mcjit-remote-process=PATH` passes): two bare descriptor numbers.
+    let is_fd = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if is_fd(&next)
+        && let Some(out) = args.next().filter(|a| is_fd(a))
+    {
+        next = format!("filedescs={next},{out}");
+    }
+    let spec = next.parse::<ConnectionSpec>().map_err(|e| {
+        if e.shows_usage() {
+            ArgError::Usage(e.to_string())
+        } else {
+            ArgError::Fatal(e.to_string())
+        }
+    })?;
+    Ok(RunArgs {
+        spec,
+        test_gdb,
+        verbose,
+    })
 }
 
 fn print_gdb_last_entry() {
@@ -107,14 +181,26 @@ fn spin_budget() -> Duration {
 
 const SPIN_VARIABLE: &str = "ORC_RT_SPIN_US";
 
+/// `ORC_RT_RESULT_KINDS=1`: the controller understands LLVM main's result
+/// kinds (protocol 3.1); there is no way to ask it.
+const RESULT_KINDS_VARIABLE: &str = "ORC_RT_RESULT_KINDS";
+
+fn result_kinds() -> bool {
+    std::env::var_os(RESULT_KINDS_VARIABLE).is_some_and(|v| v == "1")
+}
+
 fn run_main() -> u8 {
     let argv0 = std::env::args_os()
         .next()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "orc-executor".into());
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let (spec, test_gdb) = match parse_command(&args) {
-        Ok(Command::Run(spec, test_gdb)) => (spec, test_gdb),
+    let RunArgs {
+        spec,
+        test_gdb,
+        verbose,
+    } = match parse_command(&args) {
+        Ok(Command::Run(run)) => run,
         Ok(Command::Help) => {
             print!("{HELP}");
             return 0;
@@ -123,8 +209,22 @@ fn run_main() -> u8 {
             println!("orc-executor {}", env!("CARGO_PKG_VERSION"));
             return 0;
         }
-        Err(message) => return usage_error(&message),
+        Err(ArgError::Usage(message)) => return usage_error(&message),
+        Err(ArgError::Fatal(message)) => {
+            eprintln!("{argv0}: {message}");
+            return 1;
+        }
     };
+    if verbose {
+        // ogre's line; we do not detect CPU features (LLVM's controller
+        // detects its own), so that field stays empty.
+        let info = orc_executor::sys::host_process_info();
+        eprintln!(
+            "executor info: triple = \"{}\", page-size = {}, cpu-features = \"\"",
+            info.target_triple,
+            info.page_size.unwrap_or(0)
+        );
+    }
     if test_gdb {
         print_gdb_last_entry();
     }
@@ -135,6 +235,7 @@ fn run_main() -> u8 {
     let ended = Executor::builder()
         .connection(spec)
         .spin(spin_budget())
+        .result_kinds(result_kinds())
         .run();
     let code = match ended {
         Ok(()) => 0,
@@ -172,7 +273,10 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Command, String> {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
-        parse_command(&args)
+        parse_command(&args).map_err(|e| match e {
+            ArgError::Usage(m) => format!("usage: {m}"),
+            ArgError::Fatal(m) => format!("fatal: {m}"),
+        })
     }
 
     #[test]
@@ -181,23 +285,51 @@ mod tests {
         assert!(matches!(parse(&["-V"]), Ok(Command::Version)));
         assert!(matches!(
             parse(&["test-jitloadergdb", "filedescs=3,4", "--help"]),
-            Ok(Command::Run(
-                ConnectionSpec::FileDescriptors { read: 3, write: 4 },
-                true
-            ))
+            Ok(Command::Run(RunArgs {
+                spec: ConnectionSpec::FileDescriptors { read: 3, write: 4 },
+                test_gdb: true,
+                verbose: false,
+            }))
         ));
         assert!(matches!(
             parse(&["listen=localhost:2000"]),
-            Ok(Command::Run(ConnectionSpec::Listen(a), false)) if a == "localhost:2000"
+            Ok(Command::Run(RunArgs { spec: ConnectionSpec::Listen(a), test_gdb: false, .. })) if a == "localhost:2000"
         ));
-        assert_eq!(parse(&[]).err().unwrap(), "insufficient arguments");
+        assert!(matches!(
+            parse(&["-v", "socket:adopt=3", "--", "prog", "arg"]),
+            Ok(Command::Run(RunArgs {
+                spec: ConnectionSpec::SocketAdopt(3),
+                verbose: true,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse(&["3", "4"]),
+            Ok(Command::Run(RunArgs {
+                spec: ConnectionSpec::FileDescriptors { read: 3, write: 4 },
+                ..
+            }))
+        ));
+        assert_eq!(
+            parse(&["3"]).err().unwrap(),
+            "usage: invalid specifier type \"3\""
+        );
+        assert_eq!(parse(&[]).err().unwrap(), "usage: insufficient arguments");
+        assert_eq!(
+            parse(&["-v"]).err().unwrap(),
+            "usage: insufficient arguments"
+        );
         assert_eq!(
             parse(&["filedescs=-1,4"]).err().unwrap(),
-            "-1 is not a valid file descriptor"
+            "usage: -1 is not a valid file descriptor"
         );
         assert_eq!(
             parse(&["listen=host:http"]).err().unwrap(),
-            "port number 'http' is not a valid integer"
+            "usage: port number 'http' is not a valid integer"
+        );
+        assert_eq!(
+            parse(&["socket:adopt=three"]).err().unwrap(),
+            "fatal: In socket:adopt=three, three is not an integer"
         );
     }
 }

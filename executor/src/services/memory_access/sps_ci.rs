@@ -1,7 +1,8 @@
 //! Memory access's SPS controller interface: its wrapper functions under
-//! LLVM 22's bootstrap names and signatures (protocol 5.4). LLVM 22's
-//! results have no error channel: failures are out-of-band errors (which an
-//! LLVM 22 controller sees as an empty result).
+//! LLVM 22's bootstrap names (protocol 5.4) and under LLVM main's
+//! `orc_rt_ci_sps_mem_*` names (protocol 5.8), with the same signatures.
+//! The results have no error channel: failures are out-of-band errors
+//! (which an LLVM 22 controller sees as an empty result).
 
 mod streamed;
 
@@ -13,12 +14,71 @@ use orc_rt::sps::{SpsDecode, SpsEncode};
 use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperFunctionBuffer, WrapperTable};
 
 use super::MemoryAccess;
-use crate::services::names;
+use crate::services::{ci_names, names};
 
-/// Memory access's wrapper functions. Reads and writes never block and run
-/// no foreign code: all run on the delivering thread, and a bulk write's
-/// payload is read from the transport straight into place.
+/// The thirteen names of one generation.
+struct Names {
+    write: [&'static str; 6],
+    read: [&'static str; 7],
+}
+
+const LLVM_22: Names = Names {
+    write: [
+        names::WRITE_UINT8S,
+        names::WRITE_UINT16S,
+        names::WRITE_UINT32S,
+        names::WRITE_UINT64S,
+        names::WRITE_POINTERS,
+        names::WRITE_BUFFERS,
+    ],
+    read: [
+        names::READ_UINT8S,
+        names::READ_UINT16S,
+        names::READ_UINT32S,
+        names::READ_UINT64S,
+        names::READ_POINTERS,
+        names::READ_BUFFERS,
+        names::READ_STRINGS,
+    ],
+};
+
+const CI: Names = Names {
+    write: [
+        ci_names::WRITE_UINT8S,
+        ci_names::WRITE_UINT16S,
+        ci_names::WRITE_UINT32S,
+        ci_names::WRITE_UINT64S,
+        ci_names::WRITE_POINTERS,
+        ci_names::WRITE_BUFFERS,
+    ],
+    read: [
+        ci_names::READ_UINT8S,
+        ci_names::READ_UINT16S,
+        ci_names::READ_UINT32S,
+        ci_names::READ_UINT64S,
+        ci_names::READ_POINTERS,
+        ci_names::READ_BUFFERS,
+        ci_names::READ_STRINGS,
+    ],
+};
+
+/// Memory access's wrapper functions under LLVM 22's names. Reads and
+/// writes never block and run no foreign code: all run on the delivering
+/// thread, and a bulk write's payload is read from the transport straight
+/// into place.
 pub fn wrapper_functions(ma: &Arc<MemoryAccess>) -> WrapperTable {
+    table(ma, &LLVM_22)
+}
+
+/// The same wrapper functions under LLVM main's controller-interface names
+/// (all thirteen are required by its controller).
+pub fn ci_wrapper_functions(ma: &Arc<MemoryAccess>) -> WrapperTable {
+    table(ma, &CI)
+}
+
+fn table(ma: &Arc<MemoryAccess>, n: &Names) -> WrapperTable {
+    let [w8, w16, w32, w64, wptr, wbuf] = n.write;
+    let [r8, r16, r32, r64, rptr, rbuf, rstr] = n.read;
     let mut table = WrapperTable::new();
     let mut add = |name: &str, f: fn(&MemoryAccess, &[u8]) -> WrapperFunctionBuffer| {
         let ma = ma.clone();
@@ -27,45 +87,29 @@ pub fn wrapper_functions(ma: &Arc<MemoryAccess>) -> WrapperTable {
             WrapperEntry::from_fn(move |args| f(&ma, args)).inline(),
         );
     };
-    add(names::WRITE_UINT8S, |ma, args| {
-        write_values(ma, args, u8::to_le_bytes)
-    });
-    add(names::WRITE_UINT16S, |ma, args| {
-        write_values(ma, args, u16::to_le_bytes)
-    });
-    add(names::WRITE_UINT32S, |ma, args| {
-        write_values(ma, args, u32::to_le_bytes)
-    });
-    add(names::WRITE_UINT64S, |ma, args| {
-        write_values(ma, args, u64::to_le_bytes)
-    });
-    add(names::WRITE_POINTERS, |ma, args| {
+    add(w8, |ma, args| write_values(ma, args, u8::to_le_bytes));
+    add(w16, |ma, args| write_values(ma, args, u16::to_le_bytes));
+    add(w32, |ma, args| write_values(ma, args, u32::to_le_bytes));
+    add(w64, |ma, args| write_values(ma, args, u64::to_le_bytes));
+    add(wptr, |ma, args| {
         write_values(ma, args, |a: ExecutorAddr| {
             (a.value() as usize).to_ne_bytes()
         })
     });
-    add(names::READ_UINT8S, |ma, args| {
-        read_values(ma, args, u8::from_le_bytes)
-    });
-    add(names::READ_UINT16S, |ma, args| {
-        read_values(ma, args, u16::from_le_bytes)
-    });
-    add(names::READ_UINT32S, |ma, args| {
-        read_values(ma, args, u32::from_le_bytes)
-    });
-    add(names::READ_UINT64S, |ma, args| {
-        read_values(ma, args, u64::from_le_bytes)
-    });
-    add(names::READ_POINTERS, |ma, args| {
+    add(r8, |ma, args| read_values(ma, args, u8::from_le_bytes));
+    add(r16, |ma, args| read_values(ma, args, u16::from_le_bytes));
+    add(r32, |ma, args| read_values(ma, args, u32::from_le_bytes));
+    add(r64, |ma, args| read_values(ma, args, u64::from_le_bytes));
+    add(rptr, |ma, args| {
         read_values(ma, args, |b: [u8; size_of::<usize>()]| {
             ExecutorAddr::new(usize::from_ne_bytes(b) as u64)
         })
     });
-    add(names::READ_BUFFERS, read_buffers);
-    add(names::READ_STRINGS, read_strings);
+    add(rbuf, read_buffers);
+    add(rstr, read_strings);
     let m = ma.clone();
     table.add(
-        names::WRITE_BUFFERS,
+        wbuf,
         WrapperEntry::from_fn(move |args| write_buffers(&m, args))
             .inline()
             .with_streamed_args(streamed::StreamedWriteBuffers(ma.clone())),

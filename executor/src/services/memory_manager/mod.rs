@@ -6,11 +6,18 @@
 //! **Deviation from LLVM 22** (safer): every segment of an initialize
 //! request is checked to lie inside one reservation, and the region not to
 //! overlap an initialized or in-progress one, *before* any byte is written.
+//!
+//! With [`with_empty_reservations`](MemoryManager::with_empty_reservations)
+//! (as `orc-executor` runs it), as LLVM 22: a reservation of 0 bytes
+//! succeeds with address 0 (LLVM maps nothing and records an empty
+//! reservation there; `lli` asks for one at shutdown), and releasing it
+//! succeeds once. Without, a size of 0 is refused as invalid.
 
 pub mod sps_ci;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::{Error, ErrorKind};
@@ -44,6 +51,11 @@ pub struct MemoryManager {
     page_size: u64,
     /// The largest reservation granted.
     max_reservation: u64,
+    /// Whether a reservation of 0 bytes succeeds (LLVM 22's behaviour).
+    empty_reservations: bool,
+    /// An empty reservation at address 0 is live (LLVM 22 keeps one such
+    /// entry, however many times it is reserved).
+    zero_reserved: AtomicBool,
 }
 
 impl fmt::Debug for MemoryManager {
@@ -77,7 +89,17 @@ impl MemoryManager {
             actions,
             page_size: crate::sys::page_size(),
             max_reservation: u64::MAX,
+            empty_reservations: false,
+            zero_reserved: AtomicBool::new(false),
         }
+    }
+
+    /// Grants reservations of 0 bytes as LLVM 22's executor does: address
+    /// 0, nothing mapped, released once (default: refused as an invalid
+    /// size).
+    pub fn with_empty_reservations(mut self, allowed: bool) -> Self {
+        self.empty_reservations = allowed;
+        self
     }
 
     /// Refuses reservations larger than `bytes` (default: only the OS
@@ -88,8 +110,13 @@ impl MemoryManager {
     }
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
-    /// returns the base.
+    /// returns the base. A size of 0 maps nothing and returns address 0, as
+    /// LLVM 22's executor does, if empty reservations are allowed.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, Error> {
+        if size == 0 && self.empty_reservations {
+            self.zero_reserved.store(true, Ordering::Relaxed);
+            return Ok(ExecutorAddr::NULL);
+        }
         if size == 0 || !size.is_multiple_of(self.page_size) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -352,6 +379,9 @@ impl MemoryManager {
     pub fn release(&self, bases: &[ExecutorAddr]) -> Result<(), Error> {
         let mut errors = Vec::new();
         for &base in bases.iter().rev() {
+            if self.release_empty(base) {
+                continue;
+            }
             let Some(slab) = lock(&self.slabs).remove(&base.value()) else {
                 errors.push(release_unknown(base));
                 continue;
@@ -391,6 +421,9 @@ impl MemoryManager {
         let mut errors = Vec::new();
         let mut released = Vec::new();
         for &base in bases.iter().rev() {
+            if self.release_empty(base) {
+                continue;
+            }
             match slabs.remove(&base.value()) {
                 Some(slab) => released.push(slab),
                 None => errors.push(release_unknown(base)),
@@ -400,6 +433,12 @@ impl MemoryManager {
         // Unmapped outside the lock.
         drop(released);
         Some(join_errors(errors).map_or(Ok(()), Err))
+    }
+
+    /// Releases the empty reservation at address 0 if `base` names it and
+    /// it is live (true: done).
+    fn release_empty(&self, base: ExecutorAddr) -> bool {
+        base.is_null() && self.zero_reserved.swap(false, Ordering::Relaxed)
     }
 
     /// Releases every reservation, highest base first (session shutdown).

@@ -1,6 +1,8 @@
 //! The memory manager's SPS controller interface: its wrapper functions
-//! under LLVM 22's bootstrap names and signatures (protocol 5.2). The
-//! instance argument must be this manager's address.
+//! under LLVM 22's bootstrap names (protocol 5.2) and under LLVM main's
+//! `orc_rt_ci_sps_SimpleNativeMemoryMap_*` names (protocol 5.8), whose
+//! signatures are byte for byte LLVM 22's. The instance argument must be
+//! this manager's address (published under both instance names).
 
 use std::sync::Arc;
 
@@ -11,20 +13,48 @@ use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
 
 use super::MemoryManager;
 use crate::services::check_instance;
-use crate::services::names;
 use crate::services::types::FinalizeRequest;
+use crate::services::{ci_names, names};
 
-/// The memory manager's wrapper functions.
+/// The memory manager's wrapper functions under LLVM 22's names.
 ///
 /// Reserve never blocks: it runs on the delivering thread. Initialize,
 /// deinitialize and release run allocation actions, which may be JIT'd
 /// code: their quick paths answer the requests that have none and decline
 /// the others, which then get a task of their own.
 pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
+    table(
+        mm,
+        [
+            names::MEMORY_MANAGER_RESERVE,
+            names::MEMORY_MANAGER_INITIALIZE,
+            names::MEMORY_MANAGER_DEINITIALIZE,
+            names::MEMORY_MANAGER_RELEASE,
+        ],
+    )
+}
+
+/// The same wrapper functions under LLVM main's controller-interface names
+/// (`SimpleNativeMemoryMap`: reserve, initialize, deinitializeMultiple,
+/// releaseMultiple).
+pub fn ci_wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
+    table(
+        mm,
+        [
+            ci_names::MEMORY_MAP_RESERVE,
+            ci_names::MEMORY_MAP_INITIALIZE,
+            ci_names::MEMORY_MAP_DEINITIALIZE,
+            ci_names::MEMORY_MAP_RELEASE,
+        ],
+    )
+}
+
+/// Reserve, initialize, deinitialize and release under these names.
+fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -> WrapperTable {
     let mut table = WrapperTable::new();
     let m = mm.clone();
     table.add(
-        names::MEMORY_MANAGER_RESERVE,
+        reserve,
         WrapperEntry::from_fn(move |args| {
             // `Expected<Addr>(Addr instance, u64 size)`.
             WrapperFunction::handle_sps(args, |(instance, size): (ExecutorAddr, u64)| {
@@ -36,7 +66,7 @@ pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
     );
     let (m, q) = (mm.clone(), mm.clone());
     table.add(
-        names::MEMORY_MANAGER_INITIALIZE,
+        init,
         WrapperEntry::from_fn(move |args| initialize(&m, args)).with_quick_path(move |args| {
             // Allocation actions may be JIT'd code: decline them.
             match sps::from_prefix::<(ExecutorAddr, FinalizeRequest<'_>)>(args) {
@@ -47,7 +77,7 @@ pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
     );
     let (m, q) = (mm.clone(), mm.clone());
     table.add(
-        names::MEMORY_MANAGER_DEINITIALIZE,
+        deinit,
         WrapperEntry::from_fn(move |args| {
             // `Error(Addr instance, sequence<Addr> keys)`.
             WrapperFunction::handle_sps(
@@ -74,7 +104,7 @@ pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
     );
     let (m, q) = (mm.clone(), mm.clone());
     table.add(
-        names::MEMORY_MANAGER_RELEASE,
+        release,
         WrapperEntry::from_fn(move |args| {
             // `Error(Addr instance, sequence<Addr> bases)`.
             WrapperFunction::handle_sps(

@@ -116,10 +116,38 @@ fn request_errors_match_llvm_messages() {
         mm.reserve(123).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
+}
+
+#[test]
+fn an_empty_reservation_is_address_0_and_releases_once_as_in_llvm_22() {
+    let (mm, _) = manager();
     assert_eq!(
         mm.reserve(0).unwrap_err().kind(),
-        ErrorKind::InvalidArgument
+        ErrorKind::InvalidArgument,
+        "refused unless allowed"
     );
+    let mm = MemoryManager::new(ActionCaller::legacy()).with_empty_reservations(true);
+    assert_eq!(mm.reserve(0).unwrap(), ExecutorAddr::NULL);
+    assert_eq!(mm.reserve(0).unwrap(), ExecutorAddr::NULL);
+    assert_eq!(mm.reservation_count(), 0, "nothing is mapped");
+    assert!(
+        mm.deinitialize(&[ExecutorAddr::NULL])
+            .unwrap_err()
+            .message()
+            .contains("not part of any reserved address range")
+    );
+    // One entry however often it was reserved: the first release takes it.
+    assert!(
+        mm.release_without_actions(&[ExecutorAddr::NULL])
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(
+        mm.release(&[ExecutorAddr::NULL]).unwrap_err().message(),
+        "In release, 0x0 is not part of any reserved address range"
+    );
+    mm.reserve(0).unwrap();
+    assert!(mm.release(&[ExecutorAddr::NULL]).is_ok());
 }
 
 #[test]

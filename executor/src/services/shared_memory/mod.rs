@@ -5,7 +5,13 @@
 //! sets protections and runs the alloc actions.
 //!
 //! **Deviation from LLVM 22** (safer): segments must lie inside the named
-//! reservation, and unknown keys and bases are errors instead of no-ops.
+//! reservation, and an unknown reservation base is an error instead of a
+//! failed `munmap`.
+//!
+//! As LLVM 22: deinitializing a key that names no initialized allocation
+//! does nothing and succeeds. LLVM's memory manager relies on it: after a
+//! failed link (`clang-repl --use-shared-memory`, an undefined symbol) it
+//! deinitializes the allocation it never got to initialize.
 
 pub mod sps_ci;
 
@@ -173,17 +179,20 @@ impl SharedMemoryMapper {
         }
     }
 
-    /// Runs and forgets the dealloc actions of these allocations, last first.
+    /// Runs and forgets the dealloc actions of these allocations, last
+    /// first. A key that names no initialized allocation is skipped, as
+    /// LLVM 22 does (see the module docs).
     pub fn deinitialize(&self, keys: &[ExecutorAddr]) -> Result<(), Error> {
         let mut errors = Vec::new();
         for &key in keys.iter().rev() {
             let deallocs = {
                 let mut st = lock(&self.state);
                 let Some(deallocs) = st.allocations.remove(&key.value()) else {
-                    errors.push(service_error(format!(
-                        "{:#x} is not an initialized shared-memory allocation",
+                    tracing::debug!(
+                        target: "orc_executor::services",
+                        "deinitialize: {:#x} is not an initialized shared-memory allocation; nothing to do",
                         key.value()
-                    )));
+                    );
                     continue;
                 };
                 for r in st.reservations.values_mut() {

@@ -59,7 +59,11 @@ fn the_controller_s_view_and_ours_share_the_bytes() {
     drop(r);
     sm.deinitialize(&[key]).unwrap();
     assert_eq!(*lock(&log), [1, 11]);
-    assert!(sm.deinitialize(&[key]).is_err(), "unknown key");
+    // An unknown key is a no-op, as in LLVM 22 (its memory manager
+    // deinitializes what a failed link never initialized).
+    sm.deinitialize(&[key]).unwrap();
+    sm.deinitialize(&[ExecutorAddr::new(0x1000)]).unwrap();
+    assert_eq!(*lock(&log), [1, 11]);
     sm.release(&[base]).unwrap();
     assert_eq!(sm.reservation_count(), 0);
     drop(theirs);

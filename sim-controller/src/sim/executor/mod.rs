@@ -299,6 +299,9 @@ fn attach_real(
         Arc::new(SimTransport { w: w.me.clone() });
     let options = WireOptions {
         read_on_caller: true,
+        // The simulated controller reads result kinds (protocol 3.1), so
+        // an out-of-band error reaches it with its message.
+        result_kinds: true,
         ..WireOptions::default()
     };
     if let AttachHow::Fail(msg) = &how {
