@@ -693,6 +693,11 @@ impl WireControllerAccess {
         self.ending.store(true, Ordering::Release);
         // The reader stops delivering (or flushes, or notices our close).
         self.transport.wake();
+        if !delivering {
+            // New calls are refused from here on (spec 7.5): a call made
+            // now fails on its caller's thread. No lock is held here.
+            orc_rt::sync::schedule_point();
+        }
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }

@@ -149,6 +149,7 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
         let w = world.clone();
         Arc::new(move || {
             w.record_probes_here();
+            w.schedule_here();
             w.sched_loop()
         })
     };
@@ -208,6 +209,9 @@ struct Script {
     ready_at: u64,
     waiting: Option<ScriptWait>,
     done: bool,
+    /// A step is running (its thread may be switched out inside the
+    /// runtime, at a schedule point): the next waits for it.
+    running: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +424,18 @@ impl World {
     /// runtime's probes reached here are noted for the run's outcome and
     /// logged (`wire: the controller hung up` as actor `wire`), so that
     /// scripts can await and expect them.
+    /// Installs this run's schedule hook on the calling thread: at each
+    /// `orc_rt::sync::schedule_point` the seed decides whether another
+    /// ready thread runs first.
+    fn schedule_here(&self) {
+        let w = self.me.clone();
+        orc_rt::sync::schedule_on_this_thread(Some(Arc::new(move || {
+            if let Some(w) = w.upgrade() {
+                let _ = w.suspend("sched", WakeOn::Now);
+            }
+        })));
+    }
+
     fn record_probes_here(&self) {
         let w = self.me.clone();
         orc_rt::probe::record_on_this_thread(Some(Arc::new(move |name| {
@@ -1029,6 +1045,7 @@ impl World {
                 p.script.done = true;
                 return;
             }
+            p.script.running = true;
             (p.script.pc, self.sc.steps[p.script.pc].clone())
         };
         let mut wait: Option<ScriptWait> = None;
@@ -1110,6 +1127,7 @@ impl World {
             }
         }
         let mut p = self.parts();
+        p.script.running = false;
         match wait {
             None => {
                 p.script.pc += 1;
@@ -1385,7 +1403,10 @@ impl World {
             }
             let mut cands = Vec::new();
             let script_ready =
-                !p.script.done && p.script.waiting.is_none() && p.script.ready_at <= now;
+                !p.script.done
+                    && !p.script.running
+                    && p.script.waiting.is_none()
+                    && p.script.ready_at <= now;
             if script_ready {
                 cands.push(Cand::Script);
             }
@@ -1411,7 +1432,7 @@ impl World {
             if let Some(t) = p.pipe.next_due() {
                 bump(t);
             }
-            if !p.script.done && p.script.waiting.is_none() {
+            if !p.script.done && !p.script.running && p.script.waiting.is_none() {
                 bump(p.script.ready_at);
             }
             if let Some(t) = next {
