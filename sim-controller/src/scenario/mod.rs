@@ -363,6 +363,17 @@ impl Value {
     }
 }
 
+impl Value {
+    /// As a transcript shows it: long byte strings shortened (the script's
+    /// own form is the `Display` one).
+    pub fn brief(&self) -> String {
+        match self {
+            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::services::hex(b)),
+            v => v.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

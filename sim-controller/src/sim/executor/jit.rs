@@ -252,10 +252,10 @@ impl Body {
             }
             Op::Return(v) => match self.ret.take() {
                 Some(r) => {
-                    self.log(format!("return {v}"));
+                    self.log(format!("return {}", v.brief()));
                     r.send(value_buffer(v));
                 }
-                None => self.log(format!("return {v}: no caller to return to")),
+                None => self.log(format!("return {}: no caller to return to", v.brief())),
             },
             Op::ReturnLater(n, v) => match self.ret.take() {
                 Some(r) => {
