@@ -74,7 +74,7 @@
 //! Hangup; LLVM 22's executor starts at 0, which the controller does not
 //! care about).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, IoSlice, Read};
 use std::sync::{Arc, Weak};
@@ -169,7 +169,7 @@ impl Default for WireOptions {
 
 struct CallState {
     /// Our calls waiting for a Result, by seqno.
-    pending: HashMap<u64, ControllerCallReturn>,
+    pending: BTreeMap<u64, ControllerCallReturn>,
     next_seqno: u64,
     /// Set once the connection is ending: no new calls go out.
     disconnecting: bool,
@@ -342,7 +342,7 @@ impl WireControllerAccess {
             }),
             next_message_buffered: AtomicBool::new(false),
             calls: Mutex::new(CallState {
-                pending: HashMap::new(),
+                pending: BTreeMap::new(),
                 next_seqno: 1,
                 disconnecting: false,
                 in_flight: 0,
@@ -677,7 +677,7 @@ impl WireControllerAccess {
             calls.ending = Some(result);
             calls.draining = true;
             let pending: Vec<ControllerCallReturn> =
-                calls.pending.drain().map(|(_, ret)| ret).collect();
+                std::mem::take(&mut calls.pending).into_values().collect();
             if cfg!(orc_rt_loom_bug = "wire_drain_skips_pending") {
                 // Injected bug (loom model `loom_wire_drain`): new calls are
                 // refused only after the pending ones were taken, in a

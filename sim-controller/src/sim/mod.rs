@@ -148,9 +148,11 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
     let looper: threads::Looper = {
         let w = world.clone();
         Arc::new(move || {
-            w.record_probes_here();
-            w.schedule_here();
-            w.sched_loop()
+            w.hook_this_thread();
+            w.sched_loop();
+            // The thread goes back to the pool, and may serve the next run:
+            // no hook of this one may outlive it there.
+            World::unhook_this_thread();
         })
     };
     // Simulated threads are reused from run to run on the same thread (a
@@ -424,6 +426,20 @@ impl World {
     /// runtime's probes reached here are noted for the run's outcome and
     /// logged (`wire: the controller hung up` as actor `wire`), so that
     /// scripts can await and expect them.
+    /// Installs this run's hooks on the calling thread (see
+    /// [`Self::schedule_here`], [`Self::record_probes_here`]), replacing any
+    /// a previous run on this pooled thread left.
+    fn hook_this_thread(&self) {
+        self.record_probes_here();
+        self.schedule_here();
+    }
+
+    /// Removes the hooks of [`Self::hook_this_thread`].
+    fn unhook_this_thread() {
+        orc_rt::probe::record_on_this_thread(None);
+        orc_rt::sync::schedule_on_this_thread(None);
+    }
+
     /// Installs this run's schedule hook on the calling thread: at each
     /// `orc_rt::sync::schedule_point` the seed decides whether another
     /// ready thread runs first.
@@ -442,8 +458,13 @@ impl World {
             if let Some(w) = w.upgrade() {
                 let mut p = w.parts();
                 p.probes.insert(name);
-                let (actor, text) = name.split_once(": ").unwrap_or(("probe", name));
-                p.log.note(actor, text);
+                // Which OS thread runs a simulated one depends on the pool,
+                // not on the seed: a probe about thread identity is counted
+                // but kept out of the transcript, which must not vary.
+                if name != orc_rt::probe::LAST_GUARD_ON_ANOTHER_THREAD {
+                    let (actor, text) = name.split_once(": ").unwrap_or(("probe", name));
+                    p.log.note(actor, text);
+                }
             }
         })));
     }
@@ -1165,7 +1186,7 @@ impl World {
             let w = self.clone();
             let r = pool.run(
                 Box::new(move || {
-                    w.record_probes_here();
+                    w.hook_this_thread();
                     w.session().shutdown()
                 }),
                 progress,
