@@ -682,16 +682,16 @@ impl World {
                     p.log.violation(v);
                 }
                 let what = if h.tag.value() == 1 {
-                    "an error"
+                    format!("an error, {size} bytes")
                 } else {
-                    "bytes"
+                    format!("{size} bytes")
                 };
                 let name = handle.clone().unwrap_or_else(|| format!("seq {}", h.seqno));
                 let label = label.unwrap_or(match handle {
                     Some(hd) => Label::Result(hd),
                     None => Label::Other,
                 });
-                (label, format!("send Result of {name} ({size} {what})"))
+                (label, format!("send Result of {name} ({what})"))
             }
             Opcode::CallWrapper => {
                 let tag = controller::tag_name(&self.sc, h.tag.value());
@@ -1329,6 +1329,9 @@ impl World {
                                 .urgent(Ev::Act(a.clone(), format!("at step {next}")));
                         }
                     }
+                    // A `fault on` whose event happened since the last
+                    // step runs before anything else.
+                    p.schedule_fired();
                     self.update_waits(&mut p);
                     match self.choose(&mut p) {
                         Some(c) => {
@@ -1423,11 +1426,10 @@ impl World {
                 return None;
             }
             let mut cands = Vec::new();
-            let script_ready =
-                !p.script.done
-                    && !p.script.running
-                    && p.script.waiting.is_none()
-                    && p.script.ready_at <= now;
+            let script_ready = !p.script.done
+                && !p.script.running
+                && p.script.waiting.is_none()
+                && p.script.ready_at <= now;
             if script_ready {
                 cands.push(Cand::Script);
             }
