@@ -73,6 +73,10 @@ pub struct RunConfig {
     /// Swarm testing: the seed also picks transport faults
     /// ([`SwarmPlan::for_seed`]), on top of the scenario's own.
     pub swarm: bool,
+    /// The scheduler's first decisions, one byte each (see
+    /// [`Rng::with_choices`](crate::rng::Rng::with_choices)); then the
+    /// seed's. Empty by default.
+    pub choices: std::sync::Arc<[u8]>,
 }
 
 impl RunConfig {
@@ -85,6 +89,7 @@ impl RunConfig {
             max_steps: 100_000,
             liveness_ticks: 100_000,
             swarm: false,
+            choices: std::sync::Arc::from(Vec::new()),
         }
     }
 }
@@ -335,7 +340,7 @@ pub(crate) enum WakeOn {
 impl World {
     fn new(sc: &Scenario, cfg: &RunConfig) -> Arc<World> {
         let mut triggers = Vec::new();
-        let mut sched = Schedule::new(cfg.seed);
+        let mut sched = Schedule::new(crate::rng::Rng::with_choices(cfg.seed, cfg.choices.clone()));
         for f in &sc.faults {
             match &f.kind {
                 FaultKind::On(p, a) => triggers.push((p.clone(), a.clone())),

@@ -55,11 +55,11 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// A schedule at time 0, its choices decided by `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
+    pub(crate) fn new(rng: Rng) -> Self {
         Schedule {
             now: 0,
             step: 0,
-            rng: Rng::new(seed),
+            rng,
             timers: Vec::new(),
             urgent: VecDeque::new(),
             flags: BTreeSet::new(),
