@@ -36,6 +36,7 @@
 //! ```
 
 pub mod differential;
+pub mod harness;
 pub mod lifecycle;
 pub mod render;
 pub mod report;
@@ -45,9 +46,13 @@ pub mod scenario;
 pub mod services;
 pub mod shrink;
 mod sim;
+pub mod simulation;
 pub mod transcript;
 
 pub use scenario::{ParseError, Scenario, parse};
+
+#[doc(hidden)]
+pub use insta as __insta;
 pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, SwarmPlan, TAG_BASE, run};
 
 /// Parses `text` (named `file` in errors) and runs it under its own seed.

@@ -7,6 +7,7 @@
 //! It owns only its own state; the world puts what it sends on the pipe and
 //! hands it what arrives.
 
+use crate::simulation::Provided;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ struct PendingReply {
 /// The controller's state.
 pub(crate) struct Controller {
     sc: Arc<Scenario>,
+    /// The embedding program's handlers.
+    provided: Arc<Provided>,
     symbols: Option<BTreeMap<String, u64>>,
     ended: Option<String>,
     next_seq: u64,
@@ -102,9 +105,10 @@ pub(crate) struct Controller {
 
 impl Controller {
     /// A controller for scenario `sc`, before anything arrived.
-    pub(crate) fn new(sc: Arc<Scenario>) -> Self {
+    pub(crate) fn new(sc: Arc<Scenario>, provided: Arc<Provided>) -> Self {
         Controller {
             sc,
+            provided,
             symbols: None,
             ended: None,
             next_seq: 0,
@@ -410,13 +414,21 @@ impl Controller {
             .map(String::as_str)
             .filter(|n| self.sc.jit(n).is_some())
             .collect();
-        let services = symbols.len() - jits.len();
+        let provided: Vec<&str> = symbols
+            .keys()
+            .map(String::as_str)
+            .filter(|n| self.sc.provided_wrappers.iter().any(|p| p == n))
+            .collect();
+        let services = symbols.len() - jits.len() - provided.len();
         let mut text = format!("setup received [m{no}]");
         if services > 0 {
             text.push_str(&format!(": {services} service symbols"));
         }
         if !jits.is_empty() {
             text.push_str(&format!("; JIT'd functions {}", jits.join(", ")));
+        }
+        if !provided.is_empty() {
+            text.push_str(&format!("; provided {}", provided.join(", ")));
         }
         log.event("ctl", text, Shape::Recv(no, "ca".into()));
         self.symbols = Some(symbols);
@@ -573,6 +585,13 @@ impl Controller {
             Reply::Never => return None,
             Reply::Hangup => return Some(Reaction::Hangup),
             Reply::Close => return Some(Reaction::Close),
+            Reply::Provided => match self.provided.handlers.get(tag) {
+                Some(f) => match f(args) {
+                    Ok(bytes) => Res::Bytes(bytes),
+                    Err(m) => Res::Error(m),
+                },
+                None => Res::Error(format!("no provided handler {tag}")),
+            },
         };
         Some(Reaction::Send(
             h.after,

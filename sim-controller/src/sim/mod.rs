@@ -39,6 +39,7 @@ use orc_rt::dispatcher::{QueuedAtShutdown, QueueingDispatcher};
 use orc_rt::{Session, SessionHandle, SessionHooks, SessionState};
 
 use crate::scenario::{Action, AwaitCond, FaultKind, QueuePolicy, Scenario, StateName, StepKind};
+use crate::simulation::Provided;
 use crate::transcript::{Shape, Transcript};
 
 use check::Checker;
@@ -148,8 +149,14 @@ impl RunOutcome {
 
 /// Runs `sc` once under `cfg`.
 pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
+    run_provided(sc, cfg, Arc::default())
+}
+
+/// [`run`] with what an embedding program provides
+/// ([`Simulation`](crate::simulation::Simulation)).
+pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provided>) -> RunOutcome {
     executor::managers::quiet_injected_panics();
-    let world = World::new(sc, cfg);
+    let world = World::new(sc, cfg, provided);
     let looper: threads::Looper = {
         let w = world.clone();
         Arc::new(move || {
@@ -318,6 +325,10 @@ pub(crate) struct World {
     pub(crate) model: OnceLock<Arc<executor::model::ModelAccess>>,
     /// The addresses of the `async-c` JIT'd functions: (index, address).
     pub(crate) async_c_addrs: OnceLock<Vec<(usize, orc_rt::ExecutorAddr)>>,
+    /// What the embedding program provides, and the bootstrap symbols its
+    /// services published in this run.
+    pub(crate) provided: Arc<Provided>,
+    pub(crate) provided_symbols: OnceLock<Vec<(String, orc_rt::ExecutorAddr)>>,
     max_steps: u64,
     /// A simulated thread kept the baton too long (a deadlock).
     hung: std::sync::atomic::AtomicBool,
@@ -338,7 +349,7 @@ pub(crate) enum WakeOn {
 }
 
 impl World {
-    fn new(sc: &Scenario, cfg: &RunConfig) -> Arc<World> {
+    fn new(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provided>) -> Arc<World> {
         let mut triggers = Vec::new();
         let mut sched = Schedule::new(crate::rng::Rng::with_choices(cfg.seed, cfg.choices.clone()));
         for f in &sc.faults {
@@ -366,7 +377,7 @@ impl World {
                 sched,
                 log: Log::new(triggers),
                 pipe: Pipe::new(sc.pipe_capacity),
-                ctl: Controller::new(sc.clone()),
+                ctl: Controller::new(sc.clone(), provided.clone()),
                 book: Book::default(),
                 checks: Checker::new(!matches!(
                     sc.on_disconnect,
@@ -388,6 +399,8 @@ impl World {
             services: OnceLock::new(),
             model: OnceLock::new(),
             async_c_addrs: OnceLock::new(),
+            provided,
+            provided_symbols: OnceLock::new(),
             max_steps: cfg.max_steps,
             hung: std::sync::atomic::AtomicBool::new(false),
             swarm: cfg.swarm.then(|| SwarmPlan::for_seed(cfg.seed)),

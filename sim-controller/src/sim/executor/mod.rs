@@ -52,7 +52,12 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
         }
     };
     let builder = Session::builder()
-        .process_info(ProcessInfo::new("x86_64-unknown-linux-gnu", 4096))
+        .process_info(
+            w.provided
+                .process
+                .clone()
+                .unwrap_or_else(|| ProcessInfo::new("x86_64-unknown-linux-gnu", 4096)),
+        )
         .call_unregistered_with(legacy)
         .error_reporter(reporter);
     let make = {
@@ -82,6 +87,8 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
         let installed = orc_executor::services::ExecutorServices::install(&session.handle())?;
         let _ = w.services.set(installed);
     }
+    let provided = w.provided.install(w, &session.handle())?;
+    let _ = w.provided_symbols.set(provided);
     // The watcher is registered first, so it runs last (newest first): it
     // marks the very end of shutdown.
     let weak = w.me.clone();
@@ -213,6 +220,12 @@ pub(crate) fn attach(w: &Arc<World>, how: AttachHow) {
     };
     w.note("script", text);
     let mut bootstrap = w.services.get().map(|(_, b)| b.clone()).unwrap_or_default();
+    if let Some(symbols) = w.provided_symbols.get()
+        && let Err(e) = bootstrap.symbols.add_unique(symbols.iter().cloned())
+    {
+        w.failure(format!("the provided symbols clash: {}", e.message()));
+        return;
+    }
     let async_c = w.async_c_addrs.get().cloned().unwrap_or_default();
     let jits = w.sc.jits.iter().enumerate().map(|(i, j)| {
         let addr = match j.abi {
