@@ -709,7 +709,10 @@ fn extract(path: &str, text: &str) -> Vec<Citation> {
             if let Some(rest) = trimmed.strip_prefix("# rule:") {
                 let body = rest.trim_start();
                 let body_at = line.len() - body.len();
-                if let Some(fault) = body.strip_prefix("fault:") {
+                if body.starts_with("example:") {
+                    // A downstream crate's own rule (the harness examples):
+                    // its documents are not this repository's.
+                } else if let Some(fault) = body.strip_prefix("fault:") {
                     let text = fault_text(fault);
                     out.push(Citation {
                         path: path.to_owned(),
@@ -728,7 +731,7 @@ fn extract(path: &str, text: &str) -> Vec<Citation> {
                         text: format!("# rule: {body}"),
                         anchors: Vec::new(),
                         problem: Some(
-                            "a rule line must start with `spec N`, `protocol N` or `fault: TEXT`"
+                            "a rule line must start with `spec N`, `protocol N`, `fault: TEXT` or (a downstream crate's own rule) `example: TEXT`"
                                 .to_owned(),
                         ),
                         rewrite: None,

@@ -155,14 +155,14 @@ fn wire_scenarios_match_llvm_executor() {
     let mut played = 0;
     insta::glob!("../scenarios", "wire_*.scn", |path| {
         let sc = load(path);
-        let why = orc_sim::wire::not_wire_capable(&sc);
+        let why = orc_sim::differential::not_playable(&sc);
         assert!(why.is_none(), "{}: {why:?}", sc.file);
-        let a = orc_sim::wire::run(&sc, &ours, Duration::from_secs(20));
+        let a = orc_sim::differential::run(&sc, &ours, Duration::from_secs(20));
         assert!(a.passed(), "{}", a.render());
         let mut snapshot = a.transcript();
         if llvm.is_file() {
-            let b = orc_sim::wire::run(&sc, llvm, Duration::from_secs(20));
-            let diff = orc_sim::wire::compare(&a, &b);
+            let b = orc_sim::differential::run(&sc, llvm, Duration::from_secs(20));
+            let diff = orc_sim::differential::compare(&a, &b);
             if sc.deviations.is_empty() {
                 assert!(b.passed(), "{}", b.render());
                 assert_eq!(diff, None, "{} differs from LLVM's executor", sc.file);

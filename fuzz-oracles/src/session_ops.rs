@@ -8,32 +8,23 @@
 //! thread, so every run is deterministic and every interleaving the input
 //! picks is reproducible.
 //!
-//! After every step the event log is checked against the session's
-//! invariants (spec 7 and 8, `session/mod.rs`):
-//! - exactly once, at most once at every step: each manager's `detach` and
-//!   `shutdown` (and their completions), each on-detach and on-shutdown
-//!   callback, the disconnect report, each result of a controller call to
-//!   the executor, each completion of an executor call to the controller,
-//!   each dispatched task;
-//! - order: the disconnect report before any `detach`; managers detached
-//!   newest first, each after the previous one completed; on-detach
-//!   callbacks after every detach, newest first; `shutdown` only after the
-//!   manager's own detach completed, managers shut down newest first, each
-//!   after the previous one completed; on-shutdown callbacks after every
-//!   shutdown, newest first;
-//! - no result reaches the controller, and no call reaches it, after the
-//!   disconnect report;
-//! - the execution scope admits a guard exactly while it is open, never
-//!   again once closed, and never closes before shutdown was requested;
-//!   no manager is shut down while a guard or a queued task is alive;
-//! - the lifecycle state only moves forward.
+//! After every step the oracle checks the session's lifecycle rules
+//! (`orc_sim::lifecycle`, the same checker orc-sim's runs use: exactly
+//! once, newest first, the disconnect report before any detach, nothing
+//! reaching the controller after it) and its own: the execution scope
+//! admits a guard exactly while it is open, never again once closed, and
+//! never closes before shutdown was requested; `dispatch` refuses exactly
+//! when the scope is closed; no manager is shut down while a guard or a
+//! queued task is alive; the lifecycle state only moves forward; the
+//! disconnect is reported `Ok` unless the controller hung up with an error.
 //!
 //! At the end the oracle requests shutdown, releases every guard, completes
 //! everything it deferred and drains the queue until nothing moves: then
 //! the session must be shut down, every step must have happened exactly
-//! once (at most once for work a `Drop` dispatcher discards), and the
-//! shutdown report and the error reporter must hold exactly the failures
-//! and panics the input injected.
+//! once (at most once for work a `Drop` dispatcher discards), every call
+//! the controller made must have been answered, and the shutdown report
+//! and the error reporter must hold exactly the failures and panics the
+//! input injected.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,6 +38,7 @@ use orc_rt::execution_scope::{ExecutionScopeGuard, ExecutionScopeSource};
 use orc_rt::resource_manager::{OnComplete, ResourceManager};
 use orc_rt::session::{Session, SessionHandle, SessionState};
 use orc_rt::wrapper::{WrapperFunctionBuffer, WrapperReturn};
+use orc_sim::lifecycle::{ControllerCallId, End, Lifecycle, ManagerId, Phase};
 
 /// Operations beyond this many are ignored.
 const MAX_OPS: usize = 200;
@@ -157,29 +149,6 @@ pub fn session_ops_bytes(data: &[u8]) {
     }
 }
 
-// ---- the event log ---------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Event {
-    Disconnect {
-        ok: bool,
-    },
-    Detach(usize),
-    DetachDone(usize),
-    Shutdown(usize),
-    ShutdownDone(usize),
-    OnDetach(usize),
-    OnShutdown(usize),
-    /// The controller got the result of its call k.
-    ExecResult(usize),
-    /// The controller's handler was called for executor call k.
-    ControllerHandled(usize),
-    /// The executor's call k completed.
-    CtrlComplete(usize),
-    TaskRan(usize),
-    ShutdownRequested,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     Ok,
@@ -202,28 +171,53 @@ impl Fault {
 }
 
 struct Deferred {
-    manager: usize,
+    manager: ManagerId,
     shutdown: bool,
     done: OnComplete,
 }
 
 /// Everything the callbacks record and the oracle keeps.
-#[derive(Default)]
 struct World {
-    events: Vec<Event>,
+    lifecycle: Lifecycle,
+    /// Shutdown was requested (by the oracle or a wrapper).
+    shutdown_requested: bool,
+    /// The disconnect reports: orderly?
+    disconnects: Vec<bool>,
     violations: Vec<String>,
     reported: Vec<Error>,
     guards: Vec<ExecutionScopeGuard>,
     deferred_managers: Vec<Deferred>,
     deferred_replies: Vec<ControllerReply>,
     deferred_returns: Vec<WrapperReturn>,
-    /// Executor → controller calls started (ids).
-    ctrl_calls: usize,
+    /// Executor → controller calls started, by the number their tag
+    /// carries.
+    ctrl_calls: Vec<ControllerCallId>,
     /// Errors the shutdown report must hold.
     expected_report: usize,
     /// Errors the reporter must have seen.
     expected_reported: usize,
     queue_len_at_shutdown: Vec<usize>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            // The oracle always installs an on-disconnect handler.
+            lifecycle: Lifecycle::new(true),
+            shutdown_requested: false,
+            disconnects: Vec::new(),
+            violations: Vec::new(),
+            reported: Vec::new(),
+            guards: Vec::new(),
+            deferred_managers: Vec::new(),
+            deferred_replies: Vec::new(),
+            deferred_returns: Vec::new(),
+            ctrl_calls: Vec::new(),
+            expected_report: 0,
+            expected_reported: 0,
+            queue_len_at_shutdown: Vec::new(),
+        }
+    }
 }
 
 type Shared = Arc<Mutex<World>>;
@@ -232,8 +226,9 @@ fn world(w: &Shared) -> MutexGuard<'_, World> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn record(w: &Shared, e: Event) {
-    world(w).events.push(e);
+/// Records into the lifecycle checker.
+fn record(w: &Shared, f: impl FnOnce(&mut Lifecycle)) {
+    f(&mut world(w).lifecycle);
 }
 
 /// Takes the newest entry of one of the world's lists, the lock released
@@ -254,7 +249,8 @@ fn take_nth<T>(w: &Shared, index: u8, list: impl FnOnce(&mut World) -> &mut Vec<
 // ---- the session's parts ------------------------------------------------------
 
 struct TestManager {
-    id: usize,
+    id: ManagerId,
+    name: String,
     detach: Fault,
     shutdown: Fault,
     world: Shared,
@@ -264,11 +260,13 @@ struct TestManager {
 
 impl TestManager {
     fn act(&self, fault: Fault, done: OnComplete, shutdown: bool) {
-        let finished = if shutdown {
-            Event::ShutdownDone(self.id)
+        let phase = if shutdown {
+            Phase::Shutdown
         } else {
-            Event::DetachDone(self.id)
+            Phase::Detach
         };
+        let id = self.id;
+        let finished = |l: &mut Lifecycle| l.manager_completed(id, phase);
         match fault {
             Fault::Ok => {
                 record(&self.world, finished);
@@ -297,28 +295,29 @@ impl TestManager {
 
 impl ResourceManager for TestManager {
     fn name(&self) -> &str {
-        "session_ops manager"
+        &self.name
     }
 
     fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
-        record(&self.world, Event::Detach(self.id));
+        let id = self.id;
+        record(&self.world, |l| l.manager_called(id, Phase::Detach));
         self.act(self.detach, done, false);
     }
 
     fn shutdown(&mut self, done: OnComplete) {
         {
             let mut w = world(&self.world);
-            w.events.push(Event::Shutdown(self.id));
+            w.lifecycle.manager_called(self.id, Phase::Shutdown);
             let held = w.guards.len();
             if held != 0 {
                 w.violations.push(format!(
-                    "manager {} shut down while {held} guards are held",
-                    self.id
+                    "{} shut down while {held} guards are held",
+                    self.name
                 ));
             }
             if self.source.try_enter().is_ok() || !self.source.is_closed() {
                 w.violations
-                    .push(format!("manager {} shut down with the scope open", self.id));
+                    .push(format!("{} shut down with the scope open", self.name));
             }
             let queued = self.queue.len();
             w.queue_len_at_shutdown.push(queued);
@@ -336,19 +335,20 @@ const CALL_CONTROLLER: u8 = 4;
 const SHUTDOWN_INSIDE: u8 = 5;
 const DETACH_INSIDE: u8 = 6;
 
-/// Starts executor → controller call number `k` with controller behaviour
-/// `behavior`; its completion is recorded.
+/// Starts an executor → controller call with controller behaviour
+/// `behavior`; its tag carries its number, its completion is recorded.
 fn call_controller(session: &SessionHandle, w: &Shared, behavior: u8) {
-    let k = {
+    let (k, id) = {
         let mut w = world(w);
-        w.ctrl_calls += 1;
-        w.ctrl_calls - 1
+        let id = w.lifecycle.controller_call_started();
+        w.ctrl_calls.push(id);
+        (w.ctrl_calls.len() - 1, id)
     };
     let rec = w.clone();
     session.call_controller(
         ExecutorAddr::new(0x7000 + k as u64),
         WrapperFunctionBuffer::copy_from(&[behavior % 3, k as u8]),
-        move |_result| record(&rec, Event::CtrlComplete(k)),
+        move |_result| record(&rec, |l| l.controller_call_completed(id)),
     );
 }
 
@@ -390,7 +390,7 @@ pub fn session_ops(input: &SessionOpsInput) {
                     match behavior {
                         CALL_CONTROLLER => call_controller(&handle, &ws, ANSWER),
                         SHUTDOWN_INSIDE => {
-                            record(&ws, Event::ShutdownRequested);
+                            world(&ws).shutdown_requested = true;
                             handle.shutdown();
                         }
                         DETACH_INSIDE => handle.detach(),
@@ -403,14 +403,21 @@ pub fn session_ops(input: &SessionOpsInput) {
 
     let dc = w.clone();
     session
-        .set_on_disconnect(move |r| record(&dc, Event::Disconnect { ok: r.is_ok() }))
+        .set_on_disconnect(move |r| {
+            let mut w = world(&dc);
+            w.disconnects.push(r.is_ok());
+            w.lifecycle.disconnect_reported();
+        })
         .expect("before attach");
     let ca = if input.attach {
         let cw = w.clone();
         let controller =
             move |tag: ExecutorAddr, args: WrapperFunctionBuffer, reply: ControllerReply| {
                 let k = (tag.value() - 0x7000) as usize;
-                record(&cw, Event::ControllerHandled(k));
+                let mut w = world(&cw);
+                let id = w.ctrl_calls[k];
+                w.lifecycle.controller_call_reached(id);
+                drop(w);
                 match args.bytes().first().copied().unwrap_or(0) % 3 {
                     0 => reply.send(args),
                     1 => world(&cw).deferred_replies.push(reply),
@@ -433,11 +440,7 @@ pub fn session_ops(input: &SessionOpsInput) {
         policy,
         ca,
         wrapper,
-        managers: Vec::new(),
-        on_detach: Vec::new(),
-        on_shutdown: Vec::new(),
-        exec_calls: Vec::new(),
-        dispatched: Vec::new(),
+        managers: 0,
         scope_refused: false,
         state: SessionState::Start,
         disconnect_expect: None,
@@ -450,11 +453,6 @@ pub fn session_ops(input: &SessionOpsInput) {
     o.finish();
 }
 
-struct ManagerInfo {
-    /// Added before the session detached: part of the detach snapshot.
-    early: bool,
-}
-
 struct Oracle {
     w: Shared,
     /// Leaked when a check fails: dropping a session waits for its
@@ -465,15 +463,8 @@ struct Oracle {
     policy: QueuedAtShutdown,
     ca: Option<Arc<InProcessControllerAccess>>,
     wrapper: ExecutorAddr,
-    managers: Vec<ManagerInfo>,
-    /// On-detach callbacks: ran at once when added?
-    on_detach: Vec<bool>,
-    /// On-shutdown callbacks: ran at once when added?
-    on_shutdown: Vec<bool>,
-    /// Controller → executor calls accepted.
-    exec_calls: Vec<usize>,
-    /// Tasks accepted by `dispatch`.
-    dispatched: Vec<usize>,
+    /// Managers added so far (they are named by this count).
+    managers: usize,
     scope_refused: bool,
     state: SessionState,
     /// Whether the disconnect, if it happens in this step, must be orderly.
@@ -481,34 +472,28 @@ struct Oracle {
 }
 
 impl Oracle {
-    fn events(&self) -> Vec<Event> {
-        world(&self.w).events.clone()
+    fn disconnected(&self) -> bool {
+        world(&self.w).lifecycle.disconnected()
     }
 
     fn step(&mut self, op: &SessionOp) {
-        let disconnected_before = self
-            .events()
-            .iter()
-            .any(|e| matches!(e, Event::Disconnect { .. }));
+        let disconnected_before = self.disconnected();
         self.disconnect_expect = Some(true);
         match op {
             SessionOp::CallExecutor { behavior } => {
                 let Some(ca) = self.ca.clone() else { return };
-                let k = self.exec_calls.len();
+                let id = world(&self.w).lifecycle.incoming_sent();
                 let rec = self.w.clone();
                 let accepted = ca.call_executor(
                     self.wrapper,
-                    WrapperFunctionBuffer::copy_from(&[*behavior, k as u8]),
-                    move |_| record(&rec, Event::ExecResult(k)),
+                    WrapperFunctionBuffer::copy_from(&[*behavior]),
+                    move |_| record(&rec, |l| l.incoming_answered(id)),
                 );
-                match accepted {
-                    Ok(_) => self.exec_calls.push(k),
-                    Err(e) => {
-                        if e.kind() != ErrorKind::Detached || ca.is_connected() {
-                            self.violation(format!("call_executor refused while connected: {e}"));
-                        }
-                        self.exec_calls.push(usize::MAX);
+                if let Err(e) = accepted {
+                    if e.kind() != ErrorKind::Detached || ca.is_connected() {
+                        self.violation(format!("call_executor refused while connected: {e}"));
                     }
+                    record(&self.w, |l| l.incoming_refused(id));
                 }
             }
             SessionOp::CallController { behavior } => {
@@ -589,11 +574,13 @@ impl Oracle {
                 }
             }
             SessionOp::AddManager { detach, shutdown } => {
-                let id = self.managers.len();
-                let early = self.session.state() < SessionState::Detached;
-                self.managers.push(ManagerInfo { early });
+                let in_snapshot = self.session.state() < SessionState::Detached;
+                let name = format!("manager {}", self.managers);
+                self.managers += 1;
+                let id = world(&self.w).lifecycle.manager_added(&name, in_snapshot);
                 self.session.add_resource_manager(TestManager {
                     id,
+                    name,
                     detach: Fault::from(*detach),
                     shutdown: Fault::from(*shutdown),
                     world: self.w.clone(),
@@ -613,55 +600,61 @@ impl Oracle {
                 }
             }
             SessionOp::Dispatch => {
-                let t = self.dispatched.len();
+                let t = world(&self.w).lifecycle.task_submitted();
                 let rec = self.w.clone();
                 let closed = self.source.is_closed();
                 match self
                     .session
-                    .dispatch(move || record(&rec, Event::TaskRan(t)))
+                    .dispatch(move || record(&rec, |l| l.task_ran(t)))
                 {
                     Ok(()) => {
                         if closed {
                             self.violation("dispatch accepted a task in a closed scope".into());
                         }
-                        self.dispatched.push(t);
                     }
                     Err(e) => {
                         if !closed || e.kind() != ErrorKind::ShuttingDown {
                             self.violation(format!("dispatch refused with an open scope: {e}"));
                         }
-                        self.dispatched.push(usize::MAX);
+                        record(&self.w, |l| l.task_refused(t));
                     }
                 }
             }
             SessionOp::AddOnDetach { panic } => {
-                let id = self.on_detach.len();
+                let ordered = self.session.state() < SessionState::Detached;
+                let id = world(&self.w).lifecycle.callback_added(
+                    "an on-detach callback",
+                    Phase::Detach,
+                    ordered,
+                );
                 let rec = self.w.clone();
                 let panic = *panic;
                 if panic {
                     world(&self.w).expected_report += 1;
                 }
                 self.session.add_on_detach(move || {
-                    record(&rec, Event::OnDetach(id));
+                    record(&rec, |l| l.callback_ran(id));
                     if panic {
                         super::inject_panic();
                     }
                 });
-                let ran = self.events().contains(&Event::OnDetach(id));
-                self.on_detach.push(ran);
             }
             SessionOp::AddOnShutdown { panic } => {
-                let id = self.on_shutdown.len();
+                let ordered = self.session.state() < SessionState::ShutDown;
+                let id = world(&self.w).lifecycle.callback_added(
+                    "an on-shutdown callback",
+                    Phase::Shutdown,
+                    ordered,
+                );
                 let rec = self.w.clone();
                 let panic = *panic;
                 self.session.add_on_shutdown(move |_report| {
-                    record(&rec, Event::OnShutdown(id));
+                    record(&rec, |l| l.callback_ran(id));
                     if panic {
                         super::inject_panic();
                     }
                 });
-                let ran = self.events().contains(&Event::OnShutdown(id));
-                self.on_shutdown.push(ran);
+                let ran = world(&self.w).lifecycle.has_run(id);
                 if panic {
                     // Run at once: contained into the report; later: the
                     // report was already handed out, so the reporter.
@@ -685,17 +678,15 @@ impl Oracle {
                 }
             }
             SessionOp::Shutdown => {
-                record(&self.w, Event::ShutdownRequested);
+                world(&self.w).shutdown_requested = true;
                 self.session.shutdown();
             }
         }
         // A disconnect reported during this step must have the right sign.
-        let events = self.events();
+        let first = world(&self.w).disconnects.first().copied();
         if !disconnected_before
-            && let Some(Event::Disconnect { ok }) = events
-                .iter()
-                .find(|e| matches!(e, Event::Disconnect { .. }))
-            && Some(*ok) != self.disconnect_expect
+            && let Some(ok) = first
+            && Some(ok) != self.disconnect_expect
         {
             self.violation(format!(
                 "disconnect reported ok={ok}, expected {:?}",
@@ -705,13 +696,13 @@ impl Oracle {
     }
 
     fn complete_manager(&self, d: Deferred, fail: bool, drop: bool) {
-        let finished = if d.shutdown {
-            Event::ShutdownDone(d.manager)
+        let phase = if d.shutdown {
+            Phase::Shutdown
         } else {
-            Event::DetachDone(d.manager)
+            Phase::Detach
         };
         let mut w = world(&self.w);
-        w.events.push(finished);
+        w.lifecycle.manager_completed(d.manager, phase);
         if fail || drop {
             w.expected_report += 1;
         }
@@ -727,7 +718,7 @@ impl Oracle {
     }
 
     fn shutdown_requested_any(&self) -> bool {
-        self.events().contains(&Event::ShutdownRequested)
+        world(&self.w).shutdown_requested
     }
 
     fn violation(&self, v: String) {
@@ -746,148 +737,16 @@ impl Oracle {
         }
         let w = world(&self.w);
         let mut problems = w.violations.clone();
-        let ev = &w.events;
-        // One pass over the log: each event's first position and count
-        // (the checks below ask for many events, after every step).
-        let mut index: std::collections::HashMap<&Event, (usize, usize)> =
-            std::collections::HashMap::with_capacity(ev.len());
-        for (i, e) in ev.iter().enumerate() {
-            index.entry(e).or_insert((i, 0)).1 += 1;
-        }
-        let pos = |e: &Event| index.get(e).map(|&(p, _)| p);
-        let count = |e: &Event| index.get(e).map_or(0, |&(_, n)| n);
-        // At most once.
-        let disconnects = ev
-            .iter()
-            .filter(|e| matches!(e, Event::Disconnect { .. }))
-            .count();
-        if disconnects > 1 {
-            problems.push(format!("{disconnects} disconnect reports"));
-        }
-        for e in ev {
-            let once = !matches!(e, Event::ShutdownRequested | Event::Disconnect { .. });
-            if once && count(e) > 1 {
-                problems.push(format!("{e:?} happened {} times", count(e)));
-            }
-        }
-        let disconnect = ev
-            .iter()
-            .position(|e| matches!(e, Event::Disconnect { .. }));
-        // Nothing reaches the controller after the disconnect report.
-        if let Some(d) = disconnect {
-            for e in &ev[d..] {
-                if matches!(e, Event::ExecResult(_) | Event::ControllerHandled(_)) {
-                    problems.push(format!("{e:?} after the disconnect report"));
-                }
-            }
-        }
-        // Managers.
-        let early: Vec<usize> = (0..self.managers.len())
-            .filter(|&i| self.managers[i].early)
-            .collect();
-        for i in 0..self.managers.len() {
-            if let Some(p) = pos(&Event::Detach(i))
-                && disconnect.is_none_or(|d| p < d)
-            {
-                problems.push(format!("manager {i} detached before the disconnect report"));
-            }
-            if let Some(p) = pos(&Event::Shutdown(i))
-                && pos(&Event::DetachDone(i)).is_none_or(|d| d > p)
-            {
-                problems.push(format!("manager {i} shut down before its detach completed"));
-            }
-            if pos(&Event::DetachDone(i)).is_some() && pos(&Event::Detach(i)).is_none() {
-                problems.push(format!("manager {i} completed a detach never called"));
-            }
-        }
-        // Early managers: newest first, each after the previous completed.
-        for pair in early.windows(2) {
-            let (older, newer) = (pair[0], pair[1]);
-            if let Some(p) = pos(&Event::Detach(older))
-                && pos(&Event::DetachDone(newer)).is_none_or(|d| d > p)
-            {
-                problems.push(format!(
-                    "manager {older} detached before newer {newer} completed"
-                ));
-            }
-            if let Some(p) = pos(&Event::Shutdown(older))
-                && pos(&Event::ShutdownDone(newer)).is_none_or(|d| d > p)
-            {
-                problems.push(format!(
-                    "manager {older} shut down before newer {newer} completed"
-                ));
-            }
-        }
-        // Where the last early manager completed a phase, once all did.
-        let all_early = |done: fn(usize) -> Event| {
-            early
-                .iter()
-                .map(|&i| pos(&done(i)))
-                .collect::<Option<Vec<_>>>()
-                .map(|v| v.into_iter().max().unwrap_or(0))
-        };
-        let all_early_detached = all_early(Event::DetachDone);
-        let all_early_shut = all_early(Event::ShutdownDone);
-        // Early shutdowns only once every early detach completed.
-        for &i in &early {
-            if let Some(p) = pos(&Event::Shutdown(i))
-                && all_early_detached.is_none_or(|d| d > p)
-            {
-                problems.push(format!(
-                    "manager {i} shut down before every detach completed"
-                ));
-            }
-        }
-        // A phase's callbacks (`ran_at_once[id]`: added after the phase,
-        // so run at once): after every early manager completed the phase;
-        // those added before it, newest first.
-        let mut callbacks = |kind: &str,
-                             phase: &str,
-                             ran_at_once: &[bool],
-                             ran: fn(usize) -> Event,
-                             phase_done: Option<usize>| {
-            for id in 0..ran_at_once.len() {
-                if let Some(p) = pos(&ran(id))
-                    && phase_done.is_none_or(|d| d > p)
-                {
-                    problems.push(format!("{kind} {id} ran before every {phase} completed"));
-                }
-            }
-            let pre: Vec<usize> = (0..ran_at_once.len())
-                .filter(|&i| !ran_at_once[i])
-                .collect();
-            for pair in pre.windows(2) {
-                if let (Some(a), Some(b)) = (pos(&ran(pair[0])), pos(&ran(pair[1])))
-                    && a < b
-                {
-                    problems.push(format!("{kind} {} ran before newer {}", pair[0], pair[1]));
-                }
-            }
-        };
-        callbacks(
-            "on-detach",
-            "detach",
-            &self.on_detach,
-            Event::OnDetach,
-            all_early_detached,
-        );
-        callbacks(
-            "on-shutdown",
-            "shutdown",
-            &self.on_shutdown,
-            Event::OnShutdown,
-            all_early_shut,
-        );
+        problems.extend(w.lifecycle.violations());
         for q in &w.queue_len_at_shutdown {
             if *q != 0 {
                 problems.push(format!("a manager shut down with {q} tasks still queued"));
             }
         }
-        drop(w);
         if !problems.is_empty() {
             panic!(
-                "session_ops invariant broken after {when}: {problems:?}\nevents: {:?}",
-                self.events()
+                "session_ops invariant broken after {when}: {problems:?}\nrecords: {:?}",
+                w.lifecycle
             );
         }
     }
@@ -895,7 +754,7 @@ impl Oracle {
     /// Requests shutdown, releases and completes everything, and checks
     /// that the session shut down with every step exactly once.
     fn finish(mut self) {
-        record(&self.w, Event::ShutdownRequested);
+        world(&self.w).shutdown_requested = true;
         self.session.shutdown();
         self.check("the final shutdown request");
         for round in 0.. {
@@ -924,76 +783,21 @@ impl Oracle {
         }
         assert!(
             self.session.is_shut_down(),
-            "shutdown did not complete although every guard, task and completion was released: {:?}\nevents: {:?}",
+            "shutdown did not complete although every guard, task and completion was released: {:?}\nrecords: {:?}",
             self.session,
-            self.events()
+            world(&self.w).lifecycle
         );
         let report = self
             .session
             .wait_for_shutdown()
             .expect("not inside the session");
-        let ev = self.events();
-        let count = |e: &Event| ev.iter().filter(|x| *x == e).count();
-        let mut problems = Vec::new();
-        if ev
-            .iter()
-            .filter(|e| matches!(e, Event::Disconnect { .. }))
-            .count()
-            != 1
-        {
-            problems.push("the disconnect was not reported exactly once".to_owned());
-        }
-        for i in 0..self.managers.len() {
-            for e in [
-                Event::Detach(i),
-                Event::DetachDone(i),
-                Event::Shutdown(i),
-                Event::ShutdownDone(i),
-            ] {
-                if count(&e) != 1 {
-                    problems.push(format!("{e:?} happened {} times", count(&e)));
-                }
-            }
-        }
-        for id in 0..self.on_detach.len() {
-            if count(&Event::OnDetach(id)) != 1 {
-                problems.push(format!(
-                    "on-detach {id} ran {} times",
-                    count(&Event::OnDetach(id))
-                ));
-            }
-        }
-        for id in 0..self.on_shutdown.len() {
-            if count(&Event::OnShutdown(id)) != 1 {
-                problems.push(format!(
-                    "on-shutdown {id} ran {} times",
-                    count(&Event::OnShutdown(id))
-                ));
-            }
-        }
-        for &k in self.exec_calls.iter().filter(|k| **k != usize::MAX) {
-            if count(&Event::ExecResult(k)) != 1 {
-                problems.push(format!(
-                    "controller call {k} got {} results",
-                    count(&Event::ExecResult(k))
-                ));
-            }
-        }
-        let lossy = self.policy == QueuedAtShutdown::Drop;
-        let ctrl_calls = world(&self.w).ctrl_calls;
-        for k in 0..ctrl_calls {
-            let n = count(&Event::CtrlComplete(k));
-            if n > 1 || (n == 0 && !lossy) {
-                problems.push(format!("executor call {k} completed {n} times"));
-            }
-        }
-        for &t in self.dispatched.iter().filter(|t| **t != usize::MAX) {
-            let n = count(&Event::TaskRan(t));
-            if n > 1 || (n == 0 && !lossy) {
-                problems.push(format!("task {t} ran {n} times"));
-            }
-        }
         let w = world(&self.w);
+        let mut problems = w.lifecycle.end_violations(End {
+            detached: true,
+            shut_down: true,
+            tasks_may_be_dropped: self.policy == QueuedAtShutdown::Drop,
+            incoming_all_answered: true,
+        });
         if report.errors.len() != w.expected_report {
             problems.push(format!(
                 "the shutdown report holds {} errors, {} were injected: {:?}",
@@ -1010,11 +814,12 @@ impl Oracle {
                 w.reported, w.expected_reported
             ));
         }
-        drop(w);
         assert!(
             problems.is_empty(),
-            "after shutdown: {problems:?}\nevents: {ev:?}"
+            "after shutdown: {problems:?}\nrecords: {:?}",
+            w.lifecycle
         );
+        drop(w);
         drop(std::mem::ManuallyDrop::into_inner(self.session));
     }
 }

@@ -46,6 +46,7 @@ pub mod error_reporter;
 pub mod execution_scope;
 #[allow(unsafe_code, reason = "the extern \"C\" API")]
 pub mod ffi;
+pub mod probe;
 pub mod resource_manager;
 pub mod service;
 pub mod session;

@@ -61,3 +61,35 @@ pub fn write<T>(lock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
         Err(poisoned) => poisoned.into_inner(),
     }
 }
+
+/// Told at each [`schedule_point`] reached on the thread it is installed on.
+pub type ScheduleHook = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+std::thread_local! {
+    static SCHEDULE_HOOK: std::cell::RefCell<Option<ScheduleHook>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Installs `hook` on this thread (`None` removes it); returns the one it
+/// replaces. A deterministic scheduler (orc-sim) installs one on each of
+/// its threads to switch threads at [`schedule_point`]s.
+pub fn schedule_on_this_thread(hook: Option<ScheduleHook>) -> Option<ScheduleHook> {
+    SCHEDULE_HOOK
+        .try_with(|h| std::mem::replace(&mut *h.borrow_mut(), hook))
+        .unwrap_or(None)
+}
+
+/// A place where another thread's turn makes a difference (a window
+/// between two steps that other threads race), offered to a deterministic
+/// scheduler: it may run other threads here. Costs one thread-local read
+/// without a hook. Only where the calling thread holds no lock: a thread
+/// switched out here must not hold up one that the scheduler runs.
+#[inline]
+pub fn schedule_point() {
+    let hook = SCHEDULE_HOOK
+        .try_with(|h| h.borrow().clone())
+        .unwrap_or(None);
+    if let Some(h) = hook {
+        h();
+    }
+}

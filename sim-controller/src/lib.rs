@@ -6,11 +6,19 @@
 //!   and its parser, whose errors name the file, line and column.
 //! - [`run`]: one run of a scenario under a seed: the same seed gives the
 //!   same transcript, byte for byte.
-//! - [`replay`]: what `orc-sim replay` and `tests/scenarios.rs` call.
+//! - [`replay`]: one scenario file under its own seed, as
+//!   `tests/scenarios.rs` snapshots it.
+//! - [`runner`]: `orc-sim replay` as a library: many scenarios × seeds in
+//!   parallel, shards, explorations, swarm runs, probes, the journal, and
+//!   the [`Summary`](runner::Summary).
 //! - [`render`]: a run as a Mermaid sequence diagram or a Chrome/Perfetto
-//!   trace.
-//! - [`wire`]: protocol-level scenarios played over LLVM 22's wire protocol
-//!   against an executor process (ours or LLVM's), for differential testing.
+//!   trace; [`report`]: a replay as one HTML page (`orc-sim report`).
+//! - [`differential`]: protocol-level scenarios (marked `wire`) played over
+//!   LLVM 22's wire protocol against an executor process (ours or LLVM's),
+//!   for differential testing (`orc-sim differential`).
+//! - [`lifecycle`]: the session's lifecycle rules as one checker, used by
+//!   every run and by the `session_ops` fuzz oracle, and open to your own
+//!   harness.
 //!
 //! ```
 //! let script = r#"
@@ -27,17 +35,25 @@
 //! assert!(outcome.passed(), "{}", outcome.render());
 //! ```
 
+pub mod differential;
+pub mod harness;
+pub mod lifecycle;
 pub mod render;
+pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod services;
+pub mod shrink;
 mod sim;
+pub mod simulation;
 pub mod transcript;
-pub mod wire;
 
 pub use scenario::{ParseError, Scenario, parse};
-pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, TAG_BASE, run};
+
+#[doc(hidden)]
+pub use insta as __insta;
+pub use sim::{JIT_BASE, RunConfig, RunOutcome, STRIDE, SwarmPlan, TAG_BASE, run};
 
 /// Parses `text` (named `file` in errors) and runs it under its own seed.
 pub fn replay_str(file: &str, text: &str) -> Result<RunOutcome, ParseError> {

@@ -1,160 +1,142 @@
-//! The `orc-sim` command: `orc-sim replay [PATHS] [--seed N] [--seeds K] ...`.
+//! The `orc-sim` command: `orc-sim replay [PATHS] [--seed N] [--seeds K] ...`
+//! (`orc-sim --help`). Its arguments are parsed by hand in [`cli`], so that
+//! the library does not depend on an argument parser.
 
-use std::path::PathBuf;
+mod cli;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "orc-sim",
-    version,
-    about = "Simulated ORC controller: deterministic scenario replay with fault injection"
-)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Replay scenario scripts against the real orc-rt session.
-    Replay {
-        /// Scenario files or directories (default: scenarios/).
-        paths: Vec<PathBuf>,
-        /// The seed (with --seeds, the first of the range); default: each
-        /// scenario's own `seed`.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run each scenario under K seeds: SEED, SEED+1, ... (SEED default 0).
-        #[arg(long, value_name = "K")]
-        seeds: Option<u64>,
-        /// Only scenarios whose file name contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Runs in parallel (default: available CPUs).
-        #[arg(long, short = 'j')]
-        jobs: Option<usize>,
-        /// Print each run's transcript.
-        #[arg(long)]
-        print: bool,
-        /// Run each seed twice and fail if the transcripts differ.
-        #[arg(long)]
-        verify_determinism: bool,
-        /// Write a Mermaid sequence diagram of the run ({name} and {seed} expand).
-        #[arg(long, value_name = "FILE")]
-        mermaid: Option<String>,
-        /// Write a Chrome/Perfetto trace JSON of the run ({name} and {seed} expand).
-        #[arg(long, value_name = "FILE")]
-        trace_json: Option<String>,
-        /// Seconds a simulated thread may run without yielding before the run
-        /// counts as hung.
-        #[arg(long, default_value_t = 10)]
-        hang_timeout: u64,
-        /// No progress output.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Play protocol-level scenarios over LLVM 22's wire protocol against
-    /// executor processes and compare their transcripts.
-    Wire {
-        /// Scenario files or directories (default: scenarios/); scenarios that
-        /// need the in-process session are skipped.
-        paths: Vec<PathBuf>,
-        /// An executor binary (`orc-executor`, `llvm-jitlink-executor`); give
-        /// two to compare them.
-        #[arg(long = "executor", required = true)]
-        executors: Vec<PathBuf>,
-        /// Only scenarios whose file name contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Print each transcript.
-        #[arg(long)]
-        print: bool,
-        /// Seconds to wait for any one message.
-        #[arg(long, default_value_t = 20)]
-        timeout: u64,
-    },
-}
+use cli::Command;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.cmd {
-        Cmd::Wire {
-            paths,
-            executors,
-            filter,
-            print,
-            timeout,
-        } => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from("scenarios")]
-            } else {
-                paths
-            };
-            match wire(
-                &paths,
-                &executors,
-                filter.as_deref(),
-                print,
-                Duration::from_secs(timeout),
-            ) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("orc-sim: {e}");
-                    ExitCode::from(2)
-                }
+    let mut args = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!(
+                    "orc-sim: an argument is not valid UTF-8: {}",
+                    a.to_string_lossy()
+                );
+                return ExitCode::from(2);
             }
         }
-        Cmd::Replay {
-            paths,
-            seed,
-            seeds,
-            filter,
-            jobs,
-            print,
-            verify_determinism,
-            mermaid,
-            trace_json,
-            hang_timeout,
-            quiet,
-        } => {
-            let mut opts = orc_sim::runner::ReplayOptions {
-                seed,
-                seeds,
-                filter,
-                print,
-                verify_determinism,
-                mermaid,
-                trace_json,
-                hang_timeout: Duration::from_secs(hang_timeout),
-                quiet,
-                ..Default::default()
-            };
-            if !paths.is_empty() {
-                opts.paths = paths;
+    }
+    let cmd = match cli::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cmd {
+        Command::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("orc-sim {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Differential(w) => match differential(
+            &w.paths,
+            &w.executors,
+            w.filter.as_deref(),
+            w.print,
+            w.timeout,
+        ) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("orc-sim: {e}");
+                ExitCode::from(2)
             }
-            if let Some(j) = jobs {
-                opts.jobs = j;
+        },
+        Command::Replay(r) => {
+            let (opts, list) = r.resolve();
+            if list {
+                list_runs(&opts)
+            } else {
+                replay(&opts, None)
             }
-            let mut out = std::io::stdout().lock();
-            match orc_sim::runner::replay(&opts, &mut out) {
-                Ok(s) if s.passed() => ExitCode::SUCCESS,
-                Ok(_) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("orc-sim: {e}");
-                    ExitCode::from(2)
-                }
+        }
+        Command::Report(r, out) => replay(&r.resolve().0, Some(&out)),
+        Command::Shrink(a) => shrink(&a),
+    }
+}
+
+/// `orc-sim shrink`.
+fn shrink(a: &cli::ShrinkArgs) -> ExitCode {
+    match orc_sim::shrink::shrink_file(&a.path, a.seed, a.out.as_deref(), &a.opts) {
+        Ok((shrunk, report)) => {
+            print!("{report}");
+            if shrunk.replays {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
+        }
+        Err(e) => {
+            eprintln!("orc-sim shrink: {e}");
+            ExitCode::from(1)
         }
     }
 }
 
-/// `orc-sim wire`: each protocol-level scenario against each executor; the
+/// `orc-sim replay` (and with `report`, `orc-sim report`).
+fn replay(opts: &orc_sim::runner::ReplayOptions, report: Option<&Path>) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let summary = match orc_sim::runner::replay(opts, &mut out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orc-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = report {
+        if let Err(e) = std::fs::write(path, orc_sim::report::html(&summary)) {
+            eprintln!("orc-sim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        let _ = writeln!(out, "\nwrote {}", path.display());
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `orc-sim replay --list`: the runs, one `FILE --seed N` a line.
+fn list_runs(opts: &orc_sim::runner::ReplayOptions) -> ExitCode {
+    let runs = orc_sim::runner::load(opts)
+        .and_then(|loaded| Ok((orc_sim::runner::plan(&loaded, opts)?, loaded)));
+    match runs {
+        Ok((runs, loaded)) => {
+            let mut out = std::io::stdout().lock();
+            for r in runs {
+                let _ = writeln!(
+                    out,
+                    "{} --seed {}",
+                    loaded[r.scenario].path.display(),
+                    r.seed
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("orc-sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `orc-sim differential`: each protocol-level scenario against each executor; the
 /// transcripts of two executors must be identical.
-fn wire(
+fn differential(
     paths: &[PathBuf],
     executors: &[PathBuf],
     filter: Option<&str>,
@@ -181,14 +163,14 @@ fn wire(
         }
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{name}: {e}"))?;
         let sc = orc_sim::parse(&name, &text).map_err(|e| e.to_string())?;
-        if orc_sim::wire::not_wire_capable(&sc).is_some() {
+        if orc_sim::differential::not_playable(&sc).is_some() {
             skipped += 1;
             continue;
         }
         ran += 1;
-        let outs: Vec<orc_sim::wire::WireOutcome> = executors
+        let outs: Vec<orc_sim::differential::ProcessOutcome> = executors
             .iter()
-            .map(|e| orc_sim::wire::run(&sc, e, timeout))
+            .map(|e| orc_sim::differential::run(&sc, e, timeout))
             .collect();
         // A declared deviation: only the first executor (ours) must pass,
         // and a difference is expected.
@@ -205,7 +187,7 @@ fn wire(
             .collect();
         let diff = outs
             .windows(2)
-            .find_map(|p| orc_sim::wire::compare(&p[0], &p[1]));
+            .find_map(|p| orc_sim::differential::compare(&p[0], &p[1]));
         if diff.is_some() && deviates {
             cells.push("different (declared deviation)".into());
         } else if diff.is_some() {
@@ -234,7 +216,7 @@ fn wire(
             }
         }
         for p in outs.windows(2) {
-            for note in orc_sim::wire::symbol_differences(&p[0], &p[1]) {
+            for note in orc_sim::differential::symbol_differences(&p[0], &p[1]) {
                 println!("  note: {note}");
             }
         }

@@ -52,7 +52,13 @@ fn mermaid_text(s: &str) -> String {
 
 /// A Mermaid `sequenceDiagram` of the run, in a Markdown code fence.
 pub fn mermaid(o: &RunOutcome) -> String {
-    let mut out = String::from("```mermaid\nsequenceDiagram\n");
+    format!("```mermaid\n{}```\n", mermaid_diagram(o))
+}
+
+/// The Mermaid `sequenceDiagram` of the run, without a fence (what a web
+/// page hands to Mermaid).
+pub fn mermaid_diagram(o: &RunOutcome) -> String {
+    let mut out = String::from("sequenceDiagram\n");
     let _ = writeln!(out, "    title {} (seed {})", o.scenario, o.seed);
     let mut lanes: Vec<&str> = Vec::new();
     for a in o.transcript.actors() {
@@ -108,7 +114,6 @@ pub fn mermaid(o: &RunOutcome) -> String {
             }
         }
     }
-    out.push_str("```\n");
     out
 }
 
@@ -221,6 +226,8 @@ mod tests {
             failures: vec![],
             expectations: 0,
             steps: 4,
+            reached: vec![],
+            runtime_probes: vec![],
         }
     }
 

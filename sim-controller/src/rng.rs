@@ -9,12 +9,28 @@
 #[derive(Debug, Clone)]
 pub struct Rng {
     state: u64,
+    /// Decisions given from outside (a fuzzer's input), taken first by
+    /// [`Rng::below`]; then the seed decides.
+    choices: std::sync::Arc<[u8]>,
+    taken: usize,
 }
 
 impl Rng {
     /// A generator whose whole output is decided by `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng { state: seed }
+        Self::with_choices(seed, std::sync::Arc::from(Vec::new()))
+    }
+
+    /// A generator whose first decisions ([`Rng::below`]) are `choices`,
+    /// one byte each (two for more than 256 options), then `seed`'s: a
+    /// coverage-guided fuzzer searching the interleavings of a run steers
+    /// it through these bytes.
+    pub fn with_choices(seed: u64, choices: std::sync::Arc<[u8]>) -> Self {
+        Rng {
+            state: seed,
+            choices,
+            taken: 0,
+        }
     }
 
     /// The next 64 random bits.
@@ -29,6 +45,12 @@ impl Rng {
     /// A number in `0..n` (`n > 0`), without modulo bias (Lemire's method).
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Rng::below(0)");
+        let width = if n > 256 { 2 } else { 1 };
+        if let Some(bytes) = self.choices.get(self.taken..self.taken + width) {
+            self.taken += width;
+            let v = bytes.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
+            return v % n;
+        }
         let threshold = n.wrapping_neg() % n;
         loop {
             let m = u128::from(self.next_u64()) * u128::from(n);
@@ -50,6 +72,16 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_come_first_then_the_seed() {
+        let mut r = Rng::with_choices(0, std::sync::Arc::from(vec![7u8, 2, 0x01, 0x2c]));
+        assert_eq!(r.below(10), 7);
+        assert_eq!(r.below(2), 0);
+        assert_eq!(r.below(1000), 300, "two bytes for more than 256 options");
+        let mut plain = Rng::new(0);
+        assert_eq!(r.below(10), plain.below(10), "then the seed's sequence");
+    }
 
     #[test]
     fn known_sequence_for_seed_zero() {

@@ -1,7 +1,7 @@
 //! The controller's side of the executor services (LLVM 22 bootstrap names
 //! and SPS shapes): encoding a service step's call and decoding its result.
-//! Shared by the in-process simulation and the wire mode, so both speak
-//! exactly the same bytes.
+//! Shared by the in-process simulation and the differential mode, so both
+//! speak exactly the same bytes.
 
 use orc_executor::services::names;
 use orc_executor::services::types::{

@@ -1,6 +1,7 @@
-//! The `orc-sim replay` command: exit codes, the summary table, the seed and
-//! the reproduce line of a failing run, parse errors with their position,
-//! determinism checking and the pictures.
+//! The `orc-sim` command: exit codes, the summary table, the seed and the
+//! reproduce line of a failing run, parse errors with their position,
+//! determinism checking and the pictures; help and usage errors; shards,
+//! the journal, swarm runs, explorations and the HTML report.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -153,4 +154,237 @@ fn pictures_and_determinism_checks() {
     let json = std::fs::read_to_string(dir.join("a-4.json")).unwrap();
     assert!(json.contains("\"traceEvents\""), "{json}");
     assert!(json.contains("\"ph\":\"B\""), "{json}");
+}
+
+#[test]
+fn help_version_and_usage_errors_that_name_the_flag() {
+    let dir = scratch("help", &[]);
+    let o = orc_sim(&["--help"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    for cmd in ["replay", "report", "differential"] {
+        assert!(out.contains(&format!("\n  {cmd} ")), "{out}");
+    }
+    let o = orc_sim(&["replay", "--help"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o);
+    for flag in [
+        "--seed N",
+        "--seeds K",
+        "--for DURATION",
+        "--swarm",
+        "--shard I/N",
+        "--journal FILE",
+        "--verify-determinism",
+        "--list",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    assert!(text(&orc_sim(&["report", "--help"], &dir)).contains("--out FILE.html"));
+    let o = orc_sim(&["--version"], &dir);
+    assert_eq!(text(&o), format!("orc-sim {}\n", env!("CARGO_PKG_VERSION")));
+    let o = orc_sim(&["replay", "--seeds", "2", "--frobnicate"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o),
+        "orc-sim replay: unknown option `--frobnicate`\n(see `orc-sim replay --help`)\n"
+    );
+    let o = orc_sim(&["replay", "--for", "soon"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`--for`: `soon` is not a duration"));
+    let o = orc_sim(&["report", "scenarios"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`--out FILE.html` is required"));
+    let o = orc_sim(&["wire", "--executor", "x"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is now `orc-sim differential`"));
+}
+
+/// The runs `--list` prints.
+fn listed(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["replay", "--seeds", "7", "--list"];
+    args.extend_from_slice(extra);
+    let o = orc_sim(&args, dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn shards_split_the_runs_of_the_whole_command_exactly_once() {
+    let dir = scratch(
+        "shard",
+        &[("a.scn", PASSING), ("b.scn", PASSING), ("c.scn", PASSING)],
+    );
+    let all = listed(&dir, &[]);
+    assert_eq!(all.len(), 21);
+    assert_eq!(all[0], "scenarios/a.scn --seed 0");
+    let s0 = listed(&dir, &["--shard", "0/2"]);
+    let s1 = listed(&dir, &["--shard=1/2"]);
+    assert!(s0.iter().all(|r| !s1.contains(r)), "{s0:?}\n{s1:?}");
+    let mut union: Vec<String> = s0.iter().chain(&s1).cloned().collect();
+    union.sort();
+    let mut want = all.clone();
+    want.sort();
+    assert_eq!(union, want);
+    // Running the shards makes those runs.
+    let o = orc_sim(&["replay", "--seeds", "7", "--shard", "1/2", "-q"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("3 scenarios, {} runs", s1.len())),
+        "{}",
+        text(&o)
+    );
+    let o = orc_sim(&["replay", "--shard", "2/2"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`--shard`: shard 2 of 2"), "{}", text(&o));
+}
+
+#[test]
+fn the_journal_names_the_run_a_previous_replay_stopped_in() {
+    let dir = scratch("journal", &[("a.scn", PASSING)]);
+    // Without target/ there is no journal by default.
+    let o = orc_sim(&["replay", "-q"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!dir.join("target").exists());
+    // A journal left by a replay that was killed during a run.
+    let journal = dir.join("target/orc-sim/journal.txt");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    let stuck = "orc-sim replay scenarios/a.scn --seed 12 --print";
+    std::fs::write(
+        &journal,
+        format!("# orc-sim journal\nidle\nrun {stuck}           \nidle\n"),
+    )
+    .unwrap();
+    let o = orc_sim(&["replay", "--seeds", "4", "-q"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).starts_with(&format!("the previous replay stopped during: {stuck}\n")),
+        "{}",
+        text(&o)
+    );
+    // This replay finished every run it started: nothing in flight.
+    let after = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        after.lines().skip(1).all(|l| l.trim_end() == "idle"),
+        "{after}"
+    );
+    let o = orc_sim(&["replay", "-q"], &dir);
+    assert!(!text(&o).contains("stopped during"), "{}", text(&o));
+    // --journal FILE and --no-journal.
+    std::fs::write(dir.join("j.txt"), format!("run {stuck}\n")).unwrap();
+    let o = orc_sim(&["replay", "-q", "--no-journal"], &dir);
+    assert!(!text(&o).contains("stopped during"), "{}", text(&o));
+    let o = orc_sim(&["replay", "-q", "--journal", "j.txt"], &dir);
+    assert!(text(&o).contains("stopped during: orc-sim replay scenarios/a.scn --seed 12"));
+}
+
+#[test]
+fn swarm_runs_print_their_plan_and_reproduce_with_swarm() {
+    let dir = scratch(
+        "swarm",
+        &[("a.scn", PASSING), ("flaky.scn", SEED_DEPENDENT)],
+    );
+    let o = orc_sim(
+        &[
+            "replay",
+            "scenarios/a.scn",
+            "--seed",
+            "3",
+            "--swarm",
+            "--print",
+        ],
+        &dir,
+    );
+    let plan = orc_sim::SwarmPlan::for_seed(3).to_string();
+    let out = text(&o);
+    assert!(
+        out.starts_with(&format!(
+            "# swarm plan of seed 3: {plan}\n# scenario a (seed 3)\n"
+        )),
+        "{out}"
+    );
+    let o = orc_sim(
+        &[
+            "replay",
+            "scenarios/flaky.scn",
+            "--seeds",
+            "30",
+            "--swarm",
+            "-q",
+        ],
+        &dir,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("flaky failed with seed "))
+        .unwrap_or_else(|| panic!("no failing seed in:\n{out}"));
+    let seed: u64 = line["flaky failed with seed ".len()..]
+        .trim_end_matches(':')
+        .parse()
+        .unwrap();
+    assert!(
+        out.contains(&format!(
+            "  swarm plan: {}\n  reproduce: orc-sim replay scenarios/flaky.scn --seed {seed} --swarm --print\n",
+            orc_sim::SwarmPlan::for_seed(seed)
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_exploration_prints_its_first_seed() {
+    let dir = scratch("explore", &[("a.scn", PASSING)]);
+    let o = orc_sim(&["replay", "--for", "1s", "-q"], &dir);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let first = out.lines().next().unwrap();
+    let seed = first
+        .strip_prefix("exploring for 1s from seed ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(first.ends_with(&format!("(the same seeds again: --seed {seed})")));
+    let o = orc_sim(&["replay", "--for", "1s", "--shard", "0/2"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    let o = orc_sim(&["replay", "--for", "1s", "--list"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn report_writes_one_html_page_and_exits_like_replay() {
+    let dir = scratch(
+        "report",
+        &[("a.scn", PASSING), ("flaky.scn", SEED_DEPENDENT)],
+    );
+    let o = orc_sim(&["report", "--seeds", "30", "-q", "--out", "r.html"], &dir);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("scenario  seeds  result"), "{out}");
+    assert!(out.ends_with("\nwrote r.html\n"), "{out}");
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for part in [
+        "<h2 id=\"summary\">Summary</h2>",
+        "<h2 id=\"probes\">Probes</h2>",
+        "<section id=\"scenario-a\">",
+        "<section id=\"scenario-flaky\">",
+        "<pre class=\"mermaid\">",
+        "data:application/json;base64,",
+        "Reproduce: <code>orc-sim replay scenarios/flaky.scn --seed ",
+    ] {
+        assert!(html.contains(part), "no {part:?}");
+    }
+    let o = orc_sim(
+        &["report", "scenarios/a.scn", "-q", "--out", "pass.html"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(dir.join("pass.html")).unwrap();
+    assert!(html.contains("<title>orc-sim report: pass</title>"));
+    assert!(!html.contains("<pre class=\"mermaid\">"));
 }

@@ -74,7 +74,7 @@
 //! Hangup; LLVM 22's executor starts at 0, which the controller does not
 //! care about).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, IoSlice, Read};
 use std::sync::{Arc, Weak};
@@ -82,6 +82,7 @@ use std::sync::{Arc, Weak};
 use orc_rt::addr::ExecutorAddr;
 use orc_rt::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
 use orc_rt::error::{Error, ErrorKind};
+use orc_rt::probe;
 use orc_rt::session::SessionHooks;
 use orc_rt::sync::atomic::{AtomicBool, Ordering};
 use orc_rt::sync::{Mutex, MutexGuard, RwLock, lock, read, write};
@@ -89,6 +90,7 @@ use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 
 use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start};
 use super::kinds;
+use super::probes;
 use super::stream::{PayloadSource, STREAM_THRESHOLD};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
 use crate::transport::Transport;
@@ -167,7 +169,7 @@ impl Default for WireOptions {
 
 struct CallState {
     /// Our calls waiting for a Result, by seqno.
-    pending: HashMap<u64, ControllerCallReturn>,
+    pending: BTreeMap<u64, ControllerCallReturn>,
     next_seqno: u64,
     /// Set once the connection is ending: no new calls go out.
     disconnecting: bool,
@@ -340,7 +342,7 @@ impl WireControllerAccess {
             }),
             next_message_buffered: AtomicBool::new(false),
             calls: Mutex::new(CallState {
-                pending: HashMap::new(),
+                pending: BTreeMap::new(),
                 next_seqno: 1,
                 disconnecting: false,
                 in_flight: 0,
@@ -542,6 +544,8 @@ impl WireControllerAccess {
                     }
                     Mode::Leave => {
                         out.writing = false;
+                        drop(out);
+                        probe::hit(probes::READER_LEFT_OUTPUT);
                         return Ok(());
                     }
                 }
@@ -595,6 +599,7 @@ impl WireControllerAccess {
             return;
         }
         tracing::debug!(target: "orc_executor::wire", "E->C Hangup seq=0 tag=0x0 payload=1 bytes");
+        probe::hit(probes::HANGUP_QUEUED);
         let payload = kinds::HANGUP_ORDERLY;
         let hangup = Header {
             opcode: Opcode::Hangup,
@@ -629,6 +634,7 @@ impl WireControllerAccess {
     /// the session ended the connection).
     fn report_lost_result(&self, seqno: u64) {
         tracing::debug!(target: "orc_executor::wire", "result seq={seqno} dropped: the controller is gone");
+        probe::hit(probes::RESULT_LOST);
         if let Some(f) = &self.options.on_lost_result {
             f(seqno);
         }
@@ -663,12 +669,15 @@ impl WireControllerAccess {
             }
             match &result {
                 Ok(()) => tracing::debug!(target: "orc_executor::wire", "connection ended"),
-                Err(e) => tracing::debug!(target: "orc_executor::wire", "connection ended: {e}"),
+                Err(e) => {
+                    tracing::debug!(target: "orc_executor::wire", "connection ended: {e}");
+                    probe::hit(probes::ENDED_BY_ERROR);
+                }
             }
             calls.ending = Some(result);
             calls.draining = true;
             let pending: Vec<ControllerCallReturn> =
-                calls.pending.drain().map(|(_, ret)| ret).collect();
+                std::mem::take(&mut calls.pending).into_values().collect();
             if cfg!(orc_rt_loom_bug = "wire_drain_skips_pending") {
                 // Injected bug (loom model `loom_wire_drain`): new calls are
                 // refused only after the pending ones were taken, in a
@@ -684,6 +693,11 @@ impl WireControllerAccess {
         self.ending.store(true, Ordering::Release);
         // The reader stops delivering (or flushes, or notices our close).
         self.transport.wake();
+        if !delivering {
+            // New calls are refused from here on (spec 7.5): a call made
+            // now fails on its caller's thread. No lock is held here.
+            orc_rt::sync::schedule_point();
+        }
         for ret in pending {
             self.hooks.fail_pending_call(ret);
         }
@@ -794,7 +808,10 @@ impl WireControllerAccess {
                 Ok(Some(msg)) => msg,
                 // End of stream at a message boundary: LLVM 22's controller
                 // ends every session this way (it never sends Hangup).
-                Ok(None) => break (Ok(()), false),
+                Ok(None) => {
+                    probe::hit(probes::END_OF_STREAM);
+                    break (Ok(()), false);
+                }
                 Err(e) => {
                     // After a framing error the stream is out of step but
                     // still open; after a failed or cut-short read it is not.
@@ -942,6 +959,7 @@ impl WireControllerAccess {
                 }
             }
             Opcode::Hangup => {
+                probe::hit(probes::HANGUP_RECEIVED);
                 // The payload is the controller's reason (protocol 10): a
                 // failure becomes the disconnection error.
                 match kinds::decode_hangup(msg.payload.bytes())? {
@@ -1098,6 +1116,7 @@ impl ControllerAccess for WireControllerAccess {
             self.end_after_send_error(e);
         }
         if finish_after {
+            probe::hit(probes::TOLD_AFTER_LAST_CALL);
             self.finish();
         }
     }

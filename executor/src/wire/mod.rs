@@ -7,6 +7,7 @@
 mod access;
 mod frame;
 pub mod kinds;
+pub mod probes;
 mod setup;
 mod stream;
 

@@ -297,6 +297,7 @@ impl SharedArc {
             None => Some(task),
         };
         if let Some(task) = refused {
+            crate::probe::hit(crate::probe::REFUSED_TASK_RAN_INLINE);
             task();
         }
     }
@@ -308,7 +309,10 @@ impl SharedArc {
         match ca {
             Some(ca) => ca.send_wrapper_result(call_id, result),
             // Detached: the result has nowhere to go (8.8).
-            None => drop(result),
+            None => {
+                crate::probe::hit(crate::probe::RESULT_AFTER_DETACH);
+                drop(result)
+            }
         }
     }
 
@@ -335,6 +339,7 @@ impl SharedArc {
     fn handle_wrapper_call(&self, addr: ExecutorAddr, args: WrapperFunctionBuffer, call_id: u64) {
         // Denied after shutdown began: drop the call silently (8.7, 8.9).
         let Some(guard) = self.scope.retain() else {
+            crate::probe::hit(crate::probe::CALL_AFTER_SHUTDOWN_BEGAN);
             return;
         };
         let target = read(&self.wrappers).get(&addr).cloned();
@@ -448,6 +453,7 @@ impl SharedArc {
     /// the drain precedes `notify_disconnected`, hence the keepalive drain
     /// and every manager's shutdown, so nothing it may touch is gone yet.
     fn fail_pending_call(&self, ret: ControllerCallReturn) {
+        crate::probe::hit(crate::probe::PENDING_CALL_FAILED_AT_DISCONNECT);
         let result = WrapperFunctionBuffer::from_error(&Error::detached());
         let (f, inline) = ret.take();
         if let Err((f, result)) = self.dispatch_continuation(f, result, inline) {
@@ -673,8 +679,13 @@ impl SharedArc {
         let hold = self.scope.retain();
         debug_assert!(hold.is_some(), "only the drain closes the scope");
         let shared = self.clone();
-        self.scope
-            .add_on_complete(move || shared.proceed_to_shutdown());
+        let drainer = crate::sync::thread::current().id();
+        self.scope.add_on_complete(move || {
+            if crate::sync::thread::current().id() != drainer {
+                crate::probe::hit(crate::probe::LAST_GUARD_ON_ANOTHER_THREAD);
+            }
+            shared.proceed_to_shutdown()
+        });
         self.scope.close();
         let dispatcher = lock(&self.dispatcher).take();
         if let Some(d) = dispatcher {
@@ -714,6 +725,9 @@ impl SharedArc {
     fn finish_shutdown_when_ready(&self) {
         let (callbacks, report) = {
             let mut st = lock(&self.state);
+            if st.managers_shut_down && st.late_pending > 0 {
+                crate::probe::hit(crate::probe::SHUTDOWN_WAITED_FOR_LATE_MANAGER);
+            }
             if !st.managers_shut_down || st.late_pending > 0 || st.shutdown_callbacks_ran {
                 return;
             }
@@ -787,6 +801,9 @@ impl Continuation {
 
 impl Drop for Continuation {
     fn drop(&mut self) {
+        if self.f.is_some() {
+            crate::probe::hit(crate::probe::CONTINUATION_OF_DROPPED_TASK);
+        }
         self.complete();
     }
 }
@@ -1358,6 +1375,7 @@ impl SessionHooks {
     /// continuation now, on this thread, with `"disconnected"`. Only from
     /// inside [`ControllerAccess::call_controller`].
     pub fn fail_call_inline(&self, ret: ControllerCallReturn) {
+        crate::probe::hit(crate::probe::CALL_FAILED_WHILE_DISCONNECTING);
         let (f, _) = ret.take();
         f(WrapperFunctionBuffer::from_error(&Error::detached()));
     }

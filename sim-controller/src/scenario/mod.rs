@@ -13,7 +13,7 @@ mod print;
 
 use std::fmt;
 
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 
 /// Where something was written: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,6 +98,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Checked once the run is over.
     pub expects: Vec<Expect>,
+    /// Wrapper functions the embedding program provides, which `call H
+    /// NAME` may name ([`parse_with`](crate::scenario::parse_with)).
+    pub provided_wrappers: Vec<String>,
 }
 
 impl Scenario {
@@ -326,6 +329,9 @@ pub enum Reply {
     Hangup,
     /// Closes the transport (the controller disappears) instead.
     Close,
+    /// Answered by a handler the embedding program provides
+    /// ([`SimulationBuilder::handler`](crate::simulation::SimulationBuilder::handler)).
+    Provided,
 }
 
 /// A value carried by a call or a result, SPS-encoded on the way.
@@ -345,6 +351,9 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// An out-of-band error with this message.
     Error(String),
+    /// Several values one after the other: the arguments of an SPS
+    /// function of several parameters (`(str "k", u64 7)`).
+    Tuple(Vec<Value>),
 }
 
 impl Value {
@@ -358,8 +367,26 @@ impl Value {
             Value::Bool(v) => sps::to_vec(v),
             Value::Str(s) => sps::to_vec(&s.as_str()),
             Value::Bytes(b) => b.clone(),
+            Value::Tuple(vs) => {
+                let mut out = Vec::new();
+                for v in vs {
+                    out.extend(v.encode()?);
+                }
+                out
+            }
             Value::Error(_) => return None,
         })
+    }
+}
+
+impl Value {
+    /// As a transcript shows it: long byte strings shortened (the script's
+    /// own form is the `Display` one).
+    pub fn brief(&self) -> String {
+        match self {
+            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::services::hex(b)),
+            v => v.to_string(),
+        }
     }
 }
 
@@ -377,6 +404,16 @@ impl fmt::Display for Value {
                     write!(f, "{x:02x}")?;
                 }
                 Ok(())
+            }
+            Value::Tuple(vs) => {
+                f.write_str("(")?;
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(")")
             }
             Value::Error(m) => write!(f, "error {m:?}"),
         }

@@ -64,6 +64,20 @@ const VALUE_WORDS: &[&str] = &["empty", "u64", "u32", "bool", "str", "bytes", "e
 /// Parses a scenario. `file` names it in errors (and gives its name: the
 /// file stem).
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
+    parse_with(file, text, &[], &[])
+}
+
+/// [`parse`] for a script that also calls wrapper functions
+/// (`wrappers`) and controller handlers (`handlers`) an embedding program
+/// provides ([`Simulation`](crate::simulation::Simulation)): the handlers
+/// come first in the scenario's list, answered by
+/// [`Reply::Provided`](super::Reply::Provided).
+pub fn parse_with(
+    file: &str,
+    text: &str,
+    wrappers: &[String],
+    handlers: &[String],
+) -> Result<Scenario, ParseError> {
     let name = std::path::Path::new(file)
         .file_stem()
         .map_or_else(|| file.to_owned(), |s| s.to_string_lossy().into_owned());
@@ -88,6 +102,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
             faults: Vec::new(),
             steps: Vec::new(),
             expects: Vec::new(),
+            provided_wrappers: wrappers.to_vec(),
         },
         once: BTreeMap::new(),
         separator: None,
@@ -97,6 +112,15 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
         rule_without_colon: None,
         last_line: 0,
     };
+    for h in handlers {
+        p.sc.handlers.push(HandlerDecl {
+            name: h.clone(),
+            calls_back: Vec::new(),
+            reply: Reply::Provided,
+            after: 0,
+            pos: Pos { line: 0, col: 0 },
+        });
+    }
     p.run(text).map_err(|(pos, message)| ParseError {
         file: file.to_owned(),
         pos,
@@ -715,6 +739,17 @@ impl Cursor {
     }
 
     fn value(&mut self) -> PResult<Value> {
+        if self.eat_punct('(') {
+            let mut vs = Vec::new();
+            loop {
+                let p = self.pos();
+                vs.push(bytes_only(self.value()?, p, "part of a tuple")?);
+                if self.eat_punct(')') {
+                    return Ok(Value::Tuple(vs));
+                }
+                self.punct(',')?;
+            }
+        }
         let (kind, pos) = self.keyword(VALUE_WORDS)?;
         Ok(match kind.as_str() {
             "empty" => Value::Empty,
@@ -744,9 +779,9 @@ impl Cursor {
             || matches!(
                 self.peek(),
                 Some(Token {
-                    tok: Tok::Punct(_),
+                    tok: Tok::Punct(c),
                     ..
-                })
+                }) if *c != '('
             )
         {
             Ok(Value::Empty)
@@ -1885,6 +1920,7 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                 if let CallTarget::Jit(f) = target
                     && !has_jit(f)
                     && !sc.services
+                    && !sc.provided_wrappers.contains(f)
                 {
                     return Err((
                         s.pos,

@@ -83,7 +83,8 @@ impl Scenario {
                 format_args!("jit {}{abi}: {}", j.name, ops.join(", ")),
             );
         }
-        for h in &self.handlers {
+        // Provided handlers come from the embedding program, not the text.
+        for h in self.handlers.iter().filter(|h| h.reply != Reply::Provided) {
             let mut s = format!("handler {}: ", h.name);
             for (f, v) in &h.calls_back {
                 let _ = write!(s, "calls {f}{}, ", opt_value(v));
@@ -94,6 +95,7 @@ impl Scenario {
                 Reply::Never => "never".into(),
                 Reply::Hangup => "hangup".into(),
                 Reply::Close => "close".into(),
+                Reply::Provided => unreachable!("filtered out above"),
             });
             if h.after != 0 {
                 let _ = write!(s, " after {}", h.after);
@@ -194,6 +196,10 @@ fn value(v: &Value) -> String {
             s
         }
         Value::Error(m) => format!("error {}", quote(m)),
+        Value::Tuple(vs) => {
+            let parts: Vec<String> = vs.iter().map(value).collect();
+            format!("({})", parts.join(", "))
+        }
     }
 }
 
@@ -936,6 +942,7 @@ mod proptests {
             faults: Vec::new(),
             steps: Vec::new(),
             expects: Vec::new(),
+            provided_wrappers: Vec::new(),
         };
         for (j, name) in sc.jits.iter_mut().zip(JITS) {
             j.name = name.into();

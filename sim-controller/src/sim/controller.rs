@@ -1,560 +1,654 @@
-//! The simulated controller and the transport between it and the
-//! executor: two FIFO channels with a random latency per message, where
-//! faults can drop, delay, duplicate or reorder a message, or close the
-//! whole transport.
+//! The simulated controller: it speaks real SimpleRemoteEPC messages (LLVM
+//! main's dialect: a Hangup carries an SPS error, a Result's tag says
+//! whether it is a value or an out-of-band error). It reads the executor's
+//! Setup, calls JIT'd functions and services by their bootstrap names,
+//! answers the executor's calls with the scenario's handlers, and hangs up.
 //!
-//! The messages mirror SimpleRemoteEPC's opcodes (Setup, Hangup, Result,
-//! CallWrapper) so that the same script can drive the wire mode.
+//! It owns only its own state; the world puts what it sends on the pipe and
+//! hands it what arrives.
 
+use crate::simulation::Provided;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Packet, St, Wait, World, selects};
-use crate::scenario::{CallTarget, FaultKind, Reply, SvcOp, Value};
+use orc_executor::wire::{HEADER_SIZE, Opcode, SetupInfo, write_message};
+use orc_rt::{ExecutorAddr, sps};
+
+use super::log::Log;
+use super::pipe::{Label, Message, header, opcode_name};
+use super::{JIT_BASE, STRIDE, TAG_BASE};
+use crate::scenario::{CallTarget, FaultKind, Reply, Scenario, SvcOp, Value};
+use crate::services::{self, Res};
 use crate::transcript::Shape;
 
-/// Channel of messages to the executor.
-pub(crate) const TO_EXEC: usize = 0;
-/// Channel of messages to the controller.
-pub(crate) const TO_CTL: usize = 1;
-
-pub(crate) use crate::services::{Res, hex};
-
-/// A message on the simulated transport.
-#[derive(Debug, Clone)]
-pub(crate) enum Msg {
-    /// Executor → controller: ready, with the bootstrap symbols.
-    Setup { symbols: Vec<(String, u64)> },
-    /// Controller → executor: call the wrapper function at `addr`.
-    Call {
-        id: u64,
-        handle: String,
-        addr: u64,
-        args: Vec<u8>,
-    },
-    /// Executor → controller: the result of call `id`.
-    Result {
-        id: u64,
-        handle: String,
-        result: Res,
-    },
-    /// Executor → controller: call the handler `tag` (the n-th such call).
-    CallTag {
-        id: u64,
-        tag: String,
-        n: u64,
-        args: Vec<u8>,
-    },
-    /// Controller → executor: the handler's answer.
-    Reply {
-        id: u64,
-        tag: String,
-        n: u64,
-        result: Res,
-    },
-    /// Either way: an orderly end of the connection.
-    Hangup,
+/// Why a script step must wait before it can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The executor's Setup has not arrived.
+    Setup,
+    /// The result naming the address this step uses is still on its way.
+    Result(String),
 }
 
-impl Msg {
-    fn describe(&self) -> String {
-        match self {
-            Msg::Setup { symbols } => format!("setup ({} symbols)", symbols.len()),
-            Msg::Call { id, handle, .. } => format!("call {handle} (id {id})"),
-            Msg::Result { id, handle, result } => {
-                format!("result of {handle} (id {id}): {}", result.describe())
-            }
-            Msg::CallTag { tag, n, .. } => format!("call of handler {tag} #{n}"),
-            Msg::Reply { tag, n, result, .. } => {
-                format!("reply of {tag} #{n}: {}", result.describe())
-            }
-            Msg::Hangup => "hangup".to_owned(),
-        }
-    }
+/// What a controller step led to.
+pub(crate) enum Step {
+    /// Send this message (the world numbers it and puts it on the pipe).
+    Send(Message),
+    /// The step must wait.
+    Wait(Wait),
+    /// Nothing to send (it failed at once, logged).
+    Done,
+}
+
+/// What an arriving message makes the controller do.
+pub(crate) enum Reaction {
+    /// Send a message `after` ticks from now.
+    Send(u64, Message),
+    /// Hang up instead of answering.
+    Hangup,
+    /// Vanish: the transport closes under both sides.
+    Close,
+    /// A protocol error: the controller gives up on the connection and
+    /// closes it (as LLVM's does).
+    Fail(String),
 }
 
 /// One call the controller made.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CallRec {
+    /// The sequence number it went out with.
+    pub(crate) seq: Option<u64>,
+    /// It was sent.
     pub(crate) sent: bool,
+    /// Its result (or the controller's own failure of it).
     pub(crate) result: Option<Res>,
-    /// The result came from the executor (not failed by the controller).
+    /// The result came from the executor (not the controller's own).
     pub(crate) from_executor: bool,
 }
 
-/// The controller's state.
-#[derive(Debug, Default)]
-pub(crate) struct Ctl {
-    /// The setup message arrived.
-    pub(crate) setup: bool,
-    /// Why the connection ended, once it did.
-    pub(crate) ended: Option<String>,
-    pub(crate) symbols: BTreeMap<String, u64>,
-    next_id: u64,
-    pub(crate) calls: BTreeMap<String, CallRec>,
-    /// Service calls awaiting their result, to decode it.
-    svc: BTreeMap<String, SvcOp>,
-    /// Regions reserved, by the handle of their `reserve`.
-    regions: BTreeMap<String, u64>,
-    /// The `reserve-fails` fault has been used.
-    reserve_fault_used: bool,
+/// A handler call that waits for the controller's own calls into the
+/// executor before it replies (re-entrancy).
+struct PendingReply {
+    seq: u64,
+    tag: String,
+    n: u64,
+    args: Vec<u8>,
+    waiting_for: Vec<String>,
 }
 
-/// A service step (`reserve`, `write`, `read`, `release`): waits for the
-/// setup message, and for the result of the `reserve` of its region.
-pub(crate) fn service(w: &Arc<World>, handle: &str, op: &SvcOp) -> Option<Wait> {
-    let mut st = w.lock();
-    if let Some(why) = st.ctl.ended.clone() {
-        st.ctl.calls.entry(handle.to_owned()).or_default().result =
-            Some(Res::Error(format!("not connected ({why})")));
-        st.log(
-            "ctl",
-            format!("{handle} fails at once: not connected ({why})"),
-            Shape::Note,
-        );
-        return None;
+/// The controller's state.
+pub(crate) struct Controller {
+    sc: Arc<Scenario>,
+    /// The embedding program's handlers.
+    provided: Arc<Provided>,
+    symbols: Option<BTreeMap<String, u64>>,
+    ended: Option<String>,
+    next_seq: u64,
+    calls: BTreeMap<String, CallRec>,
+    /// Outstanding calls by sequence number.
+    by_seq: BTreeMap<u64, String>,
+    /// Service steps awaiting their result, to decode it.
+    svc: BTreeMap<String, SvcOp>,
+    /// The address an earlier step's result named, by its handle.
+    named: BTreeMap<String, u64>,
+    reserve_fault_used: bool,
+    /// Bytes arrived and not yet a whole message.
+    inbox: Vec<u8>,
+    /// The numbers of the packets whose bytes are in `inbox`.
+    inbox_nos: Vec<u64>,
+    /// Calls of each handler so far.
+    handler_calls: BTreeMap<String, u64>,
+    /// Handler replies waiting for call-backs.
+    pending_replies: Vec<PendingReply>,
+    callback_no: u64,
+}
+
+impl Controller {
+    /// A controller for scenario `sc`, before anything arrived.
+    pub(crate) fn new(sc: Arc<Scenario>, provided: Arc<Provided>) -> Self {
+        Controller {
+            sc,
+            provided,
+            symbols: None,
+            ended: None,
+            next_seq: 0,
+            calls: BTreeMap::new(),
+            by_seq: BTreeMap::new(),
+            svc: BTreeMap::new(),
+            named: BTreeMap::new(),
+            reserve_fault_used: false,
+            inbox: Vec::new(),
+            inbox_nos: Vec::new(),
+            handler_calls: BTreeMap::new(),
+            pending_replies: Vec::new(),
+            callback_no: 0,
+        }
     }
-    if !st.ctl.setup {
-        return Some(Wait::Setup);
+
+    /// The Setup arrived.
+    pub(crate) fn has_setup(&self) -> bool {
+        self.symbols.is_some()
     }
-    if let Some(r) = op.uses()
-        && st
-            .ctl
-            .calls
-            .get(r)
-            .is_some_and(|c| c.sent && c.result.is_none())
-    {
-        // The result naming its address is still on its way.
-        return Some(Wait::Result(r.to_owned()));
+
+    /// Why the connection ended, once it did.
+    pub(crate) fn ended(&self) -> Option<&str> {
+        self.ended.as_deref()
     }
-    let mut size = None;
-    if matches!(op, SvcOp::Reserve(_))
-        && !st.ctl.reserve_fault_used
-        && w.sc
-            .faults
+
+    /// The call with this handle.
+    pub(crate) fn call_rec(&self, handle: &str) -> Option<&CallRec> {
+        self.calls.get(handle)
+    }
+
+    /// The handle of the call that went out with sequence number `seq`.
+    pub(crate) fn handle_of_seq(&self, seq: u64) -> Option<String> {
+        self.calls
             .iter()
-            .any(|f| f.kind == FaultKind::ReserveFails)
-    {
-        st.ctl.reserve_fault_used = true;
-        size = Some(crate::services::IMPOSSIBLE_SIZE);
-        st.log(
-            "fault",
-            format!("reserve-fails: {handle} asks for 2^62 bytes, more than any process can map"),
-            Shape::Note,
-        );
+            .find(|(_, c)| c.seq == Some(seq))
+            .map(|(h, _)| h.clone())
     }
-    let symbols = st.ctl.symbols.clone();
-    let regions = st.ctl.regions.clone();
-    let enc = match crate::services::encode(
-        handle,
-        op,
-        |n| symbols.get(n).copied(),
-        |r| regions.get(r).copied(),
-        size,
-    ) {
-        Ok(e) => e,
-        Err(why) => {
-            st.log("ctl", format!("{handle} fails at once: {why}"), Shape::Note);
-            st.ctl.calls.entry(handle.to_owned()).or_default().result = Some(Res::Error(why));
+
+    /// Calls sent and not answered, with their handles.
+    pub(crate) fn outstanding(&self) -> Vec<String> {
+        self.calls
+            .iter()
+            .filter(|(_, c)| c.sent && c.result.is_none())
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+
+    fn fail_at_once(&mut self, handle: &str, why: String, log: &mut Log) -> Step {
+        log.note("ctl", format!("{handle} fails at once: {why}"));
+        self.calls.entry(handle.to_owned()).or_default().result = Some(Res::Error(why));
+        Step::Done
+    }
+
+    fn not_connected(&mut self, handle: &str, log: &mut Log) -> Option<Step> {
+        let why = self.ended.clone()?;
+        Some(self.fail_at_once(handle, format!("not connected ({why})"), log))
+    }
+
+    fn message(&mut self, handle: &str, addr: u64, args: Vec<u8>, text: String) -> Message {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let rec = self.calls.entry(handle.to_owned()).or_default();
+        rec.sent = true;
+        rec.seq = Some(seq);
+        self.by_seq.insert(seq, handle.to_owned());
+        Message {
+            bytes: frame(Opcode::CallWrapper, seq, addr, &args),
+            label: Label::Call(handle.to_owned()),
+            text: format!("{text} seq {seq}"),
+            more_follows: false,
+        }
+    }
+
+    /// The `call H FN [VALUE]` step.
+    pub(crate) fn call(
+        &mut self,
+        handle: &str,
+        target: &CallTarget,
+        arg: &Value,
+        log: &mut Log,
+    ) -> Step {
+        if let Some(s) = self.not_connected(handle, log) {
+            return s;
+        }
+        let Some(symbols) = &self.symbols else {
+            return Step::Wait(Wait::Setup);
+        };
+        let (addr, args) = match target {
+            CallTarget::Jit(f) => {
+                let Some(&addr) = symbols.get(f) else {
+                    return self.fail_at_once(
+                        handle,
+                        format!("no symbol {f} in the setup message"),
+                        log,
+                    );
+                };
+                // Simulated JIT'd functions take the call's handle first, so
+                // the transcript can name the thread running it; a service
+                // gets the argument bytes as they are.
+                let mut args = Vec::new();
+                if self.sc.jit(f).is_some() {
+                    args = sps::to_vec(handle);
+                }
+                args.extend(arg.encode().unwrap_or_default());
+                (addr, args)
+            }
+            CallTarget::Addr(a) => (*a, arg.encode().unwrap_or_default()),
+        };
+        let text = format!("call {handle} = {target}({arg})");
+        Step::Send(self.message(handle, addr, args, text))
+    }
+
+    /// A service step (`reserve`, `write`, ...).
+    pub(crate) fn service(&mut self, handle: &str, op: &SvcOp, log: &mut Log) -> Step {
+        if let Some(s) = self.not_connected(handle, log) {
+            return s;
+        }
+        let Some(symbols) = &self.symbols else {
+            return Step::Wait(Wait::Setup);
+        };
+        if let Some(r) = op.uses()
+            && self
+                .calls
+                .get(r)
+                .is_some_and(|c| c.sent && c.result.is_none())
+        {
+            return Step::Wait(Wait::Result(r.to_owned()));
+        }
+        let mut size = None;
+        if matches!(op, SvcOp::Reserve(_))
+            && !self.reserve_fault_used
+            && self
+                .sc
+                .faults
+                .iter()
+                .any(|f| f.kind == FaultKind::ReserveFails)
+        {
+            self.reserve_fault_used = true;
+            size = Some(services::IMPOSSIBLE_SIZE);
+            log.note(
+                "fault",
+                format!(
+                    "reserve-fails: {handle} asks for 2^62 bytes, more than any process can map"
+                ),
+            );
+        }
+        let named = &self.named;
+        let enc = services::encode(
+            handle,
+            op,
+            |n| symbols.get(n).copied(),
+            |r| literal_addr(r).or_else(|| named.get(r).copied()),
+            size,
+        );
+        let enc = match enc {
+            Ok(e) => e,
+            Err(why) => return self.fail_at_once(handle, why, log),
+        };
+        let Some(&addr) = symbols.get(enc.symbol) else {
+            let why = format!("the executor announced no {}", enc.symbol);
+            return self.fail_at_once(handle, why, log);
+        };
+        self.svc.insert(handle.to_owned(), op.clone());
+        Step::Send(self.message(handle, addr, enc.args, enc.text))
+    }
+
+    /// The controller hangs up: a Hangup (SPS success), then it stops
+    /// sending. `None` if it is not connected.
+    pub(crate) fn hangup(&mut self, why: &str, log: &mut Log) -> Option<Message> {
+        if self.ended.is_some() || self.symbols.is_none() {
+            log.note(
+                "ctl",
+                format!("hangup{why}: the controller is not connected (no-op)"),
+            );
             return None;
         }
-    };
-    let Some(&addr) = st.ctl.symbols.get(enc.symbol) else {
-        st.ctl.calls.entry(handle.to_owned()).or_default().result =
-            Some(Res::Error(format!("no symbol {}", enc.symbol)));
-        st.log(
-            "ctl",
-            format!("{handle}: the executor announced no {}", enc.symbol),
-            Shape::Note,
-        );
-        return None;
-    };
-    st.ctl.next_id += 1;
-    let id = st.ctl.next_id;
-    st.ctl.calls.entry(handle.to_owned()).or_default().sent = true;
-    st.ctl.svc.insert(handle.to_owned(), op.clone());
-    let msg = Msg::Call {
-        id,
-        handle: handle.to_owned(),
-        addr,
-        args: enc.args,
-    };
-    send(
-        w,
-        &mut st,
-        TO_EXEC,
-        msg,
-        "ctl",
-        format!("{} (id {id})", enc.text),
-    );
-    None
-}
+        self.end("the controller hung up", log);
+        Some(Message {
+            bytes: frame(Opcode::Hangup, 0, 0, &[0]),
+            label: Label::Hangup,
+            text: format!("controller hangs up{why}"),
+            more_follows: false,
+        })
+    }
 
-/// Puts `msg` on channel `dir` (logged by `actor` as `text`), applying the
-/// faults that select it.
-pub(crate) fn send(w: &World, st: &mut St, dir: usize, msg: Msg, actor: &str, text: String) {
-    st.next_msg += 1;
-    let no = st.next_msg;
-    let to = if dir == TO_EXEC { "ca" } else { "ctl" };
-    if st.net_closed {
-        st.log(actor, format!("{text} [m{no}]"), Shape::Send(no, to.into()));
-        st.log(
-            "net",
-            format!("m{no} lost: the transport is closed"),
-            Shape::Lost(no, to.into()),
-        );
-        return;
-    }
-    let mut delay = 0;
-    let mut reorder = false;
-    let mut dup = false;
-    for f in &w.sc.faults {
-        match &f.kind {
-            FaultKind::Drop(s) if selects(s, no, &msg) => {
-                st.log(actor, format!("{text} [m{no}]"), Shape::Send(no, to.into()));
-                st.log(
-                    "net",
-                    format!("m{no} dropped (fault: drop {s})"),
-                    Shape::Lost(no, to.into()),
-                );
-                return;
-            }
-            FaultKind::Delay(s, d) if selects(s, no, &msg) => delay += d,
-            FaultKind::Reorder(s) if selects(s, no, &msg) => reorder = true,
-            FaultKind::Duplicate(s) if selects(s, no, &msg) => dup = true,
-            _ => {}
+    /// The connection ended: outstanding calls fail at the controller.
+    pub(crate) fn end(&mut self, why: &str, log: &mut Log) {
+        if self.ended.is_some() {
+            return;
         }
-    }
-    let (lo, hi) = w.sc.latency;
-    let lat = st.rng.range_inclusive(lo, hi) + delay;
-    // FIFO: never due before the message ahead of it.
-    let due = (st.now + lat).max(st.chan_last_due[dir]);
-    st.chan_last_due[dir] = due;
-    st.log(actor, format!("{text} [m{no}]"), Shape::Send(no, to.into()));
-    if delay > 0 {
-        st.log(
-            "net",
-            format!("m{no} delayed by {delay} ticks (fault)"),
-            Shape::Note,
-        );
-    }
-    if reorder {
-        st.log(
-            "net",
-            format!("m{no} may be overtaken by the next message (fault)"),
-            Shape::Note,
-        );
-    }
-    let copy = dup.then(|| msg.clone());
-    st.chans[dir].push_back(Packet {
-        no,
-        due,
-        msg,
-        reorder,
-    });
-    if let Some(msg) = copy {
-        st.next_msg += 1;
-        let no2 = st.next_msg;
-        st.log(
-            "net",
-            format!("m{no} duplicated as m{no2} (fault)"),
-            Shape::Send(no2, to.into()),
-        );
-        st.chans[dir].push_back(Packet {
-            no: no2,
-            due,
-            msg,
-            reorder: false,
-        });
-    }
-}
-
-/// The `call` step. Returns false if the controller must first wait for
-/// the executor's setup message.
-pub(crate) fn call(w: &Arc<World>, handle: &str, target: &CallTarget, arg: &Value) -> Option<Wait> {
-    let mut st = w.lock();
-    if let Some(why) = st.ctl.ended.clone() {
-        let rec = st.ctl.calls.entry(handle.to_owned()).or_default();
-        rec.result = Some(Res::Error(format!("not connected ({why})")));
-        st.log(
-            "ctl",
-            format!("call {handle} → {target} fails at once: not connected ({why})"),
-            Shape::Note,
-        );
-        return None;
-    }
-    if !st.ctl.setup {
-        return Some(Wait::Setup);
-    }
-    let (addr, args) = match target {
-        CallTarget::Jit(f) => {
-            let Some(&addr) = st.ctl.symbols.get(f) else {
-                st.ctl.calls.entry(handle.to_owned()).or_default().result =
-                    Some(Res::Error(format!("no symbol {f} in the setup message")));
-                st.log(
-                    "ctl",
-                    format!("call {handle}: no symbol {f} in the setup message"),
-                    Shape::Note,
-                );
-                return None;
-            };
-            // The simulated JIT'd functions take the call's handle first, so
-            // that the transcript can name the thread running it; a
-            // bootstrap service gets the argument bytes as they are.
-            let mut args = Vec::new();
-            if w.sc.jit(f).is_some() {
-                args = orc_rt::sps::to_vec(handle);
-            }
-            args.extend(arg.encode().unwrap_or_default());
-            (addr, args)
-        }
-        CallTarget::Addr(a) => (*a, arg.encode().unwrap_or_default()),
-    };
-    st.ctl.next_id += 1;
-    let id = st.ctl.next_id;
-    st.ctl.calls.entry(handle.to_owned()).or_default().sent = true;
-    let text = format!("call {handle} = {target}({arg}) id {id}");
-    send(
-        w,
-        &mut st,
-        TO_EXEC,
-        Msg::Call {
-            id,
-            handle: handle.to_owned(),
-            addr,
-            args,
-        },
-        "ctl",
-        text,
-    );
-    None
-}
-
-/// A message arrives at the controller.
-pub(crate) fn deliver(w: &Arc<World>, p: Packet) {
-    let mut st = w.lock();
-    let no = p.no;
-    let recv = Shape::Recv(no, "ca".into());
-    if let Some(why) = st.ctl.ended.clone() {
-        st.log(
-            "ctl",
-            format!(
-                "ignores {} [m{no}]: connection ended ({why})",
-                p.msg.describe()
-            ),
-            recv,
-        );
-        return;
-    }
-    match p.msg {
-        Msg::Setup { symbols } => {
-            st.ctl.setup = true;
-            // JIT'd functions by name; the services (LLVM's bootstrap
-            // names, LLVM 22's and LLVM main's `orc_rt_ci_*`) only counted.
-            let is_service = |n: &str| {
-                n.starts_with("__llvm_orc")
-                    || n.starts_with("llvm_orc")
-                    || n.starts_with("orc_rt_ci_")
-            };
-            let names: Vec<&str> = symbols
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .filter(|n| !is_service(n))
-                .collect();
-            let services = symbols.len() - names.len();
-            let mut text = format!("setup received [m{no}]");
-            if services > 0 {
-                text.push_str(&format!(": {services} service symbols"));
-            }
-            if !names.is_empty() {
-                text.push_str(&format!("; JIT'd functions {}", names.join(", ")));
-            }
-            st.log("ctl", text, recv);
-            st.ctl.symbols = symbols.into_iter().collect();
-        }
-        Msg::Result { handle, result, .. } => {
-            let (result, text) = match st.ctl.svc.remove(&handle) {
-                Some(op) => {
-                    let (r, d, base) = crate::services::decode(&handle, &op, result);
-                    if let Some(base) = base {
-                        st.ctl.regions.insert(handle.clone(), base);
-                    }
-                    (r, format!("{handle} → {d} [m{no}]"))
-                }
-                None => {
-                    let d = result.describe();
-                    (result, format!("{handle} → {d} [m{no}]"))
-                }
-            };
-            st.log("ctl", text, recv);
-            let rec = st.ctl.calls.entry(handle.clone()).or_default();
-            if rec.result.is_some() {
-                st.violation(format!("call {handle} got a second result"));
-            } else {
-                rec.result = Some(result);
-                rec.from_executor = true;
-            }
-        }
-        Msg::CallTag { id, tag, n, args } => {
-            let Some(h) = w.sc.handlers.iter().find(|h| h.name == tag).cloned() else {
-                st.log(
-                    "ctl",
-                    format!("call of unknown handler {tag} [m{no}]"),
-                    recv,
-                );
-                return;
-            };
-            st.log(
+        self.ended = Some(why.to_owned());
+        for h in self.outstanding() {
+            log.note(
                 "ctl",
-                format!("handler {tag} #{n} called (id {id}) [m{no}]"),
+                format!("{h} → error \"disconnected\" (controller side: {why})"),
+            );
+            self.calls.get_mut(&h).expect("outstanding").result =
+                Some(Res::Error(format!("disconnected ({why})")));
+        }
+        self.by_seq.clear();
+    }
+
+    /// Bytes `bytes` of message `no` arrive (`eof`: the end of the stream).
+    pub(crate) fn receive(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        eof: bool,
+        log: &mut Log,
+    ) -> Vec<Reaction> {
+        let mut out = Vec::new();
+        if eof {
+            if !self.inbox.is_empty() {
+                log.note(
+                    "ctl",
+                    format!(
+                        "end of stream inside a message ({} bytes of it) [m{no}]",
+                        self.inbox.len()
+                    ),
+                );
+            } else {
+                log.event(
+                    "ctl",
+                    format!("end of stream [m{no}]"),
+                    Shape::Recv(no, "ca".into()),
+                );
+            }
+            self.end("the executor closed the connection", log);
+            return out;
+        }
+        self.inbox.extend_from_slice(bytes);
+        self.inbox_nos.push(no);
+        while let Some(h) = header(&self.inbox) {
+            let size = h.payload_len.saturating_add(HEADER_SIZE as u64);
+            if (self.inbox.len() as u64) < size {
+                break;
+            }
+            let rest = self.inbox.split_off(size as usize);
+            let msg = std::mem::replace(&mut self.inbox, rest);
+            let no = *self.inbox_nos.last().unwrap_or(&no);
+            self.inbox_nos.clear();
+            if !self.inbox.is_empty() {
+                self.inbox_nos.push(no);
+            }
+            self.message_arrived(no, &msg, log, &mut out);
+        }
+        if self.inbox.len() >= HEADER_SIZE && header(&self.inbox).is_none() {
+            let why = format!("malformed message from the executor [m{no}]");
+            out.push(Reaction::Fail(why));
+            self.inbox.clear();
+        }
+        out
+    }
+
+    fn message_arrived(&mut self, no: u64, msg: &[u8], log: &mut Log, out: &mut Vec<Reaction>) {
+        let h = header(msg).expect("checked");
+        let payload = &msg[HEADER_SIZE..];
+        let recv = Shape::Recv(no, "ca".into());
+        if let Some(why) = self.ended.clone() {
+            log.event(
+                "ctl",
+                format!(
+                    "ignores {} [m{no}]: connection ended ({why})",
+                    opcode_name(h.opcode)
+                ),
                 recv,
             );
-            let result = match &h.reply {
-                Reply::Value(v) => Some(match v {
-                    Value::Error(m) => Res::Error(m.clone()),
-                    v => Res::Bytes(v.encode().unwrap_or_default()),
-                }),
-                Reply::Echo => Some(Res::Bytes(args)),
-                Reply::Never => {
-                    st.log(
-                        "ctl",
-                        format!("handler {tag} #{n} never answers"),
-                        Shape::Note,
-                    );
-                    None
+            return;
+        }
+        match h.opcode {
+            Opcode::Setup => match SetupInfo::from_bytes(payload) {
+                Ok(setup) => {
+                    self.setup_arrived(no, setup, log);
                 }
-                Reply::Hangup => {
-                    drop(st);
-                    hangup(w, &format!(" (handler {tag})"));
-                    return;
-                }
-                Reply::Close => {
-                    drop(st);
-                    close(w, &format!(" (handler {tag})"));
-                    return;
-                }
-            };
-            if let Some(result) = result {
-                let reply = Msg::Reply {
-                    id,
-                    tag: tag.clone(),
-                    n,
-                    result: result.clone(),
+                Err(e) => out.push(Reaction::Fail(format!("undecodable Setup [m{no}]: {e}"))),
+            },
+            Opcode::Result => self.result_arrived(no, h.seqno, h.tag.value(), payload, log, out),
+            Opcode::CallWrapper => {
+                self.call_arrived(no, h.seqno, h.tag.value(), payload, log, out);
+            }
+            Opcode::Hangup => {
+                let why = match sps::from_prefix::<Result<(), orc_rt::Error>>(payload) {
+                    Ok((Err(e), _)) => format!(": {}", e.message()),
+                    _ => String::new(),
                 };
-                let text = format!("reply {tag} #{n}: {}", result.describe());
-                if h.after == 0 {
-                    send(w, &mut st, TO_EXEC, reply, "ctl", text);
-                } else {
-                    st.log(
-                        "ctl",
-                        format!("handler {tag} #{n} answers in {} ticks", h.after),
-                        Shape::Note,
-                    );
-                    drop(st);
-                    w.after(h.after, move |w| {
-                        let mut st = w.lock();
-                        if st.ctl.ended.is_some() {
-                            st.log(
-                                "ctl",
-                                format!("handler {tag} #{n} does not answer: connection ended"),
-                                Shape::Note,
-                            );
-                            return;
-                        }
-                        send(w, &mut st, TO_EXEC, reply, "ctl", text);
-                    });
-                }
+                log.event("ctl", format!("executor hung up{why} [m{no}]"), recv);
+                self.end("the executor hung up", log);
             }
         }
-        Msg::Hangup => {
-            st.log("ctl", format!("executor hung up [m{no}]"), recv);
-            end(&mut st, "the executor hung up");
+    }
+
+    fn setup_arrived(&mut self, no: u64, setup: SetupInfo, log: &mut Log) {
+        let symbols: BTreeMap<String, u64> = setup
+            .bootstrap_symbols
+            .into_iter()
+            .map(|(n, a)| (n, a.value()))
+            .collect();
+        // JIT'd functions by name; the services only counted (their names
+        // and number depend on the executor's generation).
+        let jits: Vec<&str> = symbols
+            .keys()
+            .map(String::as_str)
+            .filter(|n| self.sc.jit(n).is_some())
+            .collect();
+        let provided: Vec<&str> = symbols
+            .keys()
+            .map(String::as_str)
+            .filter(|n| self.sc.provided_wrappers.iter().any(|p| p == n))
+            .collect();
+        let services = symbols.len() - jits.len() - provided.len();
+        let mut text = format!("setup received [m{no}]");
+        if services > 0 {
+            text.push_str(&format!(": {services} service symbols"));
         }
-        Msg::Call { .. } | Msg::Reply { .. } => {
-            st.violation("a controller-bound channel carried an executor-bound message");
+        if !jits.is_empty() {
+            text.push_str(&format!("; JIT'd functions {}", jits.join(", ")));
         }
+        if !provided.is_empty() {
+            text.push_str(&format!("; provided {}", provided.join(", ")));
+        }
+        log.event("ctl", text, Shape::Recv(no, "ca".into()));
+        self.symbols = Some(symbols);
     }
-}
 
-/// The controller's connection ended: its outstanding calls fail.
-fn end(st: &mut St, why: &str) {
-    st.ctl.ended = Some(why.to_owned());
-    let open: Vec<String> = st
-        .ctl
-        .calls
-        .iter()
-        .filter(|(_, c)| c.sent && c.result.is_none())
-        .map(|(h, _)| h.clone())
-        .collect();
-    for h in open {
-        st.log(
-            "ctl",
-            format!("{h} → error \"disconnected\" (controller side: {why})"),
-            Shape::Note,
-        );
-        st.ctl.calls.get_mut(&h).expect("open call").result =
-            Some(Res::Error(format!("disconnected ({why})")));
-    }
-}
-
-/// The controller hangs up (orderly).
-pub(crate) fn hangup(w: &Arc<World>, why: &str) {
-    let actor = "ctl";
-    let mut st = w.lock();
-    if st.ctl.ended.is_some() || !st.ctl.setup {
-        st.log(
-            actor,
-            format!("hangup{why}: the controller is not connected (no-op)"),
-            Shape::Note,
-        );
-        return;
-    }
-    send(
-        w,
-        &mut st,
-        TO_EXEC,
-        Msg::Hangup,
-        actor,
-        format!("controller hangs up{why}"),
-    );
-    end(&mut st, "the controller hung up");
-}
-
-/// The transport closes under both sides: the controller disappears.
-pub(crate) fn close(w: &Arc<World>, why: &str) {
-    let actor = "ctl";
-    let mut st = w.lock();
-    if st.net_closed {
-        st.log(actor, format!("close{why}: already closed"), Shape::Note);
-        return;
-    }
-    st.log(
-        actor,
-        format!("transport closed: the controller disappears{why}"),
-        Shape::Note,
-    );
-    st.net_closed = true;
-    for dir in 0..2 {
-        let lost: Vec<Packet> = st.chans[dir].drain(..).collect();
-        for p in lost {
-            let to = if dir == TO_EXEC { "ca" } else { "ctl" };
-            st.log(
-                "net",
-                format!(
-                    "m{} lost: the transport closed ({})",
-                    p.no,
-                    p.msg.describe()
+    fn result_arrived(
+        &mut self,
+        no: u64,
+        seq: u64,
+        kind: u64,
+        payload: &[u8],
+        log: &mut Log,
+        out: &mut Vec<Reaction>,
+    ) {
+        let recv = Shape::Recv(no, "ca".into());
+        let res = match kind {
+            0 => Res::Bytes(payload.to_vec()),
+            1 => match sps::from_prefix::<String>(payload) {
+                Ok((m, _)) => Res::Error(m),
+                Err(_) => Res::Error(
+                    "Malformed result message: could not deserialize out-of-band error".into(),
                 ),
-                Shape::Lost(p.no, to.into()),
+            },
+            k => {
+                out.push(Reaction::Fail(format!(
+                    "Malformed result message: invalid kind {k} [m{no}]"
+                )));
+                return;
+            }
+        };
+        let Some(handle) = self.by_seq.remove(&seq) else {
+            // A copy the transport made, or a runtime bug: the checker
+            // tells which from what the executor wrote.
+            log.event(
+                "ctl",
+                format!("result for seq {seq}, which has no call waiting (ignored) [m{no}]"),
+                recv,
             );
+            return;
+        };
+        let (res, text) = match self.svc.remove(&handle) {
+            Some(op) => {
+                let (r, d, addr) = services::decode(&handle, &op, res);
+                if let Some(a) = addr {
+                    self.named.insert(handle.clone(), a);
+                }
+                (r, format!("{handle} → {d} [m{no}]"))
+            }
+            None => {
+                let d = res.describe();
+                (res, format!("{handle} → {d} [m{no}]"))
+            }
+        };
+        log.event("ctl", text, recv);
+        let rec = self.calls.entry(handle.clone()).or_default();
+        rec.result = Some(res);
+        rec.from_executor = true;
+        // A handler waiting for this call-back may reply now.
+        let mut ready = Vec::new();
+        for (i, p) in self.pending_replies.iter_mut().enumerate() {
+            p.waiting_for.retain(|h| *h != handle);
+            if p.waiting_for.is_empty() {
+                ready.push(i);
+            }
+        }
+        for i in ready.into_iter().rev() {
+            let p = self.pending_replies.remove(i);
+            if let Some(r) = self.reply_of(p.seq, &p.tag, p.n, &p.args) {
+                out.push(r);
+            }
         }
     }
-    if st.ctl.ended.is_none() {
-        end(&mut st, "the transport closed");
+
+    fn call_arrived(
+        &mut self,
+        no: u64,
+        seq: u64,
+        tag: u64,
+        args: &[u8],
+        log: &mut Log,
+        out: &mut Vec<Reaction>,
+    ) {
+        let recv = Shape::Recv(no, "ca".into());
+        let name = tag_name(&self.sc, tag);
+        let Some(h) = self.sc.handlers.iter().find(|h| h.name == name).cloned() else {
+            log.event(
+                "ctl",
+                format!("call of unknown handler {name} seq {seq} [m{no}]"),
+                recv,
+            );
+            // LLVM's controller answers an unknown tag with an error.
+            let bytes = result_frame(seq, &Res::Error(format!("no handler for tag {name}")));
+            out.push(Reaction::Send(
+                0,
+                Message {
+                    bytes,
+                    label: Label::Other,
+                    text: format!("Result seq {seq}: error (no handler)"),
+                    more_follows: false,
+                },
+            ));
+            return;
+        };
+        let n = {
+            let c = self.handler_calls.entry(name.clone()).or_insert(0);
+            *c += 1;
+            *c
+        };
+        log.event(
+            "ctl",
+            format!("handler {name} #{n} called (seq {seq}) [m{no}]"),
+            recv,
+        );
+        if !h.calls_back.is_empty() {
+            let mut waiting_for = Vec::new();
+            for (f, v) in &h.calls_back {
+                self.callback_no += 1;
+                let handle = format!("{name}#{n}.{f}");
+                log.note(
+                    "ctl",
+                    format!("handler {name} #{n} calls back {f} as {handle}"),
+                );
+                match self.call(&handle, &CallTarget::Jit(f.clone()), v, log) {
+                    Step::Send(m) => {
+                        waiting_for.push(handle);
+                        out.push(Reaction::Send(0, m));
+                    }
+                    Step::Wait(_) | Step::Done => {}
+                }
+            }
+            if !waiting_for.is_empty() {
+                self.pending_replies.push(PendingReply {
+                    seq,
+                    tag: name,
+                    n,
+                    args: args.to_vec(),
+                    waiting_for,
+                });
+                return;
+            }
+        }
+        if let Some(r) = self.reply_of(seq, &name, n, args) {
+            out.push(r);
+        }
     }
-    let (lo, hi) = w.sc.latency;
-    let lat = st.rng.range_inclusive(lo, hi);
-    drop(st);
-    // The executor notices when its reader hits end-of-file.
-    w.after(lat, super::executor::transport_eof);
+
+    /// What handler `tag` answers to its call `n` (sequence number `seq`).
+    fn reply_of(&mut self, seq: u64, tag: &str, n: u64, args: &[u8]) -> Option<Reaction> {
+        let h = self.sc.handlers.iter().find(|h| h.name == tag)?.clone();
+        let res = match &h.reply {
+            Reply::Value(Value::Error(m)) => Res::Error(m.clone()),
+            Reply::Value(v) => Res::Bytes(v.encode().unwrap_or_default()),
+            Reply::Echo => Res::Bytes(args.to_vec()),
+            Reply::Never => return None,
+            Reply::Hangup => return Some(Reaction::Hangup),
+            Reply::Close => return Some(Reaction::Close),
+            Reply::Provided => match self.provided.handlers.get(tag) {
+                Some(f) => match f(args) {
+                    Ok(bytes) => Res::Bytes(bytes),
+                    Err(m) => Res::Error(m),
+                },
+                None => Res::Error(format!("no provided handler {tag}")),
+            },
+        };
+        Some(Reaction::Send(
+            h.after,
+            Message {
+                bytes: result_frame(seq, &res),
+                label: Label::Reply(tag.to_owned(), n),
+                text: format!("reply {tag} #{n}: {}", res.describe()),
+                more_follows: false,
+            },
+        ))
+    }
+}
+
+/// An address written literally in a script (`0x...`) instead of a handle.
+fn literal_addr(r: &str) -> Option<u64> {
+    r.strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+}
+
+/// The name of a controller tag (its handler), or the tag in hex.
+pub(crate) fn tag_name(sc: &Scenario, tag: u64) -> String {
+    if tag >= TAG_BASE
+        && (tag - TAG_BASE).is_multiple_of(STRIDE)
+        && let Some(h) = sc.handlers.get(((tag - TAG_BASE) / STRIDE) as usize)
+    {
+        return h.name.clone();
+    }
+    format!("{tag:#x}")
+}
+
+/// The tag address of handler `name`.
+pub(crate) fn tag_addr(sc: &Scenario, name: &str) -> ExecutorAddr {
+    let i = sc
+        .handlers
+        .iter()
+        .position(|h| h.name == name)
+        .expect("validated handler");
+    ExecutorAddr::new(TAG_BASE + i as u64 * STRIDE)
+}
+
+/// The address of JIT'd function `i`.
+pub(crate) fn jit_addr(i: usize) -> ExecutorAddr {
+    ExecutorAddr::new(JIT_BASE + i as u64 * STRIDE)
+}
+
+/// A whole message.
+pub(crate) fn frame(op: Opcode, seq: u64, tag: u64, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER_SIZE + payload.len());
+    write_message(&mut v, op, seq, ExecutorAddr::new(tag), payload).expect("writing to a Vec");
+    v
+}
+
+/// A Result message in LLVM main's dialect: kind 0 with the value's
+/// bytes, kind 1 with an out-of-band error's message.
+pub(crate) fn result_frame(seq: u64, res: &Res) -> Vec<u8> {
+    match res {
+        Res::Bytes(b) => frame(Opcode::Result, seq, 0, b),
+        Res::Error(m) => frame(Opcode::Result, seq, 1, &sps::to_vec(&m.as_str())),
+    }
 }

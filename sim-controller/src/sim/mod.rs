@@ -1,36 +1,54 @@
-//! The simulation: a real [`orc_rt::Session`] driven by a simulated
-//! controller under a deterministic scheduler.
+//! The simulation: the real executor stack (session, `orc-executor`'s
+//! controller access and services) driven by a simulated controller over a
+//! simulated byte pipe, under a deterministic scheduler.
 //!
-//! One [`World`] per run holds everything the simulation knows (virtual
-//! clock, random generator, transport, controller, the executor side's
-//! bookkeeping, the transcript) under one mutex. The scheduler loop
-//! ([`run`]) repeatedly gathers what is ready (a script step, a message at
-//! the head of a channel, a task in the session's queueing dispatcher, a
-//! timer, a suspended thread to resume), lets the seeded generator pick one,
-//! and runs it on a worker thread (see [`workers`]), one at a time.
+//! One [`World`] per run. Its parts own their state and change it through
+//! their methods: the [`Schedule`](schedule::Schedule) (virtual time,
+//! timers, the seeded choice), the [`Log`](log::Log) (transcript,
+//! violations, failures), the [`Pipe`](pipe::Pipe) (bytes on their way,
+//! faults), the [`Controller`](controller::Controller), the executor side's
+//! [`Book`](executor::Book) and the [`Checker`](check::Checker). They live
+//! under one mutex (only one simulated thread runs at a time); the world
+//! wires them together and runs the scheduler loop: gather what is ready (a
+//! script step, a message at the head of a pipe direction, a task in the
+//! session's queue, a timer), let the seed pick one, run it on a simulated
+//! thread (see [`threads`]).
 //!
 //! Lock discipline: the world's mutex is never held while calling into the
-//! session, dropping a guard, sending a wrapper result or completing a
-//! manager step — those may run user callbacks that log, which locks it.
+//! session, the controller access or the services — they may run callbacks
+//! that log, which locks it.
 
-mod check;
-mod controller;
+pub(crate) mod check;
+pub(crate) mod controller;
 mod executor;
-mod workers;
+mod log;
+pub(crate) mod pipe;
+mod schedule;
+mod swarm;
+pub(crate) mod threads;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+pub use swarm::SwarmPlan;
+
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
-use orc_rt::dispatcher::QueueingDispatcher;
+use orc_executor::transport::Readiness;
+use orc_executor::wire::Opcode;
+use orc_rt::dispatcher::{QueuedAtShutdown, QueueingDispatcher};
 use orc_rt::{Session, SessionHandle, SessionHooks, SessionState};
 
-use crate::rng::Rng;
-use crate::scenario::{Action, AwaitCond, FaultKind, MsgSel, QueuePolicy, Scenario, StateName};
-use crate::transcript::{Event, Shape, Transcript};
+use crate::scenario::{Action, AwaitCond, FaultKind, QueuePolicy, Scenario, StateName, StepKind};
+use crate::simulation::Provided;
+use crate::transcript::{Shape, Transcript};
 
-pub(crate) use controller::{Msg, Res};
-use workers::{Hang, Pool};
+use check::Checker;
+use controller::{Controller, Reaction, Step, Wait};
+use executor::{Book, PipeWait};
+use log::Log;
+use pipe::{Dir, Label, Message, Packet, Pipe, ReadOutcome, opcode_name};
+use schedule::{Ev, Schedule};
+use threads::{Hang, ParkError, Pool};
 
 /// Where simulated JIT'd functions live (a fake base, so transcripts hold
 /// no real address).
@@ -45,20 +63,34 @@ pub const STRIDE: u64 = 0x100;
 pub struct RunConfig {
     /// The seed of the scheduler's choices.
     pub seed: u64,
-    /// How long a worker may keep the baton (real time) before the run is
-    /// declared hung (a deadlock in the runtime).
+    /// How long a simulated thread may keep the baton (real time) before the
+    /// run is declared hung (a deadlock in the runtime).
     pub hang_timeout: Duration,
     /// The most scheduler steps a run may take (a livelock guard).
     pub max_steps: u64,
+    /// Virtual ticks the session has to reach its end once the script is
+    /// over and shutdown was requested (the liveness bound).
+    pub liveness_ticks: u64,
+    /// Swarm testing: the seed also picks transport faults
+    /// ([`SwarmPlan::for_seed`]), on top of the scenario's own.
+    pub swarm: bool,
+    /// The scheduler's first decisions, one byte each (see
+    /// [`Rng::with_choices`](crate::rng::Rng::with_choices)); then the
+    /// seed's. Empty by default.
+    pub choices: std::sync::Arc<[u8]>,
 }
 
 impl RunConfig {
-    /// Defaults for `seed`: 10 s hang timeout, 100 000 steps.
+    /// Defaults for `seed`: 10 s hang timeout, 100 000 steps, 100 000
+    /// ticks to shut down.
     pub fn new(seed: u64) -> Self {
         RunConfig {
             seed,
             hang_timeout: Duration::from_secs(10),
             max_steps: 100_000,
+            liveness_ticks: 100_000,
+            swarm: false,
+            choices: std::sync::Arc::from(Vec::new()),
         }
     }
 }
@@ -80,6 +112,11 @@ pub struct RunOutcome {
     pub expectations: usize,
     /// Scheduler steps taken.
     pub steps: u64,
+    /// The scenario's probes (`reach "PATTERN"`) that an event or a
+    /// runtime probe matched.
+    pub reached: Vec<String>,
+    /// The runtime's own probes (`orc_rt::probe`) this run reached.
+    pub runtime_probes: Vec<String>,
 }
 
 impl RunOutcome {
@@ -112,14 +149,26 @@ impl RunOutcome {
 
 /// Runs `sc` once under `cfg`.
 pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
-    executor::quiet_injected_panics();
-    let world = World::new(sc, cfg);
-    let looper: workers::Looper = {
+    run_provided(sc, cfg, Arc::default())
+}
+
+/// [`run`] with what an embedding program provides
+/// ([`Simulation`](crate::simulation::Simulation)).
+pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provided>) -> RunOutcome {
+    executor::managers::quiet_injected_panics();
+    let world = World::new(sc, cfg, provided);
+    let looper: threads::Looper = {
         let w = world.clone();
-        Arc::new(move || w.sched_loop())
+        Arc::new(move || {
+            w.hook_this_thread();
+            w.sched_loop();
+            // The thread goes back to the pool, and may serve the next run:
+            // no hook of this one may outlive it there.
+            World::unhook_this_thread();
+        })
     };
-    // Worker threads are reused from run to run on the same thread (a run
-    // costs far fewer steps than thread spawns otherwise).
+    // Simulated threads are reused from run to run on the same thread (a
+    // run costs far fewer steps than thread spawns otherwise).
     thread_local! {
         static POOL: std::cell::RefCell<Option<Pool>> = const { std::cell::RefCell::new(None) };
     }
@@ -141,8 +190,11 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
             None
         }
     };
+    if let Some(plan) = &world.swarm {
+        world.note("sim", format!("swarm plan of seed {}: {plan}", cfg.seed));
+    }
     if let Some(session) = &session {
-        world.drive(&mut pool, session);
+        world.drive(&mut pool, session, cfg.liveness_ticks);
     }
     // A session whose shutdown never completed would block in `drop`.
     if let Some(session) = session {
@@ -152,7 +204,7 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
             std::mem::forget(session);
         }
     }
-    // The loop holds the world: let go of it, and keep healthy workers.
+    // The loop holds the world: let go of it, and keep healthy threads.
     pool.reset(cfg.hang_timeout, None);
     if pool.hung {
         drop(pool);
@@ -164,153 +216,101 @@ pub fn run(sc: &Scenario, cfg: &RunConfig) -> RunOutcome {
     outcome
 }
 
-/// A timer: something to do at a virtual time.
-struct Timer {
-    due: u64,
-    ev: Ev,
-}
-
-/// A closure run on a worker.
-pub(crate) type DoFn = Box<dyn FnOnce(&Arc<World>) + Send>;
-
-/// Something the scheduler can run.
-pub(crate) enum Ev {
-    /// Resume a suspended worker.
-    Resume(usize),
-    /// Start a JIT thread (name, function index).
-    StartThread(String, usize),
-    /// Run a closure on a worker.
-    Do(DoFn),
-    /// A fault's action (action, why).
-    Act(Action, String),
-}
-
-/// One candidate for the next step.
-#[derive(Debug, Clone, Copy)]
-enum Cand {
-    Urgent,
-    Script,
-    Timer(usize),
-    Chan(usize, usize),
-    Task(usize),
-}
-
-/// A message in flight.
-pub(crate) struct Packet {
-    pub(crate) no: u64,
-    pub(crate) due: u64,
-    pub(crate) msg: Msg,
-    /// May be overtaken by the next message of its channel.
-    pub(crate) reorder: bool,
-}
-
 /// The script's cursor.
 #[derive(Default)]
 struct Script {
     pc: usize,
     ready_at: u64,
-    waiting: Option<Wait>,
+    waiting: Option<ScriptWait>,
     done: bool,
+    /// A step is running (its thread may be switched out inside the
+    /// runtime, at a schedule point): the next waits for it.
+    running: bool,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Wait {
+enum ScriptWait {
+    /// An `await` (condition, step index).
     Cond(AwaitCond, usize),
-    /// A `call` waits for the controller's setup.
-    Setup,
-    /// A service step waits for the result of the `reserve` of its region.
-    Result(String),
+    /// A controller step that cannot run yet.
+    Controller(Wait),
 }
 
-/// A suspended simulated thread.
-pub(crate) struct Parked {
-    pub(crate) actor: String,
-    pub(crate) what: String,
-}
-
-/// Who holds the execution scope, as far as the simulation knows: each
-/// count here is a live guard, so no manager may shut down while any is
-/// non-zero.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Live {
-    pub(crate) queued_tasks: u64,
-    pub(crate) bodies: u64,
-    pub(crate) jit_guards: u64,
-    pub(crate) host_guards: u64,
-    pub(crate) dispatcher_guard: bool,
-}
-
-impl Live {
-    fn total(&self) -> u64 {
-        self.queued_tasks
-            + self.bodies
-            + self.jit_guards
-            + self.host_guards
-            + u64::from(self.dispatcher_guard)
-    }
-
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if self.queued_tasks > 0 {
-            parts.push(format!("{} queued task(s)", self.queued_tasks));
-        }
-        if self.bodies > 0 {
-            parts.push(format!("{} running wrapper body(ies)", self.bodies));
-        }
-        if self.jit_guards > 0 {
-            parts.push(format!("{} guard(s) held by JIT'd code", self.jit_guards));
-        }
-        if self.host_guards > 0 {
-            parts.push(format!("{} host guard(s)", self.host_guards));
-        }
-        if self.dispatcher_guard {
-            parts.push("the dispatcher's guard".to_owned());
-        }
-        parts.join(", ")
-    }
-}
-
-/// Everything mutable, under the world's one mutex.
-pub(crate) struct St {
-    pub(crate) now: u64,
-    pub(crate) step: u64,
-    pub(crate) rng: Rng,
-    pub(crate) events: Vec<Event>,
-    pub(crate) violations: Vec<String>,
-    pub(crate) failures: Vec<String>,
-    timers: Vec<Timer>,
-    urgent: VecDeque<Ev>,
-    pub(crate) chans: [VecDeque<Packet>; 2],
-    pub(crate) chan_last_due: [u64; 2],
-    pub(crate) next_msg: u64,
-    pub(crate) net_closed: bool,
-    triggers: Vec<(String, Action, bool)>,
-    at_steps: Vec<(u64, Action, bool)>,
-    pub(crate) ctl: controller::Ctl,
-    pub(crate) ca: executor::CaSt,
-    pub(crate) live: Live,
-    pub(crate) checks: check::Records,
+/// Everything mutable, under the world's one mutex: the parts.
+pub(crate) struct Parts {
+    pub(crate) sched: Schedule,
+    pub(crate) log: Log,
+    pub(crate) pipe: Pipe,
+    pub(crate) ctl: Controller,
+    pub(crate) book: Book,
+    pub(crate) checks: Checker,
     script: Script,
-    /// Suspended workers and what they wait for.
-    pub(crate) parked: BTreeMap<usize, Parked>,
-    pattern_waiters: Vec<(usize, String)>,
-    flag_waiters: BTreeMap<u64, usize>,
-    flags: BTreeSet<u64>,
-    next_flag: u64,
+    /// Threads parked on the pipe: (thread, what for, flag).
+    pipe_waiters: Vec<(usize, PipeWait, u64)>,
+    /// Threads parked until an event matches: (thread, pattern, flag).
+    pattern_waiters: Vec<(usize, String, u64)>,
     /// Events already scanned for pattern waits.
     scanned: usize,
-    pub(crate) running: BTreeSet<String>,
-    pub(crate) next_task: u64,
-    pub(crate) next_thread: u64,
-    pub(crate) host_guards: BTreeMap<String, executor::SimGuard>,
-    /// The step limit was hit: nothing more runs.
+    /// The step limit was hit, or the liveness bound: nothing more runs.
     stopped: bool,
+    /// The liveness bound, once the owner requested shutdown.
+    deadline: Option<u64>,
+    /// The runtime's probes reached (`orc_rt::probe`).
+    probes: std::collections::BTreeSet<&'static str>,
+}
+
+impl Parts {
+    /// Schedules the fault triggers the log fired.
+    fn schedule_fired(&mut self) {
+        for (a, why) in self.log.take_fired() {
+            self.sched.urgent(Ev::Act(a, why));
+        }
+    }
+
+    /// Wakes the threads parked on the pipe whose condition holds now.
+    fn wake_pipe_waiters(&mut self) {
+        let mut i = 0;
+        while i < self.pipe_waiters.len() {
+            let (_, what, flag) = self.pipe_waiters[i];
+            let holds = match what {
+                PipeWait::Readable => self.pipe.exec_readable(),
+                PipeWait::Writable => self.pipe.exec_writable(),
+                PipeWait::Any { output } => {
+                    self.pipe.exec_readable() || (output && self.pipe.exec_writable())
+                }
+            };
+            if holds {
+                self.pipe_waiters.remove(i);
+                self.sched.set_flag(flag);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Wakes a thread parked in `Transport::wait`.
+    fn wake_waiting(&mut self) {
+        let mut i = 0;
+        while i < self.pipe_waiters.len() {
+            if matches!(self.pipe_waiters[i].1, PipeWait::Any { .. }) {
+                let (_, _, flag) = self.pipe_waiters.remove(i);
+                self.sched.set_flag(flag);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn latency(&mut self, sc: &Scenario) -> u64 {
+        let (lo, hi) = sc.latency;
+        self.sched.rng().range_inclusive(lo, hi)
+    }
 }
 
 /// The simulation of one run.
 pub(crate) struct World {
     pub(crate) sc: Arc<Scenario>,
-    st: Mutex<St>,
+    parts: Mutex<Parts>,
     pub(crate) me: Weak<World>,
     pub(crate) session: OnceLock<SessionHandle>,
     pub(crate) hooks: OnceLock<SessionHooks>,
@@ -321,70 +321,98 @@ pub(crate) struct World {
         orc_executor::services::ExecutorServices,
         orc_rt::BootstrapInfo,
     )>,
+    /// The model controller access, when the scenario uses it.
+    pub(crate) model: OnceLock<Arc<executor::model::ModelAccess>>,
+    /// The addresses of the `async-c` JIT'd functions: (index, address).
+    pub(crate) async_c_addrs: OnceLock<Vec<(usize, orc_rt::ExecutorAddr)>>,
+    /// What the embedding program provides, and the bootstrap symbols its
+    /// services published in this run.
+    pub(crate) provided: Arc<Provided>,
+    pub(crate) provided_symbols: OnceLock<Vec<(String, orc_rt::ExecutorAddr)>>,
     max_steps: u64,
+    /// A simulated thread kept the baton too long (a deadlock).
+    hung: std::sync::atomic::AtomicBool,
+    /// The swarm plan of this run, if it is one.
+    swarm: Option<SwarmPlan>,
+}
+
+/// What a parked thread waits for.
+pub(crate) enum WakeOn {
+    /// Just yield: resume as soon as the scheduler picks it.
+    Now,
+    /// N ticks of virtual time.
+    Ticks(u64),
+    /// A flag set by a completion (flag, what it is for the report).
+    Flag(u64, String),
+    /// An event matching the pattern.
+    Pattern(String),
 }
 
 impl World {
-    fn new(sc: &Scenario, cfg: &RunConfig) -> Arc<World> {
+    fn new(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provided>) -> Arc<World> {
         let mut triggers = Vec::new();
-        let mut at_steps = Vec::new();
+        let mut sched = Schedule::new(crate::rng::Rng::with_choices(cfg.seed, cfg.choices.clone()));
         for f in &sc.faults {
             match &f.kind {
-                FaultKind::On(p, a) => triggers.push((p.clone(), a.clone(), false)),
-                FaultKind::AtStep(n, a) => at_steps.push((*n, a.clone(), false)),
+                FaultKind::On(p, a) => triggers.push((p.clone(), a.clone())),
+                // Just before step N: an urgent event queued when step N-1 ran.
+                FaultKind::AtStep(..) => {}
+                FaultKind::StallReader(_, until) => {
+                    sched.at(
+                        *until,
+                        Ev::Do(Box::new(|w: &Arc<World>| w.controller_resumes_reading())),
+                    );
+                }
                 _ => {}
             }
         }
         let policy = match sc.dispatcher.at_shutdown {
-            QueuePolicy::Run => orc_rt::dispatcher::QueuedAtShutdown::Run,
-            QueuePolicy::Keep => orc_rt::dispatcher::QueuedAtShutdown::Keep,
-            QueuePolicy::Drop => orc_rt::dispatcher::QueuedAtShutdown::Drop,
+            QueuePolicy::Run => QueuedAtShutdown::Run,
+            QueuePolicy::Keep => QueuedAtShutdown::Keep,
+            QueuePolicy::Drop => QueuedAtShutdown::Drop,
         };
+        let sc = Arc::new(sc.clone());
         Arc::new_cyclic(|me| World {
-            sc: Arc::new(sc.clone()),
-            st: Mutex::new(St {
-                now: 0,
-                step: 0,
-                rng: Rng::new(cfg.seed),
-                events: Vec::new(),
-                violations: Vec::new(),
-                failures: Vec::new(),
-                timers: Vec::new(),
-                urgent: VecDeque::new(),
-                chans: [VecDeque::new(), VecDeque::new()],
-                chan_last_due: [0, 0],
-                next_msg: 0,
-                net_closed: false,
-                triggers,
-                at_steps,
-                ctl: controller::Ctl::default(),
-                ca: executor::CaSt::default(),
-                live: Live::default(),
-                checks: check::Records::default(),
+            parts: Mutex::new(Parts {
+                sched,
+                log: Log::new(triggers),
+                pipe: Pipe::new(sc.pipe_capacity),
+                ctl: Controller::new(sc.clone(), provided.clone()),
+                book: Book::default(),
+                checks: Checker::new(!matches!(
+                    sc.on_disconnect,
+                    crate::scenario::OnDisconnect::None
+                )),
                 script: Script::default(),
-                parked: BTreeMap::new(),
+                pipe_waiters: Vec::new(),
                 pattern_waiters: Vec::new(),
-                flag_waiters: BTreeMap::new(),
-                flags: BTreeSet::new(),
-                next_flag: 0,
                 scanned: 0,
-                running: BTreeSet::new(),
-                next_task: 0,
-                next_thread: 0,
-                host_guards: BTreeMap::new(),
                 stopped: false,
+                deadline: None,
+                probes: Default::default(),
             }),
+            sc,
             me: me.clone(),
             session: OnceLock::new(),
             hooks: OnceLock::new(),
-            queue: orc_rt::dispatcher::QueueingDispatcher::with_policy(policy),
+            queue: QueueingDispatcher::with_policy(policy),
             services: OnceLock::new(),
+            model: OnceLock::new(),
+            async_c_addrs: OnceLock::new(),
+            provided,
+            provided_symbols: OnceLock::new(),
             max_steps: cfg.max_steps,
+            hung: std::sync::atomic::AtomicBool::new(false),
+            swarm: cfg.swarm.then(|| SwarmPlan::for_seed(cfg.seed)),
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, St> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    /// The parts, locked; the log is stamped with the current time.
+    pub(crate) fn parts(&self) -> MutexGuard<'_, Parts> {
+        let mut p = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        let now = p.sched.now();
+        p.log.set_now(now);
+        p
     }
 
     pub(crate) fn session(&self) -> SessionHandle {
@@ -396,486 +424,618 @@ impl World {
     }
 
     /// Logs a plain event.
-    pub(crate) fn log(&self, actor: impl Into<String>, text: impl Into<String>) {
-        self.lock().log(actor, text, Shape::Note);
-    }
-
-    /// Logs an event of a given shape.
-    pub(crate) fn log_shape(
-        &self,
-        actor: impl Into<String>,
-        text: impl Into<String>,
-        shape: Shape,
-    ) {
-        self.lock().log(actor, text, shape);
+    pub(crate) fn note(&self, actor: impl Into<String>, text: impl Into<String>) {
+        let mut p = self.parts();
+        p.log.note(actor, text);
+        p.schedule_fired();
     }
 
     /// Records a broken invariant.
     pub(crate) fn violation(&self, text: impl Into<String>) {
-        self.lock().violation(text);
+        self.parts().log.violation(text);
     }
 
     /// Records a failed expectation or a script problem.
     pub(crate) fn failure(&self, text: impl Into<String>) {
-        self.lock().failure(text);
+        self.parts().log.failure(text);
     }
 
-    /// Runs `f` on a worker `ticks` from now.
+    /// Installs this run's probe recorder on the calling thread: the
+    /// runtime's probes reached here are noted for the run's outcome and
+    /// logged (`wire: the controller hung up` as actor `wire`), so that
+    /// scripts can await and expect them.
+    /// Installs this run's hooks on the calling thread (see
+    /// [`Self::schedule_here`], [`Self::record_probes_here`]), replacing any
+    /// a previous run on this pooled thread left.
+    fn hook_this_thread(&self) {
+        self.record_probes_here();
+        self.schedule_here();
+    }
+
+    /// Removes the hooks of [`Self::hook_this_thread`].
+    fn unhook_this_thread() {
+        orc_rt::probe::record_on_this_thread(None);
+        orc_rt::sync::schedule_on_this_thread(None);
+    }
+
+    /// Installs this run's schedule hook on the calling thread: at each
+    /// `orc_rt::sync::schedule_point` the seed decides whether another
+    /// ready thread runs first.
+    fn schedule_here(&self) {
+        let w = self.me.clone();
+        orc_rt::sync::schedule_on_this_thread(Some(Arc::new(move || {
+            if let Some(w) = w.upgrade() {
+                let _ = w.suspend("sched", WakeOn::Now);
+            }
+        })));
+    }
+
+    fn record_probes_here(&self) {
+        let w = self.me.clone();
+        orc_rt::probe::record_on_this_thread(Some(Arc::new(move |name| {
+            if let Some(w) = w.upgrade() {
+                let mut p = w.parts();
+                p.probes.insert(name);
+                // Which OS thread runs a simulated one depends on the pool,
+                // not on the seed: a probe about thread identity is counted
+                // but kept out of the transcript, which must not vary.
+                if name != orc_rt::probe::LAST_GUARD_ON_ANOTHER_THREAD {
+                    let (actor, text) = name.split_once(": ").unwrap_or(("probe", name));
+                    p.log.note(actor, text);
+                }
+            }
+        })));
+    }
+
+    /// The index of JIT'd function `name` (validated by the parser).
+    pub(crate) fn jit_index(&self, name: &str) -> usize {
+        self.sc
+            .jits
+            .iter()
+            .position(|j| j.name == name)
+            .expect("validated")
+    }
+
+    /// Runs `f` on a simulated thread `ticks` from now.
     pub(crate) fn after(&self, ticks: u64, f: impl FnOnce(&Arc<World>) + Send + 'static) {
-        let mut st = self.lock();
-        let due = st.now + ticks;
-        st.timers.push(Timer {
-            due,
-            ev: Ev::Do(Box::new(f)),
-        });
+        self.parts().sched.at(ticks, Ev::Do(Box::new(f)));
     }
 
-    /// Starts JIT thread `name` running function `func` (as soon as the
-    /// scheduler picks it).
-    pub(crate) fn start_thread(&self, name: String, func: usize) {
-        let mut st = self.lock();
-        let due = st.now;
-        st.timers.push(Timer {
-            due,
-            ev: Ev::StartThread(name, func),
-        });
-    }
-
-    /// A fresh flag id (for waking a thread when something completes).
-    pub(crate) fn new_flag(&self) -> u64 {
-        let mut st = self.lock();
-        st.next_flag += 1;
-        st.next_flag
-    }
-
-    /// Sets a flag; wakes the thread waiting for it.
-    pub(crate) fn set_flag(&self, flag: u64) {
-        let mut st = self.lock();
-        st.flags.insert(flag);
-        if let Some(w) = st.flag_waiters.remove(&flag) {
-            let due = st.now;
-            st.timers.push(Timer {
-                due,
-                ev: Ev::Resume(w),
-            });
-        }
+    /// Starts a simulated thread running `f` (when the scheduler picks
+    /// it).
+    pub(crate) fn start_thread(&self, f: impl FnOnce(&Arc<World>) + Send + 'static) {
+        self.parts().sched.at(0, Ev::Do(Box::new(f)));
     }
 
     /// Suspends the calling simulated thread until `wake`.
-    pub(crate) fn suspend(&self, actor: &str, wake: WakeOn) -> Result<(), workers::ParkError> {
-        let me = workers::current().ok_or(workers::ParkError::NotAWorker)?;
+    pub(crate) fn suspend(&self, actor: &str, wake: WakeOn) -> Result<(), ParkError> {
+        let me = threads::current().ok_or(ParkError::NotAWorker)?;
         {
-            let mut st = self.lock();
-            let what = match &wake {
-                WakeOn::Now => "its turn".to_owned(),
+            let mut p = self.parts();
+            let what = match wake {
+                WakeOn::Now => {
+                    p.sched.at(0, Ev::Resume(me));
+                    "its turn".to_owned()
+                }
                 WakeOn::Ticks(n) => {
-                    let due = st.now + n;
-                    st.timers.push(Timer {
-                        due,
-                        ev: Ev::Resume(me),
-                    });
-                    format!("t={due}")
+                    p.sched.at(n, Ev::Resume(me));
+                    format!("t={}", p.sched.later(n))
                 }
                 WakeOn::Flag(f, what) => {
-                    if st.flags.remove(f) {
+                    if !p.sched.wait_flag(f, me) {
                         return Ok(());
                     }
-                    st.flag_waiters.insert(*f, me);
-                    what.clone()
+                    what
                 }
-                WakeOn::Pattern(p) => {
-                    if st.events.iter().any(|e| e.matches(p)) {
+                WakeOn::Pattern(pat) => {
+                    if p.log.any(&pat) {
                         return Ok(());
                     }
-                    st.pattern_waiters.push((me, p.clone()));
-                    format!("an event matching {p:?}")
+                    let f = p.sched.new_flag();
+                    p.sched.wait_flag(f, me);
+                    p.pattern_waiters.push((me, pat.clone(), f));
+                    format!("an event matching {pat:?}")
                 }
             };
-            if matches!(wake, WakeOn::Now) {
-                let due = st.now;
-                st.timers.push(Timer {
-                    due,
-                    ev: Ev::Resume(me),
-                });
-            }
-            st.parked.insert(
-                me,
-                Parked {
-                    actor: actor.to_owned(),
-                    what,
-                },
-            );
+            p.sched.park(me, actor, what);
         }
-        let r = workers::park();
-        self.lock().parked.remove(&me);
+        let r = threads::park();
+        self.parts().sched.unpark(me);
         r
     }
 
-    /// Scheduler: runs the script, then the epilogue. On the scheduler
-    /// thread; never calls session code itself except read-only queries.
-    fn drive(self: &Arc<Self>, pool: &mut Pool, session: &Session) {
-        let progress = || self.progress();
-        // Phase 1: the script and everything it causes.
-        if self.settle(pool.run(Box::new(|| {}), progress)).is_err() {
-            return;
-        }
-        self.script_leftovers();
-        // Phase 2: the owner lets go of the session: shutdown.
-        if !session.is_shut_down() && !self.lock().stopped {
-            self.log("sim", "end of script: shutting the session down");
-            let w = self.clone();
-            let r = pool.run(Box::new(move || w.session().shutdown()), progress);
-            if self.settle(r).is_err() {
-                return;
+    // ---- the executor's end of the pipe -----------------------------------
+
+    /// Parks the calling simulated thread until the pipe can go on.
+    pub(crate) fn park_on_pipe(&self, what: PipeWait) -> Result<(), ParkError> {
+        let me = threads::current().ok_or(ParkError::NotAWorker)?;
+        let flag = {
+            let mut p = self.parts();
+            let f = p.sched.new_flag();
+            p.pipe_waiters.push((me, what, f));
+            // The condition may hold already.
+            p.wake_pipe_waiters();
+            f
+        };
+        let text = match what {
+            PipeWait::Readable => "input from the controller",
+            PipeWait::Writable => "room in the pipe to the controller",
+            PipeWait::Any { output: true } => "input, room for output, or a wake-up",
+            PipeWait::Any { output: false } => "input or a wake-up",
+        };
+        self.suspend("ca", WakeOn::Flag(flag, text.to_owned()))
+    }
+
+    /// `Transport::read` at the executor's end (never waits).
+    pub(crate) fn executor_read(&self, buf: &mut [u8]) -> ReadOutcome {
+        let closed = self
+            .session
+            .get()
+            .is_some_and(|s| s.scope_source().is_closed());
+        let limit = self.short_io(true);
+        let mut p = self.parts();
+        let r = p.pipe.exec_read(buf, limit);
+        if let ReadOutcome::Data(n, done) = &r {
+            if !done.is_empty() || limit.is_some() {
+                p.log.note("ca", format!("reads {n} bytes"));
             }
-        }
-        // Phase 3: threads still suspended are stuck; abort them so that
-        // their guards are released, and report it.
-        for w in pool.parked() {
-            let (actor, what) = {
-                let mut st = self.lock();
-                st.pattern_waiters.retain(|(x, _)| *x != w);
-                st.flag_waiters.retain(|_, x| *x != w);
-                st.timers
-                    .retain(|t| !matches!(t.ev, Ev::Resume(x) if x == w));
-                st.parked
-                    .get(&w)
-                    .map(|p| (p.actor.clone(), p.what.clone()))
-                    .unwrap_or_default()
-            };
-            self.failure(format!("{actor} never resumed: it was waiting for {what}"));
-            self.log(
-                "sim",
-                format!("aborting {actor} (stuck waiting for {what})"),
-            );
-            if self.settle(pool.resume(w, false, progress)).is_err() {
-                return;
-            }
-        }
-        if !session.is_shut_down() {
-            let live = self.lock().live;
-            self.violation(format!(
-                "shutdown never completed (the simulation knows of: {})",
-                if live.total() == 0 {
-                    "no live guard".to_owned()
-                } else {
-                    live.describe()
+            for (no, label, text) in done {
+                p.log.event(
+                    "ca",
+                    format!("reads {text} [m{no}]"),
+                    Shape::Recv(*no, "ctl".into()),
+                );
+                if let Label::Call(h) = label
+                    && let Some(seq) = p.ctl.call_rec(h).and_then(|c| c.seq)
+                {
+                    p.checks.call_read(seq, h, closed);
                 }
-            ));
-        }
-    }
-
-    /// Something that changes with every step, or `None` if the world is
-    /// locked just now (no information).
-    fn progress(&self) -> Option<u64> {
-        let st = self.st.try_lock().ok()?;
-        Some(
-            st.step
-                .wrapping_mul(1 << 20)
-                .wrapping_add(st.events.len() as u64),
-        )
-    }
-
-    fn settle(&self, r: Result<(), Hang>) -> Result<(), Hang> {
-        if r.is_err() {
-            self.violation("hang: the simulated thread holding the baton made no progress in time (a deadlock in the runtime?)");
+            }
+            // Room for the controller's waiting messages.
+            drop(p);
+            self.flush_controller_outbox();
+            let mut p = self.parts();
+            p.schedule_fired();
         }
         r
     }
 
-    fn script_leftovers(&self) {
-        let mut st = self.lock();
-        if st.script.done {
-            return;
+    /// `Transport::try_write` at the executor's end.
+    pub(crate) fn executor_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let limit = self.short_io(false);
+        let mut p = self.parts();
+        if let Some(msg) = p.pipe.refused.take() {
+            p.log.note("ca", format!("the connection fails: {msg}"));
+            drop(p);
+            self.controller_connection_failed(&msg);
+            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, msg));
         }
-        let pc = st.script.pc;
-        let left = self.sc.steps.len().saturating_sub(pc);
-        if let Some(w) = st.script.waiting.clone() {
-            let line = match &w {
-                Wait::Cond(_, idx) => self.sc.steps[*idx].pos.line,
-                Wait::Setup | Wait::Result(_) => {
-                    self.sc.steps[pc.min(self.sc.steps.len() - 1)].pos.line
-                }
-            };
-            let what = match w {
-                Wait::Cond(c, _) => describe_await(&c),
-                Wait::Setup => "the controller's setup message".to_owned(),
-                Wait::Result(h) => format!("the result of {h}"),
-            };
-            st.failure(format!(
-                "script stuck at line {line}: waited for {what} until nothing was left to run"
+        if p.pipe.exec_write_fails() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the controller closed its end",
             ));
         }
-        if left > 0 {
-            st.log("script", format!("{left} step(s) not run"), Shape::Note);
+        let (n, whole) = p.pipe.exec_write(buf, limit);
+        if limit.is_some() && n < buf.len() {
+            p.log.note(
+                "ca",
+                format!("writes {n} of {} bytes (short write)", buf.len()),
+            );
         }
-        st.script.done = true;
+        for bytes in whole {
+            self.executor_message_out(&mut p, "ca", bytes, None);
+        }
+        p.schedule_fired();
+        Ok(n)
     }
 
-    /// Steps until nothing is ready and no timer is pending.
-    /// The scheduling loop, on the worker holding the baton: pick the
-    /// next step and run it here, until nothing is left (then tell the
-    /// run's thread) or a parked thread must resume (then hand it the
-    /// baton and return).
-    pub(crate) fn sched_loop(self: &Arc<Self>) {
-        loop {
-            let pick = {
-                let mut st = self.lock();
-                if st.stopped {
-                    None
-                } else if st.step >= self.max_steps {
-                    let n = self.max_steps;
-                    st.violation(format!("no end after {n} steps (a livelock?)"));
-                    st.stopped = true;
-                    None
+    /// Whether a write at the executor's end would take a byte (or fail).
+    pub(crate) fn executor_writable(&self) -> bool {
+        self.parts().pipe.exec_writable()
+    }
+
+    /// What `Transport::wait` finds, and whether a wake-up was pending.
+    pub(crate) fn executor_readiness(&self, output_pending: bool) -> (Readiness, bool) {
+        let mut p = self.parts();
+        let ready = Readiness {
+            input: p.pipe.exec_readable(),
+            output: output_pending && p.pipe.exec_writable(),
+        };
+        (ready, p.pipe.take_woken())
+    }
+
+    /// `Transport::wake`.
+    pub(crate) fn executor_wake(&self) {
+        let mut p = self.parts();
+        p.pipe.wake();
+        p.wake_waiting();
+    }
+
+    /// `Transport::close`: the executor ends the connection.
+    pub(crate) fn executor_close(&self) {
+        let mut p = self.parts();
+        if p.pipe.exec_closed() {
+            return;
+        }
+        let lat = p.latency(&self.sc);
+        let now = p.sched.now();
+        p.pipe.exec_close(now, lat);
+        p.log.note("ca", "closes the connection");
+        p.wake_waiting();
+        p.wake_pipe_waiters();
+    }
+
+    /// A whole message the executor sent (real access: framed from its
+    /// writes; model: handed over whole), with `label` if the sender knows
+    /// it.
+    fn executor_message_out(
+        &self,
+        p: &mut Parts,
+        actor: &str,
+        bytes: Vec<u8>,
+        label: Option<Label>,
+    ) {
+        let Some(h) = pipe::header(&bytes) else {
+            p.log
+                .violation("the executor wrote a message whose header does not decode");
+            return;
+        };
+        if p.checks.hangup_written {
+            p.log.violation(format!(
+                "the executor sent a {} after its Hangup",
+                opcode_name(h.opcode)
+            ));
+        }
+        let size = bytes.len() - orc_executor::wire::HEADER_SIZE;
+        let (label, text) = match h.opcode {
+            Opcode::Setup => (Label::Setup, "send Setup".to_owned()),
+            Opcode::Hangup => {
+                p.checks.hangup_written = true;
+                (Label::Hangup, "send Hangup".to_owned())
+            }
+            Opcode::Result => {
+                let handle = p.ctl.handle_of_seq(h.seqno);
+                if let Some(v) = p.checks.result_written(h.seqno) {
+                    p.log.violation(v);
+                }
+                let what = if h.tag.value() == 1 {
+                    format!("an error, {size} bytes")
                 } else {
-                    // A fault scheduled for the coming step.
-                    let next = st.step + 1;
-                    let mut due_actions = Vec::new();
-                    for (n, a, fired) in &mut st.at_steps {
-                        if *n == next && !*fired {
-                            *fired = true;
-                            due_actions.push(a.clone());
-                        }
-                    }
-                    for a in due_actions {
-                        st.urgent.push_back(Ev::Act(a, format!("at step {next}")));
-                    }
-                    self.update_waits(&mut st);
-                    match self.choose(&mut st) {
-                        Some(c) => {
-                            st.step += 1;
-                            Some(self.take(&mut st, c))
-                        }
-                        None => None,
-                    }
-                }
-            };
-            match pick {
-                None => {
-                    workers::quiet();
-                    return;
-                }
-                Some(Work::Run(job)) => {
-                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
-                        let m = workers::panic_message(p.as_ref());
-                        self.violation(format!("a panic escaped into the simulation: {m}"));
-                    }
-                }
-                Some(Work::Resume(id)) => {
-                    workers::resume(id);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn update_waits(&self, st: &mut St) {
-        let from = st.scanned;
-        let to = st.events.len();
-        if from < to && !st.pattern_waiters.is_empty() {
-            let mut woken = Vec::new();
-            st.pattern_waiters.retain(|(w, p)| {
-                let hit = st.events[from..to].iter().any(|e| e.matches(p));
-                if hit {
-                    woken.push(*w);
-                }
-                !hit
-            });
-            for w in woken {
-                let due = st.now;
-                st.timers.push(Timer {
-                    due,
-                    ev: Ev::Resume(w),
+                    format!("{size} bytes")
+                };
+                let name = handle.clone().unwrap_or_else(|| format!("seq {}", h.seqno));
+                let label = label.unwrap_or(match handle {
+                    Some(hd) => Label::Result(hd),
+                    None => Label::Other,
                 });
+                (label, format!("send Result of {name} ({what})"))
             }
-        }
-        st.scanned = to;
-        if let Some(w) = st.script.waiting.clone() {
-            let ok = match &w {
-                Wait::Setup => st.ctl.setup || st.ctl.ended.is_some(),
-                Wait::Result(h) => st.ctl.calls.get(h).is_some_and(|c| c.result.is_some()),
-                Wait::Cond(c, _) => self.cond_holds(st, c),
-            };
-            if ok {
-                st.script.waiting = None;
-                st.script.ready_at = st.now;
-            }
-        }
-    }
-
-    fn cond_holds(&self, st: &St, c: &AwaitCond) -> bool {
-        match c {
-            AwaitCond::Sent(h) => st.ctl.calls.get(h).is_some_and(|c| c.sent),
-            AwaitCond::Running(h) => st.running.contains(h),
-            AwaitCond::Done(h) => st.ctl.calls.get(h).is_some_and(|c| c.result.is_some()),
-            AwaitCond::Pattern(p) => st.events.iter().any(|e| e.matches(p)),
-            AwaitCond::State(s) => {
-                let session = self.session();
-                match s {
-                    StateName::ShutDown => session.is_shut_down(),
-                    s => session.state() >= state_of(*s),
-                }
-            }
-            // Decided in `choose`: nothing else is ready or pending.
-            AwaitCond::Idle => false,
-        }
-    }
-
-    fn choose(&self, st: &mut St) -> Option<Cand> {
-        loop {
-            if !st.urgent.is_empty() {
-                return Some(Cand::Urgent);
-            }
-            let now = st.now;
-            let mut cands = Vec::new();
-            let script_ready =
-                !st.script.done && st.script.waiting.is_none() && st.script.ready_at <= now;
-            if script_ready {
-                cands.push(Cand::Script);
-            }
-            for (i, t) in st.timers.iter().enumerate() {
-                if t.due <= now {
-                    cands.push(Cand::Timer(i));
-                }
-            }
-            for d in 0..2 {
-                let ch = &st.chans[d];
-                if let Some(h) = ch.front() {
-                    if h.reorder {
-                        if let Some(s) = ch.get(1)
-                            && s.due <= now
-                        {
-                            cands.push(Cand::Chan(d, 1));
-                        }
-                    } else if h.due <= now {
-                        cands.push(Cand::Chan(d, 0));
-                    }
-                }
-            }
-            for i in 0..self.queue.len() {
-                cands.push(Cand::Task(i));
-            }
-            if !cands.is_empty() {
-                let pick = st.rng.below(cands.len() as u64) as usize;
-                return Some(cands[pick]);
-            }
-            // Nothing ready now: the earliest future thing.
-            let mut next: Option<u64> = None;
-            let mut bump = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
-            for t in &st.timers {
-                bump(t.due);
-            }
-            for ch in &st.chans {
-                if let Some(h) = ch.front() {
-                    if h.reorder {
-                        if let Some(s) = ch.get(1) {
-                            bump(s.due);
-                        }
-                    } else {
-                        bump(h.due);
-                    }
-                }
-            }
-            if !st.script.done && st.script.waiting.is_none() {
-                bump(st.script.ready_at);
-            }
-            if let Some(t) = next {
-                st.now = t.max(now);
-                continue;
-            }
-            // Quiet. A message held for reordering that nothing overtook
-            // goes now; an `await idle` is satisfied; else we are done.
-            let mut released = false;
-            for d in 0..2 {
-                if let Some(h) = st.chans[d].front_mut()
-                    && h.reorder
-                {
-                    h.reorder = false;
-                    let no = h.no;
-                    st.log(
-                        "net",
-                        format!("m{no} released: nothing overtook it"),
-                        Shape::Note,
-                    );
-                    released = true;
-                }
-            }
-            if released {
-                continue;
-            }
-            if let Some(Wait::Cond(AwaitCond::Idle, _)) = st.script.waiting {
-                st.script.waiting = None;
-                st.script.ready_at = now;
-                continue;
-            }
-            return None;
-        }
-    }
-
-    fn take(self: &Arc<Self>, st: &mut St, c: Cand) -> Work {
-        let ev = match c {
-            Cand::Urgent => st.urgent.pop_front().expect("urgent event"),
-            Cand::Timer(i) => st.timers.remove(i).ev,
-            Cand::Script => {
-                let w = self.clone();
-                return Work::Run(Box::new(move || w.script_step()));
-            }
-            Cand::Chan(d, i) => {
-                let p = st.chans[d].remove(i).expect("packet");
-                if i == 1
-                    && let Some(h) = st.chans[d].front_mut()
-                {
-                    // It was overtaken: it goes next.
-                    h.reorder = false;
-                }
-                let w = self.clone();
-                return Work::Run(Box::new(move || {
-                    if d == 0 {
-                        executor::deliver(&w, p);
-                    } else {
-                        controller::deliver(&w, p);
-                    }
-                }));
-            }
-            Cand::Task(i) => {
-                let q = self.queue.clone();
-                return Work::Run(Box::new(move || {
-                    q.run_at(i);
-                }));
+            Opcode::CallWrapper => {
+                let tag = controller::tag_name(&self.sc, h.tag.value());
+                let label = match label {
+                    Some(l) => l,
+                    None => Label::CallTag(tag.clone(), p.pipe.count_ccall(&tag)),
+                };
+                let n = match &label {
+                    Label::CallTag(_, n) => *n,
+                    _ => 0,
+                };
+                (label, format!("call handler {tag} #{n} seq {}", h.seqno))
             }
         };
-        let w = self.clone();
-        match ev {
-            Ev::Resume(id) => Work::Resume(id),
-            Ev::StartThread(name, func) => {
-                Work::Run(Box::new(move || executor::thread_main(&w, name, func)))
-            }
-            Ev::Do(f) => Work::Run(Box::new(move || f(&w))),
-            Ev::Act(a, why) => {
-                Work::Run(Box::new(move || {
-                    // The trigger quotes its pattern: a line of its own that
-                    // patterns never match.
-                    w.log_shape("fault", format!("{a} ({why})"), Shape::Quote);
-                    w.act(&a, "fault", "");
-                }))
+        let no = p.pipe.number();
+        let lat = p.latency(&self.sc);
+        let now = p.sched.now();
+        let msg = Message {
+            bytes,
+            label,
+            text: text.clone(),
+            more_follows: false,
+        };
+        let faults = self.faults_for(p, no);
+        let sent = p.pipe.send(Dir::ToController, no, msg, &faults, now, lat);
+        let to = Dir::ToController.receiver().to_owned();
+        p.log.event(
+            actor,
+            format!("{text} [m{no}]"),
+            Shape::Send(no, to.clone()),
+        );
+        for n in sent.notes {
+            let shape = if sent.lost {
+                Shape::Lost(no, to.clone())
+            } else {
+                Shape::Note
+            };
+            p.log.event("net", n, shape);
+        }
+    }
+
+    /// The faults that apply to message `no`: the scenario's, and the
+    /// swarm plan's draw.
+    fn faults_for(&self, p: &mut Parts, no: u64) -> std::borrow::Cow<'_, [crate::scenario::Fault]> {
+        match &self.swarm {
+            None => std::borrow::Cow::Borrowed(&self.sc.faults),
+            Some(plan) => {
+                let mut all = self.sc.faults.clone();
+                all.extend(plan.faults_for(no, p.sched.rng()));
+                std::borrow::Cow::Owned(all)
             }
         }
     }
+
+    /// The largest read or write of the executor (a `short-reads` or
+    /// `short-writes` fault, scripted or from the swarm plan).
+    fn short_io(&self, reads: bool) -> Option<u64> {
+        let scripted = self.sc.faults.iter().find_map(|f| match f.kind {
+            FaultKind::ShortReads(n) if reads => Some(n),
+            FaultKind::ShortWrites(n) if !reads => Some(n),
+            _ => None,
+        });
+        let swarm = self
+            .swarm
+            .as_ref()
+            .and_then(|s| if reads { s.short_reads } else { s.short_writes });
+        scripted.or(swarm)
+    }
+
+    /// The model access sends a whole message.
+    pub(crate) fn executor_send_message(&self, actor: &str, msg: Message) {
+        let mut p = self.parts();
+        if p.pipe.exec_write_fails() {
+            p.log.note(
+                actor,
+                format!("{}: lost, the transport is closed", msg.text),
+            );
+            return;
+        }
+        let label = msg.label.clone();
+        self.executor_message_out(&mut p, actor, msg.bytes, Some(label));
+        p.schedule_fired();
+    }
+
+    // ---- the controller's end of the pipe ---------------------------------
+
+    /// The controller sends `msg`, now if the pipe has room, else when it
+    /// has (a message larger than the pipe goes in parts).
+    fn controller_send(&self, msg: Message) {
+        let mut p = self.parts();
+        let no = p.pipe.number();
+        let to = Dir::ToExecutor.receiver().to_owned();
+        p.log
+            .event("ctl", format!("{} [m{no}]", msg.text), Shape::Send(no, to));
+        p.pipe.ctl_hold(msg.bytes, no, msg.label, msg.text);
+        drop(p);
+        self.flush_controller_outbox();
+    }
+
+    /// Puts the controller's waiting messages in the pipe, as room allows.
+    fn flush_controller_outbox(&self) {
+        let mut p = self.parts();
+        while let Some((bytes, no, label, text, more)) = p.pipe.ctl_next_outgoing() {
+            let lat = p.latency(&self.sc);
+            let now = p.sched.now();
+            let msg = Message {
+                bytes,
+                label,
+                text,
+                more_follows: more,
+            };
+            let faults = self.faults_for(&mut p, no);
+            let sent = p.pipe.send(Dir::ToExecutor, no, msg, &faults, now, lat);
+            for n in sent.notes {
+                let shape = if sent.lost {
+                    Shape::Lost(no, "ca".into())
+                } else {
+                    Shape::Note
+                };
+                p.log.event("net", n, shape);
+            }
+        }
+        if p.pipe.ctl_has_outbox() && !p.pipe.is_down() {
+            p.log.note(
+                "net",
+                "the pipe to the executor is full: the controller waits",
+            );
+        }
+        p.schedule_fired();
+    }
+
+    /// The controller's connection failed before Setup (model access).
+    pub(crate) fn controller_connection_failed(&self, msg: &str) {
+        let mut p = self.parts();
+        let Parts { ctl, log, .. } = &mut *p;
+        ctl.end(&format!("connection failed: {msg}"), log);
+    }
+
+    /// Whether the controller reads now (a `stall-reader` fault stops it).
+    fn controller_reading(&self, now: u64) -> bool {
+        !self.sc.faults.iter().any(|f| match f.kind {
+            FaultKind::StallReader(from, until) => from <= now && now < until,
+            _ => false,
+        })
+    }
+
+    /// The end of a `stall-reader` window: what piled up is read now.
+    fn controller_resumes_reading(self: &Arc<Self>) {
+        let held = {
+            let mut p = self.parts();
+            let held = p.pipe.take_held();
+            if !held.is_empty() {
+                p.log.note(
+                    "ctl",
+                    format!("reads again ({} message(s) waiting)", held.len()),
+                );
+            }
+            held
+        };
+        for packet in held {
+            self.controller_receive(packet);
+        }
+    }
+
+    /// A packet reaches the controller, which reads it.
+    fn controller_receive(self: &Arc<Self>, packet: Packet) {
+        let reactions = {
+            let mut p = self.parts();
+            p.pipe.consumed_by_controller(&packet);
+            p.wake_pipe_waiters();
+            let Parts { ctl, log, .. } = &mut *p;
+            let r = ctl.receive(packet.no, &packet.bytes, packet.eof, log);
+            p.schedule_fired();
+            r
+        };
+        for r in reactions {
+            match r {
+                Reaction::Send(0, m) => self.controller_send(m),
+                Reaction::Send(after, m) => {
+                    let text = m.text.clone();
+                    self.note("ctl", format!("{text}: in {after} ticks"));
+                    self.after(after, move |w| {
+                        let ended = w.parts().ctl.ended().map(str::to_owned);
+                        if let Some(why) = ended {
+                            w.note(
+                                "ctl",
+                                format!("does not send {text}: connection ended ({why})"),
+                            );
+                            return;
+                        }
+                        w.controller_send(m);
+                    });
+                }
+                Reaction::Hangup => self.controller_hangup(" (handler)"),
+                Reaction::Close => self.transport_closes(" (handler)"),
+                Reaction::Fail(why) => {
+                    let mut p = self.parts();
+                    p.log.note(
+                        "ctl",
+                        format!("protocol error: {why}; closes the connection"),
+                    );
+                    let lat = p.latency(&self.sc);
+                    let now = p.sched.now();
+                    let Parts { ctl, log, pipe, .. } = &mut *p;
+                    ctl.end(&format!("protocol error: {why}"), log);
+                    pipe.ctl_close(now, lat);
+                    p.wake_pipe_waiters();
+                }
+            }
+        }
+    }
+
+    /// The controller hangs up: a Hangup, then it closes its end.
+    fn controller_hangup(&self, why: &str) {
+        let msg = {
+            let mut p = self.parts();
+            let Parts { ctl, log, .. } = &mut *p;
+            ctl.hangup(why, log)
+        };
+        if let Some(m) = msg {
+            self.controller_send(m);
+            let mut p = self.parts();
+            let lat = p.latency(&self.sc);
+            let now = p.sched.now();
+            p.pipe.ctl_close(now, lat);
+            p.wake_pipe_waiters();
+        }
+    }
+
+    /// The transport goes away under both sides: the controller vanished.
+    fn transport_closes(&self, why: &str) {
+        let mut p = self.parts();
+        if p.pipe.is_down() {
+            p.log.note("ctl", format!("close{why}: already closed"));
+            return;
+        }
+        p.log.note(
+            "ctl",
+            format!("transport closed: the controller disappears{why}"),
+        );
+        for lost in p.pipe.go_down() {
+            let to = if lost.eof { "ctl" } else { "ca" };
+            p.log.event(
+                "net",
+                format!("m{} lost: the transport closed ({})", lost.no, lost.text),
+                Shape::Lost(lost.no, to.into()),
+            );
+        }
+        let Parts { ctl, log, .. } = &mut *p;
+        ctl.end("the transport closed", log);
+        p.wake_pipe_waiters();
+        p.wake_waiting();
+        let lat = p.latency(&self.sc);
+        drop(p);
+        // The model access notices when its reader hits the end of file.
+        if self.model.get().is_some() {
+            self.after(lat, |w| {
+                if let Some(m) = w.model.get() {
+                    m.clone().receive(w, Packet::end_of_stream());
+                }
+            });
+        }
+    }
+
+    /// Delivers a packet.
+    fn deliver(self: &Arc<Self>, dir: Dir, packet: Packet) {
+        match dir {
+            Dir::ToExecutor => {
+                if let Some(model) = self.model.get() {
+                    let close = packet.then_close;
+                    model.clone().receive(self, packet);
+                    if close {
+                        self.transport_closes(" (fault: close mid-message)");
+                    }
+                    return;
+                }
+                let mut p = self.parts();
+                if p.pipe.exec_closed() && !packet.eof && packet.ends_message {
+                    // Nobody will read it: say so, rather than let it vanish.
+                    p.log.note(
+                        "net",
+                        format!("m{} lost: the executor closed the connection", packet.no),
+                    );
+                }
+                p.pipe.arrive_at_executor(&packet);
+                p.wake_pipe_waiters();
+                if packet.then_close {
+                    drop(p);
+                    self.transport_closes(" (fault: close mid-message)");
+                }
+            }
+            Dir::ToController => {
+                let now = self.parts().sched.now();
+                if !self.controller_reading(now) {
+                    let mut p = self.parts();
+                    p.log.note(
+                        "ctl",
+                        format!("does not read m{} now (fault: stalled reader)", packet.no),
+                    );
+                    p.pipe.hold_at_controller(packet);
+                    return;
+                }
+                let close = packet.then_close;
+                self.controller_receive(packet);
+                if close {
+                    self.transport_closes(" (fault: close mid-message)");
+                }
+            }
+        }
+    }
+
+    // ---- actions and the script --------------------------------------------
 
     /// Performs a session or transport action.
     pub(crate) fn act(self: &Arc<Self>, a: &Action, actor: &str, why: &str) {
         match a {
             Action::Detach => {
-                self.log(actor, format!("detach(){why}"));
+                self.note(actor, format!("detach(){why}"));
                 self.session().detach();
             }
             Action::Shutdown => {
-                self.log(actor, format!("shutdown(){why}"));
+                self.note(actor, format!("shutdown(){why}"));
                 self.session().shutdown();
             }
             Action::ShutdownThreads(n) => {
-                self.log(
+                self.note(
                     actor,
                     format!("shutdown_then(callback) from {n} threads at once{why}"),
                 );
@@ -890,8 +1050,9 @@ impl World {
                             b.wait();
                             s.shutdown_then(move |_| {
                                 if let Some(w) = w.upgrade() {
-                                    w.lock().checks.thread_callbacks += 1;
-                                    w.log("session", "shutdown_then callback");
+                                    let mut p = w.parts();
+                                    p.checks.thread_callbacks += 1;
+                                    p.log.note("session", "shutdown_then callback");
                                 }
                             });
                         })
@@ -902,159 +1063,549 @@ impl World {
                         self.violation("a thread requesting shutdown panicked");
                     }
                 }
-                self.log(actor, format!("all {n} threads returned"));
+                self.note(actor, format!("all {n} threads returned"));
             }
             Action::Hangup => {
-                self.log(actor, format!("hangup{why}"));
-                controller::hangup(self, "");
+                self.note(actor, format!("hangup{why}"));
+                self.controller_hangup("");
             }
             Action::Close => {
-                self.log(actor, format!("close{why}"));
-                controller::close(self, "");
+                self.note(actor, format!("close{why}"));
+                self.transport_closes("");
             }
         }
     }
 
-    /// Runs the script's next step (on a worker).
+    /// Runs the script's next step (on a simulated thread).
     fn script_step(self: &Arc<Self>) {
-        use crate::scenario::StepKind as K;
         let (idx, step) = {
-            let st = self.lock();
-            if st.script.pc >= self.sc.steps.len() {
-                drop(st);
-                self.lock().script.done = true;
+            let mut p = self.parts();
+            if p.script.pc >= self.sc.steps.len() {
+                p.script.done = true;
                 return;
             }
-            (st.script.pc, self.sc.steps[st.script.pc].clone())
+            p.script.running = true;
+            (p.script.pc, self.sc.steps[p.script.pc].clone())
         };
-        let mut wait: Option<Wait> = None;
+        let mut wait: Option<ScriptWait> = None;
+        let controller_step = |s: Step| -> Option<ScriptWait> {
+            match s {
+                Step::Send(m) => {
+                    self.controller_send(m);
+                    None
+                }
+                Step::Wait(w) => Some(ScriptWait::Controller(w)),
+                Step::Done => None,
+            }
+        };
         match &step.kind {
-            K::Attach(fail) => executor::attach(self, fail.clone()),
-            K::Call {
+            StepKind::Attach(how) => executor::attach(self, how.clone()),
+            StepKind::Call {
                 handle,
                 target,
                 arg,
             } => {
-                wait = controller::call(self, handle, target, arg);
+                let s = {
+                    let mut p = self.parts();
+                    let Parts { ctl, log, .. } = &mut *p;
+                    ctl.call(handle, target, arg, log)
+                };
+                wait = controller_step(s);
             }
-            K::Act(a) => self.act(a, "script", ""),
-            K::Tick(n) => {
-                self.log("script", format!("tick {n}"));
-                let mut st = self.lock();
-                st.script.ready_at = st.now + n;
+            StepKind::Service(h, op) => {
+                let s = {
+                    let mut p = self.parts();
+                    let Parts { ctl, log, .. } = &mut *p;
+                    ctl.service(h, op, log)
+                };
+                wait = controller_step(s);
             }
-            K::Await(c) => {
-                self.log_shape(
+            StepKind::Act(a) => self.act(a, "script", ""),
+            StepKind::Tick(n) => {
+                let mut p = self.parts();
+                p.log.note("script", format!("tick {n}"));
+                p.script.ready_at = p.sched.later(*n);
+            }
+            StepKind::Await(c) => {
+                let mut p = self.parts();
+                p.log.event(
                     "script",
                     format!("await {}", describe_await(c)),
                     Shape::Quote,
                 );
-                self.lock().script.waiting = Some(Wait::Cond(c.clone(), idx));
+                p.script.waiting = Some(ScriptWait::Cond(c.clone(), idx));
             }
-            K::Spawn(t, f) => {
-                let func = self
-                    .sc
-                    .jits
-                    .iter()
-                    .position(|j| &j.name == f)
-                    .expect("validated");
-                self.log("script", format!("spawn thread {t} running {f}"));
-                self.start_thread(format!("jit {t}"), func);
+            StepKind::Spawn(t, f) => {
+                let func = self.jit_index(f);
+                self.note("script", format!("spawn thread {t} running {f}"));
+                let actor = format!("jit {t}");
+                self.start_thread(move |w| executor::jit::thread_main(w, actor, func));
             }
-            K::AddManager(m) => executor::add_manager(self, m, true),
-            K::OnDetach(n) => executor::on_detach(self, n),
-            K::OnShutdown(n) => executor::on_shutdown(self, n),
-            K::Enter(g) => executor::host_enter(self, g),
-            K::Leave(g) => executor::host_leave(self, g),
-            K::Service(h, op) => wait = controller::service(self, h, op),
-            K::CloneGuard(..) | K::WaitShutdown | K::CheckState(_) => {
-                self.failure(format!("line {}: step needs the new engine", step.pos.line));
+            StepKind::AddManager(m) => executor::managers::add(self, m, true),
+            StepKind::OnDetach(n) => executor::host::on_detach(self, n),
+            StepKind::OnShutdown(n) => executor::host::on_shutdown(self, n),
+            StepKind::Enter(g) => executor::host::enter(self, g),
+            StepKind::Leave(g) => executor::host::leave(self, g),
+            StepKind::CloneGuard(g, g2) => executor::host::clone(self, g, g2),
+            StepKind::WaitShutdown => executor::host::wait_shutdown(self),
+            StepKind::CheckState(s) => {
+                let session = self.session();
+                let now = session.state();
+                let holds = match s {
+                    StateName::ShutDown => session.is_shut_down(),
+                    s => now == state_of(*s),
+                };
+                if holds {
+                    self.note("script", format!("check state {s}: ok"));
+                } else {
+                    self.failure(format!(
+                        "check state (line {}): the session is {now:?}, not {s}",
+                        step.pos.line
+                    ));
+                }
             }
         }
-        let mut st = self.lock();
+        let mut p = self.parts();
+        p.script.running = false;
         match wait {
             None => {
-                st.script.pc += 1;
-                if st.script.pc >= self.sc.steps.len() && st.script.waiting.is_none() {
-                    st.script.done = true;
+                p.script.pc += 1;
+                if p.script.pc >= self.sc.steps.len() && p.script.waiting.is_none() {
+                    p.script.done = true;
                 }
             }
             // The step runs again once the controller is ready for it.
-            Some(w) => st.script.waiting = Some(w),
+            Some(w) => p.script.waiting = Some(w),
+        }
+    }
+
+    // ---- the scheduler --------------------------------------------------------
+
+    /// Runs the script, then the owner's shutdown, then reports what is
+    /// stuck. On the run's thread; never calls session code itself except
+    /// read-only queries.
+    fn drive(self: &Arc<Self>, pool: &mut Pool, session: &Session, liveness: u64) {
+        let progress = || self.progress();
+        // Phase 1: the script and everything it causes.
+        if self.settle(pool.run(Box::new(|| {}), progress)).is_err() {
+            return;
+        }
+        self.script_leftovers();
+        // Phase 2: the owner lets go of the session: shutdown, which must
+        // complete within the liveness bound.
+        if !session.is_shut_down() && !self.parts().stopped {
+            {
+                let mut p = self.parts();
+                p.log
+                    .note("sim", "end of script: shutting the session down");
+                let deadline = p.sched.later(liveness);
+                p.deadline = Some(deadline);
+            }
+            let w = self.clone();
+            let r = pool.run(
+                Box::new(move || {
+                    w.hook_this_thread();
+                    w.session().shutdown()
+                }),
+                progress,
+            );
+            if self.settle(r).is_err() {
+                return;
+            }
+        }
+        // Phase 3: what cannot make progress any more is stuck.
+        self.report_stuck(session);
+        for w in pool.parked() {
+            let (actor, what) = {
+                let mut p = self.parts();
+                p.sched.forget(w);
+                p.pipe_waiters.retain(|(x, _, _)| *x != w);
+                p.pattern_waiters.retain(|(x, _, _)| *x != w);
+                p.sched
+                    .parked(w)
+                    .map(|x| (x.actor.clone(), x.what.clone()))
+                    .unwrap_or_default()
+            };
+            self.note(
+                "sim",
+                format!("aborting {actor} (stuck waiting for {what})"),
+            );
+            if self.settle(pool.resume(w, false, progress)).is_err() {
+                return;
+            }
+        }
+        for g in self.parts().book.take_all_guards() {
+            drop(g);
+        }
+        if !session.is_shut_down() {
+            let live = self.parts().book.live;
+            self.violation(format!(
+                "shutdown never completed (the simulation knows of: {})",
+                live.describe()
+            ));
+        }
+    }
+
+    /// Names everything that waits for something that can no longer
+    /// happen: parked threads, and controller calls without a result on a
+    /// connection that is still up.
+    fn report_stuck(&self, session: &Session) {
+        let mut p = self.parts();
+        let parked: Vec<(String, String)> = p
+            .sched
+            .all_parked()
+            .map(|(_, x)| (x.actor.clone(), x.what.clone()))
+            .collect();
+        for (actor, what) in &parked {
+            p.log
+                .failure(format!("no progress possible: {actor} waits for {what}"));
+        }
+        if p.ctl.ended().is_none() {
+            let open = p.ctl.outstanding();
+            if !open.is_empty() {
+                let state = session.state();
+                p.log.failure(format!(
+                    "no progress possible: the controller waits for {} on a connection that never ends (session {state:?})",
+                    open.join(", ")
+                ));
+            }
+        }
+    }
+
+    /// Something that changes with every step, or `None` if the world is
+    /// locked just now (no information).
+    fn progress(&self) -> Option<u64> {
+        let p = self.parts.try_lock().ok()?;
+        Some(
+            p.sched
+                .step()
+                .wrapping_mul(1 << 20)
+                .wrapping_add(p.log.len() as u64),
+        )
+    }
+
+    fn settle(&self, r: Result<(), Hang>) -> Result<(), Hang> {
+        if r.is_err() {
+            self.hung.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn script_leftovers(&self) {
+        let mut p = self.parts();
+        if p.script.done {
+            return;
+        }
+        let pc = p.script.pc;
+        let left = self.sc.steps.len().saturating_sub(pc);
+        if let Some(w) = p.script.waiting.clone() {
+            let line = match &w {
+                ScriptWait::Cond(_, idx) => self.sc.steps[*idx].pos.line,
+                ScriptWait::Controller(_) => {
+                    self.sc.steps[pc.min(self.sc.steps.len() - 1)].pos.line
+                }
+            };
+            let what = match w {
+                ScriptWait::Cond(c, _) => describe_await(&c),
+                ScriptWait::Controller(Wait::Setup) => "the executor's Setup message".to_owned(),
+                ScriptWait::Controller(Wait::Result(h)) => format!("the result of {h}"),
+            };
+            p.log.failure(format!(
+                "script stuck at line {line}: waited for {what} until nothing was left to run"
+            ));
+        }
+        if left > 0 {
+            p.log.note("script", format!("{left} step(s) not run"));
+        }
+        p.script.done = true;
+    }
+
+    /// The scheduling loop, on the simulated thread holding the baton: pick
+    /// the next step and run it here, until nothing is left (then tell the
+    /// run's thread) or a parked thread must resume (then hand it the
+    /// baton and return).
+    pub(crate) fn sched_loop(self: &Arc<Self>) {
+        loop {
+            let pick = {
+                let mut p = self.parts();
+                if p.stopped {
+                    None
+                } else if p.sched.step() >= self.max_steps {
+                    let n = self.max_steps;
+                    p.log
+                        .violation(format!("no end after {n} steps (a livelock?)"));
+                    p.stopped = true;
+                    None
+                } else {
+                    // A fault scheduled just before the coming step.
+                    let next = p.sched.step() + 1;
+                    for f in &self.sc.faults {
+                        if let FaultKind::AtStep(n, a) = &f.kind
+                            && *n == next
+                        {
+                            p.sched
+                                .urgent(Ev::Act(a.clone(), format!("at step {next}")));
+                        }
+                    }
+                    // A `fault on` whose event happened since the last
+                    // step runs before anything else.
+                    p.schedule_fired();
+                    self.update_waits(&mut p);
+                    match self.choose(&mut p) {
+                        Some(c) => {
+                            p.sched.count_step();
+                            Some(self.take(&mut p, c))
+                        }
+                        None => None,
+                    }
+                }
+            };
+            match pick {
+                None => {
+                    threads::quiet();
+                    return;
+                }
+                Some(Work::Run(job)) => {
+                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+                        let m = threads::panic_message(p.as_ref());
+                        self.violation(format!("a panic escaped into the simulation: {m}"));
+                    }
+                }
+                Some(Work::Resume(id)) => {
+                    threads::resume(id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn update_waits(&self, p: &mut Parts) {
+        let from = p.scanned;
+        let to = p.log.len();
+        if from < to && !p.pattern_waiters.is_empty() {
+            let mut i = 0;
+            while i < p.pattern_waiters.len() {
+                if p.log.any_since(from, &p.pattern_waiters[i].1) {
+                    let (_, _, f) = p.pattern_waiters.remove(i);
+                    p.sched.set_flag(f);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        p.scanned = to;
+        if let Some(w) = p.script.waiting.clone() {
+            let ok = match &w {
+                ScriptWait::Controller(Wait::Setup) => p.ctl.has_setup() || p.ctl.ended().is_some(),
+                ScriptWait::Controller(Wait::Result(h)) => {
+                    p.ctl.call_rec(h).is_none_or(|c| c.result.is_some())
+                }
+                ScriptWait::Cond(c, _) => self.cond_holds(p, c),
+            };
+            if ok {
+                p.script.waiting = None;
+                p.script.ready_at = p.sched.now();
+            }
+        }
+    }
+
+    fn cond_holds(&self, p: &Parts, c: &AwaitCond) -> bool {
+        match c {
+            AwaitCond::Sent(h) => p.ctl.call_rec(h).is_some_and(|c| c.sent),
+            AwaitCond::Running(h) => p.book.is_running(h),
+            AwaitCond::Done(h) => p.ctl.call_rec(h).is_some_and(|c| c.result.is_some()),
+            AwaitCond::Pattern(pat) => p.log.any(pat),
+            AwaitCond::State(s) => {
+                let session = self.session();
+                match s {
+                    StateName::ShutDown => session.is_shut_down(),
+                    s => session.state() >= state_of(*s),
+                }
+            }
+            // Decided in `choose`: nothing else is ready or pending.
+            AwaitCond::Idle => false,
+        }
+    }
+
+    fn choose(&self, p: &mut Parts) -> Option<Cand> {
+        loop {
+            if p.sched.has_urgent() {
+                return Some(Cand::Urgent);
+            }
+            let now = p.sched.now();
+            if let Some(deadline) = p.deadline
+                && now > deadline
+            {
+                p.log.violation(format!(
+                    "the session did not reach its end within {} ticks after the script",
+                    deadline
+                ));
+                p.stopped = true;
+                return None;
+            }
+            let mut cands = Vec::new();
+            let script_ready = !p.script.done
+                && !p.script.running
+                && p.script.waiting.is_none()
+                && p.script.ready_at <= now;
+            if script_ready {
+                cands.push(Cand::Script);
+            }
+            for i in p.sched.due_timers() {
+                cands.push(Cand::Timer(i));
+            }
+            for (dir, i) in p.pipe.ready(now) {
+                cands.push(Cand::Packet(dir, i));
+            }
+            for i in 0..self.queue.len() {
+                cands.push(Cand::Task(i));
+            }
+            if !cands.is_empty() {
+                let pick = p.sched.pick(cands.len());
+                return Some(cands[pick]);
+            }
+            // Nothing ready now: the earliest future thing.
+            let mut next: Option<u64> = None;
+            let mut bump = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
+            if let Some(t) = p.sched.next_timer() {
+                bump(t);
+            }
+            if let Some(t) = p.pipe.next_due() {
+                bump(t);
+            }
+            if !p.script.done && !p.script.running && p.script.waiting.is_none() {
+                bump(p.script.ready_at);
+            }
+            if let Some(t) = next {
+                p.sched.advance_to(t);
+                continue;
+            }
+            // Quiet. A message held for reordering that nothing overtook
+            // goes now; an `await idle` is satisfied; else we are done.
+            if let Some(no) = p.pipe.release_reordered() {
+                p.log
+                    .note("net", format!("m{no} released: nothing overtook it"));
+                continue;
+            }
+            if let Some(ScriptWait::Cond(AwaitCond::Idle, _)) = p.script.waiting {
+                p.script.waiting = None;
+                p.script.ready_at = now;
+                continue;
+            }
+            return None;
+        }
+    }
+
+    fn take(self: &Arc<Self>, p: &mut Parts, c: Cand) -> Work {
+        let ev = match c {
+            Cand::Urgent => p.sched.take_urgent().expect("urgent event"),
+            Cand::Timer(i) => p.sched.take_timer(i),
+            Cand::Script => {
+                let w = self.clone();
+                return Work::Run(Box::new(move || w.script_step()));
+            }
+            Cand::Packet(dir, i) => {
+                let packet = p.pipe.take(dir, i);
+                let w = self.clone();
+                return Work::Run(Box::new(move || w.deliver(dir, packet)));
+            }
+            Cand::Task(i) => {
+                let q = self.queue.clone();
+                return Work::Run(Box::new(move || {
+                    q.run_at(i);
+                }));
+            }
+        };
+        let w = self.clone();
+        match ev {
+            Ev::Resume(id) => Work::Resume(id),
+            Ev::Do(f) => Work::Run(Box::new(move || f(&w))),
+            Ev::Act(a, why) => Work::Run(Box::new(move || {
+                // The trigger quotes its pattern: a line of its own that
+                // patterns never match.
+                w.parts()
+                    .log
+                    .event("fault", format!("{a} ({why})"), Shape::Quote);
+                w.act(&a, "fault", "");
+            })),
         }
     }
 
     /// Final checks and the outcome.
     fn finish(self: &Arc<Self>) -> RunOutcome {
+        const HANG: &str = "hang: the simulated thread holding the baton made no progress in time (a deadlock in the runtime?)";
+        let hung = self.hung.load(std::sync::atomic::Ordering::Relaxed);
+        // A thread stuck while holding the world's lock leaves nothing to
+        // read: report the hang alone rather than wait for it.
+        let locked = (0..100).find_map(|_| match self.parts.try_lock() {
+            Ok(p) => Some(p),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::thread::sleep(Duration::from_millis(10));
+                None
+            }
+        });
+        let Some(mut p) = locked else {
+            return RunOutcome {
+                scenario: self.sc.name.clone(),
+                seed: 0,
+                transcript: Transcript::default(),
+                violations: vec![format!("{HANG}, inside the simulation's own lock")],
+                failures: Vec::new(),
+                expectations: self.sc.expects.len(),
+                steps: 0,
+                reached: Vec::new(),
+                runtime_probes: Vec::new(),
+            };
+        };
+        if hung {
+            p.log.violation(HANG);
+            return self.outcome(&p);
+        }
         let shut_down = self.session.get().is_some_and(|s| s.is_shut_down());
         let state = self.session.get().map(|s| s.state());
-        check::finish(self, shut_down, state);
-        let st = self.lock();
+        check::finish(&mut p, &self.sc, shut_down, state);
+        self.outcome(&p)
+    }
+
+    fn outcome(&self, p: &Parts) -> RunOutcome {
         RunOutcome {
             scenario: self.sc.name.clone(),
             seed: 0,
             transcript: Transcript {
-                events: st.events.clone(),
+                events: p.log.events().to_vec(),
             },
-            violations: st.violations.clone(),
-            failures: st.failures.clone(),
+            violations: p.log.violations().to_vec(),
+            failures: p.log.failures().to_vec(),
             expectations: self.sc.expects.len(),
-            steps: st.step,
+            steps: p.sched.step(),
+            reached: self
+                .sc
+                .probes
+                .iter()
+                .filter(|pr| {
+                    p.log.any(&pr.pattern) || p.probes.iter().any(|n| n.contains(&*pr.pattern))
+                })
+                .map(|pr| pr.pattern.clone())
+                .collect(),
+            runtime_probes: p.probes.iter().map(|n| (*n).to_owned()).collect(),
         }
     }
+}
+
+/// One candidate for the next step.
+#[derive(Debug, Clone, Copy)]
+enum Cand {
+    Urgent,
+    Script,
+    Timer(usize),
+    Packet(Dir, usize),
+    Task(usize),
 }
 
 enum Work {
-    Run(workers::Job),
+    Run(threads::Job),
     Resume(usize),
-}
-
-/// What a suspended thread waits for.
-pub(crate) enum WakeOn {
-    /// Just yield: resume as soon as the scheduler picks it.
-    Now,
-    /// N ticks of virtual time.
-    Ticks(u64),
-    /// A flag set by a completion (flag, what it is for the report).
-    Flag(u64, String),
-    /// An event matching the pattern.
-    Pattern(String),
-}
-
-impl St {
-    pub(crate) fn log(&mut self, actor: impl Into<String>, text: impl Into<String>, shape: Shape) {
-        let e = Event {
-            time: self.now,
-            actor: actor.into(),
-            text: text.into(),
-            shape,
-        };
-        if !self.triggers.is_empty() {
-            let mut fire = Vec::new();
-            for (p, a, fired) in &mut self.triggers {
-                if !*fired && e.matches(p) {
-                    *fired = true;
-                    fire.push((a.clone(), format!("on {p:?}")));
-                }
-            }
-            for (a, why) in fire {
-                self.urgent.push_back(Ev::Act(a, why));
-            }
-        }
-        self.events.push(e);
-    }
-
-    pub(crate) fn violation(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        self.log("check", format!("VIOLATION: {text}"), Shape::Failure);
-        self.violations.push(text);
-    }
-
-    pub(crate) fn failure(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        self.log("check", format!("FAILED: {text}"), Shape::Failure);
-        self.failures.push(text);
-    }
 }
 
 fn state_of(s: StateName) -> SessionState {
@@ -1074,19 +1625,5 @@ pub(crate) fn describe_await(c: &AwaitCond) -> String {
         AwaitCond::Pattern(p) => format!("{p:?}"),
         AwaitCond::State(s) => format!("state {s}"),
         AwaitCond::Idle => "idle".to_owned(),
-    }
-}
-
-/// Which selector names a message (for faults).
-pub(crate) fn selects(sel: &MsgSel, no: u64, msg: &Msg) -> bool {
-    match (sel, msg) {
-        (MsgSel::Nth(n), _) => *n == no,
-        (MsgSel::Setup, Msg::Setup { .. }) => true,
-        (MsgSel::Hangup, Msg::Hangup) => true,
-        (MsgSel::Call(h), Msg::Call { handle, .. }) => h == handle,
-        (MsgSel::Result(h), Msg::Result { handle, .. }) => h == handle,
-        (MsgSel::CallTag(t, n), Msg::CallTag { tag, n: k, .. }) => t == tag && n == k,
-        (MsgSel::Reply(t, n), Msg::Reply { tag, n: k, .. }) => t == tag && n == k,
-        _ => false,
     }
 }

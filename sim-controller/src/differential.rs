@@ -1,9 +1,10 @@
-//! The wire mode: the controller's script played over LLVM 22's
-//! SimpleRemoteEPC protocol against an executor *process* — ours
-//! (`orc-executor`) or LLVM's `llvm-jitlink-executor` — so that the two
-//! can be compared transcript to transcript (differential testing).
+//! Differential testing (`orc-sim differential`): the controller's script
+//! played over LLVM 22's SimpleRemoteEPC protocol (the wire) against an
+//! executor *process* — ours (`orc-executor`) or LLVM's
+//! `llvm-jitlink-executor` — so that the two can be compared transcript to
+//! transcript.
 //!
-//! Protocol-level scenarios only: the real services (`services`), `attach`,
+//! Protocol-level scenarios only (marked `wire` in their header): the real services (`services`), `attach`,
 //! `reserve`/`write`/`read`/`release`, `tick`, `await`, `hangup`, `close`,
 //! the `reserve-fails` fault, and `expect H ...` on results. Calls are made
 //! one at a time (each waits for its Result), so a transcript depends only
@@ -26,8 +27,9 @@ use crate::scenario::{
 };
 use crate::services::{self, Res};
 
-/// Why a scenario cannot be played over the wire, if it cannot.
-pub fn not_wire_capable(sc: &Scenario) -> Option<String> {
+/// Why a scenario cannot be played against an executor process, if it
+/// cannot (it must be a protocol-level scenario, marked `wire`).
+pub fn not_playable(sc: &Scenario) -> Option<String> {
     if !sc.wire {
         return Some("it is not marked `wire` (a protocol-level scenario)".into());
     }
@@ -68,9 +70,9 @@ pub fn not_wire_capable(sc: &Scenario) -> Option<String> {
     None
 }
 
-/// A wire-mode run against one executor.
+/// A run against one executor process.
 #[derive(Debug, Clone)]
-pub struct WireOutcome {
+pub struct ProcessOutcome {
     /// The scenario.
     pub scenario: String,
     /// The executor's path as given.
@@ -89,8 +91,8 @@ pub struct WireOutcome {
 }
 
 /// Bootstrap symbols one executor announces and the other does not.
-pub fn symbol_differences(a: &WireOutcome, b: &WireOutcome) -> Vec<String> {
-    let only = |x: &WireOutcome, y: &WireOutcome| -> Vec<String> {
+pub fn symbol_differences(a: &ProcessOutcome, b: &ProcessOutcome) -> Vec<String> {
+    let only = |x: &ProcessOutcome, y: &ProcessOutcome| -> Vec<String> {
         x.symbols
             .iter()
             .filter(|s| !y.symbols.contains(s))
@@ -111,7 +113,7 @@ pub fn symbol_differences(a: &WireOutcome, b: &WireOutcome) -> Vec<String> {
     out
 }
 
-/// The symbols the wire mode calls.
+/// The symbols a differential run calls.
 const USED_SYMBOLS: [&str; 10] = [
     names::MEMORY_MANAGER_INSTANCE,
     names::MEMORY_MANAGER_RESERVE,
@@ -125,7 +127,7 @@ const USED_SYMBOLS: [&str; 10] = [
     names::DYLIB_MANAGER_RESOLVE,
 ];
 
-impl WireOutcome {
+impl ProcessOutcome {
     /// No failure.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
@@ -144,7 +146,7 @@ impl WireOutcome {
     /// Transcript plus outcome, for printing.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "# wire scenario {} against {}\n",
+            "# scenario {} played against {}\n",
             self.scenario, self.executor
         );
         out.push_str(&self.transcript());
@@ -168,7 +170,7 @@ impl WireOutcome {
 }
 
 /// The first line where two transcripts differ, described.
-pub fn compare(a: &WireOutcome, b: &WireOutcome) -> Option<String> {
+pub fn compare(a: &ProcessOutcome, b: &ProcessOutcome) -> Option<String> {
     let n = a.lines.len().max(b.lines.len());
     for i in 0..n {
         let (x, y) = (a.lines.get(i), b.lines.get(i));
@@ -301,8 +303,8 @@ impl Drop for Conn {
 }
 
 /// Plays `sc` against the executor at `path` over the wire.
-pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
-    let mut o = WireOutcome {
+pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> ProcessOutcome {
+    let mut o = ProcessOutcome {
         scenario: sc.name.clone(),
         executor: path.display().to_string(),
         lines: Vec::new(),
@@ -311,7 +313,7 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
         stderr: String::new(),
         symbols: Vec::new(),
     };
-    if let Some(why) = not_wire_capable(sc) {
+    if let Some(why) = not_playable(sc) {
         o.failures
             .push(format!("not a protocol-level scenario: {why}"));
         return o;
@@ -323,7 +325,7 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
     let mut seqno = 0u64;
     let mut ended: Option<String> = None;
     let mut reserve_fault = sc.faults.iter().any(|f| f.kind == FaultKind::ReserveFails);
-    let fail = |o: &mut WireOutcome, m: String| {
+    let fail = |o: &mut ProcessOutcome, m: String| {
         o.lines.push(format!("ctl: FAILED: {m}"));
         o.failures.push(m);
     };
@@ -538,7 +540,7 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> WireOutcome {
             }
             // Calls complete one at a time: every await already holds.
             StepKind::Tick(_) | StepKind::Await(_) => {}
-            _ => unreachable!("checked by not_wire_capable"),
+            _ => unreachable!("checked by not_playable"),
         }
     }
     if let Some(mut c) = conn {

@@ -1,0 +1,94 @@
+//! One line in a downstream crate's tests gives a test over every scenario
+//! of a folder: each file is run under its own seed, must pass (the panic
+//! names the file, the seed and the command that reproduces it), and its
+//! transcript is snapshot-checked with insta, one snapshot per file.
+//!
+//! ```text
+//! // tests/scenarios.rs of your crate (insta's `glob!` path is relative to
+//! // this file; snapshots land in tests/snapshots/):
+//! orc_sim::scenario_tests!(scenarios, "../scenarios/*.scn", |b| {
+//!     my_service::install(b)
+//! });
+//! ```
+//!
+//! `ORC_SIM_SEEDS=N` also runs every scenario under seeds `0..N` (all must
+//! pass; only the own-seed run is snapshotted): the same test, as an
+//! exploration in CI.
+//!
+//! The macro expands to [`check_file`] inside `insta::glob!`; call that
+//! directly for a harness of your own:
+//!
+//! ```
+//! use orc_rt::wrapper::{WrapperEntry, WrapperFunction};
+//! let dir = std::env::temp_dir().join(format!("orc-sim-harness-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let file = dir.join("negate.scn");
+//! std::fs::write(&file, "# rule: example: negate\n---\nattach\ncall c1 negate bool true\n\
+//!                        await c1 done\nexpect c1 ok bool false\n").unwrap();
+//! let text = orc_sim::harness::check_file(&file, |b| {
+//!     b.service(&["negate"], |ctx| {
+//!         ctx.register("negate", WrapperEntry::from_fn(|a| WrapperFunction::handle_sps(a, |x: bool| !x)))
+//!     })
+//! });
+//! assert!(text.contains("ctl: c1 → ok 00"), "{text}");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+use std::path::Path;
+
+use crate::simulation::{Simulation, SimulationBuilder};
+
+/// Runs the scenario at `path` with what `provide` adds to the builder:
+/// under its own seed, then under `0..ORC_SIM_SEEDS` if that is set.
+/// Returns the own-seed run's snapshot text; panics, naming the file, the
+/// seed and the reproduce command, if a run fails or the file does not
+/// parse.
+pub fn check_file(path: &Path, provide: impl Fn(SimulationBuilder) -> SimulationBuilder) -> String {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let sim = provide(Simulation::builder().script(&name, &text))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fail = |o: &crate::RunOutcome| -> ! {
+        panic!(
+            "{name} failed under seed {}:\n{}\nreproduce: run {name} with `Simulation::run({})` (orc-sim replay {name} --seed {} --print for a scenario that needs nothing of yours)",
+            o.seed,
+            o.render(),
+            o.seed,
+            o.seed
+        )
+    };
+    let own = sim.run_own_seed();
+    if !own.passed() {
+        fail(&own);
+    }
+    let seeds: u64 = std::env::var("ORC_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for seed in 0..seeds {
+        let o = sim.run(seed);
+        if !o.passed() {
+            fail(&o);
+        }
+    }
+    own.render()
+}
+
+/// Defines test `$name` over the scenario files matching `$glob`
+/// (relative to the calling file), each run with what `$provide` (a
+/// `Fn(SimulationBuilder) -> SimulationBuilder`) adds; see the module
+/// docs.
+#[macro_export]
+macro_rules! scenario_tests {
+    ($name:ident, $glob:literal, $provide:expr) => {
+        #[test]
+        fn $name() {
+            let provide = $provide;
+            $crate::__insta::glob!($glob, |path| {
+                let text = $crate::harness::check_file(path, &provide);
+                $crate::__insta::assert_snapshot!(text);
+            });
+        }
+    };
+}

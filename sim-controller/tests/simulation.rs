@@ -1,0 +1,195 @@
+//! `orc_sim::simulation`: a crate's own service under the scheduler.
+
+use std::sync::{Arc, Mutex};
+
+use orc_rt::error::Error;
+use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperFunctionBuffer, WrapperReturn};
+use orc_rt::{OnComplete, ResourceManager};
+use orc_sim::simulation::Simulation;
+
+/// A counter service: `count_add (str NAME, u64 N)` adds N to a named
+/// counter and answers the new total, asynchronously (from a dispatched
+/// task); `count_report` tells the controller's `report` handler the
+/// total; the manager forgets everything at shutdown.
+fn counter(b: orc_sim::simulation::SimulationBuilder) -> orc_sim::simulation::SimulationBuilder {
+    b.service(&["count_add", "count_report"], |ctx| {
+        let totals: Arc<Mutex<u64>> = Arc::default();
+        let log = ctx.log();
+        let session = ctx.session().clone();
+        let t = totals.clone();
+        ctx.register(
+            "count_add",
+            WrapperEntry::new(move |args: WrapperFunctionBuffer, ret: WrapperReturn| {
+                let (t, log) = (t.clone(), log.clone());
+                let dispatched = session.dispatch(move || {
+                    let r = WrapperFunction::handle_sps(args.bytes(), |(name, n): (&str, u64)| {
+                        let mut total = t.lock().unwrap();
+                        *total += n;
+                        log.note("counter", format!("{name} += {n} → {}", *total));
+                        *total
+                    });
+                    ret.send(r);
+                });
+                assert!(dispatched.is_ok(), "dispatch refused");
+            }),
+        )?;
+        let tag = ctx.controller_tag("report").expect("the provided handler");
+        let session = ctx.session().clone();
+        let t = totals.clone();
+        ctx.register(
+            "count_report",
+            WrapperEntry::new(move |_args: WrapperFunctionBuffer, ret: WrapperReturn| {
+                let total = *t.lock().unwrap();
+                session.call_controller(tag, orc_rt::sps::to_vec(&total).into(), move |reply| {
+                    ret.send(reply)
+                });
+            }),
+        )?;
+        ctx.add_resource_manager(Counter { totals });
+        Ok(())
+    })
+    .handler("report", |args| {
+        let total: u64 = orc_rt::sps::from_prefix(args).map_err(|e| e.to_string())?.0;
+        Ok(orc_rt::sps::to_vec(&(total * 10)))
+    })
+}
+
+struct Counter {
+    totals: Arc<Mutex<u64>>,
+}
+
+impl ResourceManager for Counter {
+    fn name(&self) -> &str {
+        "counter"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+        done.ok();
+    }
+    fn shutdown(&mut self, done: OnComplete) {
+        *self.totals.lock().unwrap() = 0;
+        done.ok();
+    }
+}
+
+const SCRIPT: &str = r#"
+# rule: example: a provided service answers SPS tuples asynchronously and calls the controller
+manager m
+---
+attach
+call c1 count_add (str "a", u64 2)
+await c1 done
+call c2 count_add (str "b", u64 5)
+await c2 done
+call c3 count_report
+await c3 done
+expect c1 ok u64 2
+expect c2 ok u64 7
+expect c3 ok u64 70
+expect order "counter: a += 2 → 2" < "counter: b += 5 → 7"
+expect order "rm m: shutdown done" < "rm counter: shutdown"
+"#;
+
+#[test]
+fn a_provided_service_runs_under_the_scheduler_with_every_seed() {
+    let sim = counter(Simulation::builder().script("counter.scn", SCRIPT))
+        .build()
+        .unwrap();
+    for seed in 0..50 {
+        let o = sim.run(seed);
+        assert!(o.passed(), "seed {seed}:\n{}", o.render());
+        let text = o.transcript.render();
+        assert!(
+            text.contains("setup received [m1]; provided count_add, count_report"),
+            "{text}"
+        );
+        assert!(text.contains("rm counter: detach(shutdown_requested=true)"));
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_the_seed_in_the_outcome() {
+    let wrong = SCRIPT.replace("expect c3 ok u64 70", "expect c3 ok u64 71");
+    let sim = counter(Simulation::builder().script("counter.scn", &wrong))
+        .seed(9)
+        .build()
+        .unwrap();
+    let o = sim.run_own_seed();
+    assert!(!o.passed());
+    assert_eq!(o.seed, 9);
+    assert!(
+        o.failures[0].contains("c3 should be ok u64 71, got ok 4600000000000000"),
+        "{:?}",
+        o.failures
+    );
+}
+
+#[test]
+fn names_the_service_did_not_declare_are_refused() {
+    let sim = Simulation::builder()
+        .script("x.scn", "# rule: example: names\n---\nattach\n")
+        .service(&["a"], |ctx| {
+            ctx.register(
+                "b",
+                WrapperEntry::from_fn(|_| WrapperFunctionBuffer::empty()),
+            )
+        })
+        .build()
+        .unwrap();
+    let o = sim.run(0);
+    assert!(!o.passed());
+    let all = format!("{:?} {:?}", o.failures, o.violations);
+    assert!(
+        all.contains("`b` is not one of this service's names"),
+        "{all}\n{}",
+        o.render()
+    );
+}
+
+#[test]
+fn unknown_names_in_the_script_are_parse_errors() {
+    let e = Simulation::builder()
+        .script(
+            "x.scn",
+            "# rule: example: names\n---\nattach\ncall c1 nope\n",
+        )
+        .service(&["a"], |_| Ok(()))
+        .build()
+        .err()
+        .expect("a parse error");
+    assert!(
+        e.to_string()
+            .contains("`nope` is not a declared JIT'd function"),
+        "{e}"
+    );
+}
+
+#[test]
+fn builder_faults_and_settings_apply() {
+    let sim = counter(Simulation::builder().script("counter.scn", SCRIPT))
+        .fault("drop result c2")
+        .latency(2, 2)
+        .build()
+        .unwrap();
+    assert_eq!(sim.scenario().latency, (2, 2));
+    let o = sim.run(1);
+    assert!(!o.passed(), "c2's result is lost: the script cannot go on");
+    assert!(
+        o.render().contains("dropped (fault: drop result c2)"),
+        "{}",
+        o.render()
+    );
+}
+
+#[test]
+fn a_failing_setup_is_reported() {
+    let sim = Simulation::builder()
+        .script("x.scn", "# rule: example: setup\n---\nattach\n")
+        .service(&["a"], |_| {
+            Err(Error::new(orc_rt::error::ErrorKind::Service, "no database"))
+        })
+        .build()
+        .unwrap();
+    let o = sim.run(0);
+    assert!(!o.passed());
+    assert!(o.render().contains("no database"), "{}", o.render());
+}
