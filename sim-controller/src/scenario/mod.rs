@@ -384,7 +384,7 @@ impl Value {
     /// own form is the `Display` one).
     pub fn brief(&self) -> String {
         match self {
-            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::services::hex(b)),
+            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::transcript::hex(b)),
             v => v.to_string(),
         }
     }

@@ -19,9 +19,11 @@
 
 use std::collections::VecDeque;
 
-use orc_executor::wire::{HEADER_SIZE, Header, Opcode};
+use orc_executor::wire::{HEADER_SIZE, Header, Opcode, write_message};
+use orc_rt::{ExecutorAddr, sps};
 
 use crate::scenario::{Fault, FaultKind, HeaderField, MsgSel};
+use crate::services::Res;
 
 /// Which way bytes flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -726,6 +728,22 @@ pub(crate) fn selects(sel: &MsgSel, no: u64, label: &Label) -> bool {
         (MsgSel::CallTag(t, n), Label::CallTag(x, k)) => t == x && n == k,
         (MsgSel::Reply(t, n), Label::Reply(x, k)) => t == x && n == k,
         _ => false,
+    }
+}
+
+/// A whole message.
+pub(crate) fn frame(op: Opcode, seq: u64, tag: u64, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER_SIZE + payload.len());
+    write_message(&mut v, op, seq, ExecutorAddr::new(tag), payload).expect("writing to a Vec");
+    v
+}
+
+/// A Result message in LLVM main's dialect: kind 0 with the value's
+/// bytes, kind 1 with an out-of-band error's message.
+pub(crate) fn result_frame(seq: u64, res: &Res) -> Vec<u8> {
+    match res {
+        Res::Bytes(b) => frame(Opcode::Result, seq, 0, b),
+        Res::Error(m) => frame(Opcode::Result, seq, 1, &sps::to_vec(&m.as_str())),
     }
 }
 
