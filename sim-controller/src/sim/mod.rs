@@ -1226,6 +1226,12 @@ impl World {
         // Phase 3: what cannot make progress any more is stuck.
         self.report_stuck(session);
         for w in pool.parked() {
+            // Aborting one thread may let another finish (it held what the
+            // other waited for): resuming a thread that is no longer parked
+            // would wait for it forever.
+            if !pool.parked().contains(&w) {
+                continue;
+            }
             let (actor, what) = {
                 let mut p = self.parts();
                 p.sched.forget(w);
