@@ -22,7 +22,8 @@ impl Rng {
     }
 
     /// A generator whose first decisions ([`Rng::below`]) are `choices`,
-    /// one byte each (two for more than 256 options), then `seed`'s: a
+    /// one byte each (two for more than 256 options; none when there is
+    /// only one option), then `seed`'s: a
     /// coverage-guided fuzzer searching the interleavings of a run steers
     /// it through these bytes.
     pub fn with_choices(seed: u64, choices: std::sync::Arc<[u8]>) -> Self {
@@ -45,6 +46,12 @@ impl Rng {
     /// A number in `0..n` (`n > 0`), without modulo bias (Lemire's method).
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Rng::below(0)");
+        // No decision to make: a given byte is kept for the next real one
+        // (so that every byte of a fuzzer's input matters). The seed's
+        // sequence is untouched: it only starts once the bytes run out.
+        if n == 1 && self.taken < self.choices.len() {
+            return 0;
+        }
         let width = if n > 256 { 2 } else { 1 };
         if let Some(bytes) = self.choices.get(self.taken..self.taken + width) {
             self.taken += width;
@@ -77,6 +84,7 @@ mod tests {
     fn choices_come_first_then_the_seed() {
         let mut r = Rng::with_choices(0, std::sync::Arc::from(vec![7u8, 2, 0x01, 0x2c]));
         assert_eq!(r.below(10), 7);
+        assert_eq!(r.below(1), 0, "no byte for a single option");
         assert_eq!(r.below(2), 0);
         assert_eq!(r.below(1000), 300, "two bytes for more than 256 options");
         let mut plain = Rng::new(0);
