@@ -22,8 +22,9 @@ impl Rng {
     }
 
     /// A generator whose first decisions ([`Rng::below`]) are `choices`,
-    /// one byte each (two for more than 256 options; none when there is
-    /// only one option), then `seed`'s: a
+    /// one byte each (two for more than 256 options; none, and nothing
+    /// from the seed either, when there is only one option), then
+    /// `seed`'s: a
     /// coverage-guided fuzzer searching the interleavings of a run steers
     /// it through these bytes.
     pub fn with_choices(seed: u64, choices: std::sync::Arc<[u8]>) -> Self {
@@ -32,6 +33,13 @@ impl Rng {
             choices,
             taken: 0,
         }
+    }
+
+    /// How many bytes of the choices decisions have taken: the same seed
+    /// with only these bytes as choices (at least one, if any were given)
+    /// makes the same decisions.
+    pub fn choices_taken(&self) -> usize {
+        self.taken
     }
 
     /// The next 64 random bits.
@@ -46,10 +54,11 @@ impl Rng {
     /// A number in `0..n` (`n > 0`), without modulo bias (Lemire's method).
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Rng::below(0)");
-        // No decision to make: a given byte is kept for the next real one
-        // (so that every byte of a fuzzer's input matters). The seed's
-        // sequence is untouched: it only starts once the bytes run out.
-        if n == 1 && self.taken < self.choices.len() {
+        // No decision to make: with choices given, nothing is taken, from
+        // them or from the seed (so that every byte of a fuzzer's input
+        // decides something, and a run replays from the bytes it used
+        // alone). Without choices the seed's sequence stays as it was.
+        if n == 1 && !self.choices.is_empty() {
             return 0;
         }
         let width = if n > 256 { 2 } else { 1 };
@@ -89,6 +98,24 @@ mod tests {
         assert_eq!(r.below(1000), 300, "two bytes for more than 256 options");
         let mut plain = Rng::new(0);
         assert_eq!(r.below(10), plain.below(10), "then the seed's sequence");
+        assert_eq!(r.choices_taken(), 4);
+        // Without choices, below(1) still draws from the seed (transcripts
+        // depend on it).
+        let (mut one, mut plain) = (Rng::new(0), Rng::new(0));
+        assert_eq!(one.below(1), 0);
+        plain.next_u64();
+        assert_eq!(one.next_u64(), plain.next_u64());
+    }
+
+    #[test]
+    fn the_bytes_taken_replay_the_decisions() {
+        let decide = |r: &mut Rng| [r.below(1), r.below(3), r.below(1), r.below(5), r.below(1)];
+        let mut full = Rng::with_choices(4, std::sync::Arc::from(vec![2u8, 9, 9, 9]));
+        let a = decide(&mut full);
+        assert_eq!(full.choices_taken(), 2);
+        let mut used = Rng::with_choices(4, std::sync::Arc::from(vec![2u8, 9]));
+        assert_eq!(decide(&mut used), a);
+        assert_eq!(&a[..4], [0, 2, 0, 4]);
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub struct RunOutcome {
     pub reached: Vec<String>,
     /// The runtime's own probes (`orc_rt::probe`) this run reached.
     pub runtime_probes: Vec<String>,
+    /// How many bytes of [`RunConfig::choices`] the scheduler's decisions
+    /// took ([`Rng::choices_taken`](crate::rng::Rng::choices_taken)): that
+    /// prefix (at least one byte) replays the run.
+    pub choices_taken: usize,
 }
 
 impl RunOutcome {
@@ -1572,6 +1576,7 @@ impl World {
                 steps: 0,
                 reached: Vec::new(),
                 runtime_probes: Vec::new(),
+                choices_taken: 0,
             };
         };
         if hung {
@@ -1605,6 +1610,7 @@ impl World {
                 .map(|pr| pr.pattern.clone())
                 .collect(),
             runtime_probes: p.probes.iter().map(|n| (*n).to_owned()).collect(),
+            choices_taken: p.sched.choices_taken(),
         }
     }
 }
