@@ -6,6 +6,7 @@ use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::Error;
 use orc_rt::sps;
 
+use super::controller::ControllerAnswer;
 use super::framer::Delivered;
 use super::harness::Harness;
 use super::model::unmapped;
@@ -276,7 +277,9 @@ impl Harness {
                     } else if f == times3 {
                         r == Some(x.wrapping_mul(3))
                     } else if f == controller {
-                        r.is_some_and(|v| v >= -1)
+                        self.check_controller_call(d.seqno, r)
+                            .unwrap_or_else(|e| fail(e));
+                        true
                     } else {
                         false
                     };
@@ -345,6 +348,48 @@ impl Harness {
         }
         if q {
             self.check_quiescent().unwrap_or_else(|e| fail(e));
+        }
+    }
+
+    /// The JIT'd code of call `seqno` called the controller once (nothing
+    /// else in flight) and returned `r`: the answer's length or -1 for an
+    /// error ([`harmless`]'s `calls_controller_fn`). It must have got what
+    /// the controller's Result said (protocol 3.1): kind 0 its bytes, kind
+    /// 1 an out-of-band error with the Result's message, and an error if the
+    /// Result ended the session.
+    fn check_controller_call(&self, seqno: u64, r: Option<i32>) -> Result<(), String> {
+        let got = harmless::take_controller_answer();
+        let answer = {
+            let log = self.shared.log();
+            // Exactly one executor call since this call was sent: its own.
+            match self.controller_calls_before.get(&seqno) {
+                Some(&before) if log.controller_calls.len() == before + 1 => {
+                    log.controller_calls[before].clone()
+                }
+                _ => ControllerAnswer::Unknown,
+            }
+        };
+        let ok = match &answer {
+            ControllerAnswer::Value(bytes) => {
+                r == i32::try_from(bytes.len()).ok() && got.as_ref() == Some(&Ok(bytes.clone()))
+            }
+            ControllerAnswer::Error(message) => {
+                r == Some(-1) && got.as_ref() == Some(&Err(message.as_bytes().to_vec()))
+            }
+            ControllerAnswer::Failed => r == Some(-1),
+            ControllerAnswer::Unknown => r.is_some_and(|v| v >= -1),
+        };
+        if ok {
+            Ok(())
+        } else {
+            let got = got.map(|g| match g {
+                Ok(bytes) => format!("the value {bytes:?}"),
+                Err(message) => format!("the error {:?}", String::from_utf8_lossy(&message)),
+            });
+            Err(format!(
+                "called the controller: returned {r:?} having got {got:?}, \
+                 the controller's Result says {answer:?}"
+            ))
         }
     }
 
