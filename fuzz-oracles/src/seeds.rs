@@ -971,6 +971,53 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
                 vec![call(Call::RunAsInt { which: 2, arg: 1 })],
             ),
         ),
+        // reserve(0) as LLVM 22 (protocol 5.2).
+        (
+            "reserve_zero_then_release_it_once",
+            wire(
+                true,
+                vec![],
+                vec![
+                    call(reserve(0)),
+                    call(reserve(17)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null],
+                    }),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null],
+                    }),
+                    call(Call::Reserve {
+                        instance: true,
+                        pages: 0,
+                        misalign: true,
+                    }),
+                    call(Call::Reserve {
+                        instance: false,
+                        pages: 0,
+                        misalign: false,
+                    }),
+                    call(reserve(1)),
+                    call(reserve(0)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![res(0, 0), Addr::Null],
+                    }),
+                    call(reserve(0)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null, Addr::Null],
+                    }),
+                    call(reserve(2)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![res(0, 0), res(0, 0)],
+                    }),
+                    call(reserve(0)),
+                ],
+            ),
+        ),
         (
             "result_frame_with_an_invalid_kind",
             wire(

@@ -47,9 +47,12 @@
 //!    number N`).
 //! 5. Answers have the declared SPS result type (or are empty: an
 //!    out-of-band error), and agree with a model where the model knows the
-//!    answer: reservations (aligned, disjoint, counted by the memory manager,
-//!    gone from the address space once released), a forged instance changes
-//!    nothing, writes then reads of untouched reservations round-trip, a
+//!    answer: reservations (any page multiple; aligned, disjoint, counted
+//!    by the memory manager, gone from the address space once released;
+//!    size 0 maps nothing and answers address 0, whose release then
+//!    succeeds once, as LLVM 22), whether a release succeeds (every base
+//!    a live reservation, none holding initialized regions), a forged
+//!    instance changes nothing, writes then reads of untouched reservations round-trip, a
 //!    write with any target outside every reservation writes nothing, the
 //!    harmless functions return what they compute (JIT'd code calling the
 //!    controller gets a kind 0 Result's bytes, a kind 1 Result's message as

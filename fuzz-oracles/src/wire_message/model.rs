@@ -1,6 +1,6 @@
 //! The controller's model of the executor: of its services (the
-//! reservations it got and, while untouched, their bytes, the keys and the
-//! library handles), and of the wire rules that decide how a session ends
+//! reservations it got and, while untouched, their bytes, the empty
+//! reservation at address 0, the keys and the library handles), and of the wire rules that decide how a session ends
 //! ([`Ending`]: what a Hangup's payload and a Result's kind mean, protocol
 //! 3.1 and 10).
 
@@ -116,16 +116,77 @@ impl Reservation {
     fn overlaps(&self, start: u64, end: u64) -> bool {
         start < self.base + self.size && self.base < end
     }
+
+    /// Whether it may hold an initialized region, whose dealloc actions
+    /// its release runs (and which may fail): touched, or holding a key an
+    /// initialize returned (its end included: a region may be empty).
+    fn may_hold_regions(&self, keys: &[u64]) -> bool {
+        !self.fresh
+            || keys
+                .iter()
+                .any(|&k| self.base <= k && k <= self.base + self.size)
+    }
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Model {
     pub(super) live: Vec<Reservation>,
+    /// The memory manager's empty reservation at address 0 is live:
+    /// reserve(0) maps nothing and answers address 0, and releasing address
+    /// 0 then succeeds once, as LLVM 22 (protocol 5.2). However often it
+    /// was reserved, there is one.
+    pub(super) zero_reserved: bool,
     pub(super) keys: Vec<u64>,
     pub(super) handles: Vec<ExecutorAddr>,
 }
 
+/// What the model says of a memory manager release.
+pub(super) struct Released {
+    /// `Some(true)`: it succeeds; `Some(false)`: it fails (a base names no
+    /// reservation, or one this call released already); `None`: unknown (a
+    /// reservation released may hold regions whose dealloc actions fail).
+    pub(super) outcome: Option<bool>,
+    /// The reservations it unmapped.
+    pub(super) gone: Vec<Reservation>,
+}
+
 impl Model {
+    /// Applies a memory manager release of `bases` with the right
+    /// instance, last base first as the executor does: each base is the
+    /// empty reservation at 0 (taken once) or a live reservation's base,
+    /// else an error; every base is processed either way.
+    pub(super) fn release(&mut self, bases: &[ExecutorAddr]) -> Released {
+        let mut released = Released {
+            outcome: Some(true),
+            gone: Vec::new(),
+        };
+        let mut failed = false;
+        for base in bases.iter().rev() {
+            if base.is_null() && std::mem::take(&mut self.zero_reserved) {
+                continue;
+            }
+            match self
+                .live
+                .iter()
+                .position(|r| r.base == base.value() && !r.shared)
+            {
+                Some(i) => {
+                    let gone = self.live.remove(i);
+                    if gone.may_hold_regions(&self.keys) {
+                        released.outcome = None;
+                    }
+                    released.gone.push(gone);
+                }
+                None => failed = true,
+            }
+        }
+        if failed {
+            // Whatever the dealloc actions did: the errors are joined.
+            released.outcome = Some(false);
+        }
+        released
+    }
+
     pub(super) fn find(&self, addr: u64, len: u64) -> Option<usize> {
         self.live.iter().position(|r| r.contains(addr, len))
     }
@@ -343,6 +404,39 @@ mod tests {
             ))
         );
         assert_eq!(result_ending(7, 5, false), result_ending(7, 5, true));
+    }
+
+    #[test]
+    fn releases_succeed_when_every_base_is_live_and_address_0_once() {
+        let a = |v: u64| ExecutorAddr::new(v);
+        let mut m = Model::default();
+        for base in [0x10000, 0x20000, 0x30000] {
+            m.add_reservation(a(base), 0x1000, false, true).unwrap();
+        }
+        m.add_reservation(a(0x40000), 0x1000, true, true).unwrap();
+        m.zero_reserved = true;
+        let check = |m: &mut Model, bases: &[u64], outcome: Option<bool>, gone: &[u64]| {
+            let bases: Vec<ExecutorAddr> = bases.iter().map(|&b| a(b)).collect();
+            let r = m.release(&bases);
+            let got: Vec<u64> = r.gone.iter().map(|g| g.base).collect();
+            assert_eq!((r.outcome, &got[..]), (outcome, gone), "release {bases:?}");
+        };
+        check(&mut m, &[0], Some(true), &[]);
+        check(&mut m, &[0], Some(false), &[]);
+        check(&mut m, &[0x10000, 0x10000], Some(false), &[0x10000]);
+        // A shared-memory reservation is not the memory manager's.
+        check(&mut m, &[0x40000], Some(false), &[]);
+        check(&mut m, &[0x20001], Some(false), &[]);
+        m.zero_reserved = true;
+        check(&mut m, &[0x20000, 0, 0], Some(false), &[0x20000]);
+        assert!(!m.zero_reserved);
+        // Possibly holding regions: their dealloc actions decide.
+        m.touch(0x30010, 1);
+        check(&mut m, &[0x30000], None, &[0x30000]);
+        m.add_reservation(a(0x50000), 0x1000, false, true).unwrap();
+        m.keys.push(0x51000);
+        check(&mut m, &[0x50000], None, &[0x50000]);
+        assert!(m.live.iter().all(|r| r.shared));
     }
 
     #[test]
