@@ -144,7 +144,6 @@ impl Harness {
                 );
                 orc_executor::call::call_legacy_wrapper(f, args)
             }),
-            empty_reservations: true,
             ..ServiceOptions::default()
         };
         let (services, mut bootstrap) =
