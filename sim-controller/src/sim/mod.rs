@@ -339,6 +339,8 @@ pub(crate) struct World {
     /// services published in this run.
     pub(crate) provided: Arc<Provided>,
     pub(crate) provided_symbols: OnceLock<Vec<(String, orc_rt::ExecutorAddr)>>,
+    /// The host program's thread (`enter`, `wait-shutdown`).
+    pub(crate) host: executor::HostThread,
     max_steps: u64,
     /// A simulated thread kept the baton too long (a deadlock).
     hung: std::sync::atomic::AtomicBool,
@@ -411,6 +413,7 @@ impl World {
             async_c_addrs: OnceLock::new(),
             provided,
             provided_symbols: OnceLock::new(),
+            host: executor::HostThread::default(),
             max_steps: cfg.max_steps,
             hung: std::sync::atomic::AtomicBool::new(false),
             swarm: cfg.swarm.then(|| SwarmPlan::for_seed(cfg.seed)),

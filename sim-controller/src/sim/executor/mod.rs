@@ -23,6 +23,7 @@ use orc_rt::{
 };
 
 pub(crate) use book::Book;
+pub(crate) use host::HostThread;
 pub(crate) use transport::{PipeWait, SimTransport};
 
 use super::World;
