@@ -1,5 +1,6 @@
 //! spec 8.7 "blocking wait": a thread holding a guard it took with
-//! `try_enter_scope` must not wait for shutdown (it would wait for itself).
+//! `try_enter_scope` must not wait for shutdown (it would wait for itself);
+//! guards from the scope source count for no thread.
 
 use orc_rt::Session;
 use orc_rt::dispatcher::InlineDispatcher;
@@ -56,4 +57,38 @@ fn guards_of_another_session_do_not_count() {
     let _g = a.try_enter_scope().unwrap();
     b.wait_for_shutdown()
         .expect("b's scope holds nothing of this thread");
+}
+
+#[test]
+fn a_guard_from_the_scope_source_may_be_handed_to_a_worker_while_this_thread_waits() {
+    let s = Session::builder().thread_pool_size(1).build().unwrap();
+    let g = s.scope_source().try_enter().unwrap();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        wait_go.recv().unwrap();
+        drop(g);
+    });
+    let h = s.handle();
+    let waiter = std::thread::spawn(move || h.wait_for_shutdown().map(|_| ()));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(
+        !waiter.is_finished(),
+        "the worker's guard holds shutdown up"
+    );
+    go.send(()).unwrap();
+    worker.join().unwrap();
+    waiter
+        .join()
+        .unwrap()
+        .expect("the wait ends with the worker's guard");
+    // And on this thread too: its own count was never touched.
+    let s = session();
+    let g = s.scope_source().try_enter().unwrap();
+    let worker = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        drop(g);
+    });
+    s.wait_for_shutdown()
+        .expect("a source guard counts for no thread");
+    worker.join().unwrap();
 }

@@ -1218,7 +1218,9 @@ impl SessionHandle {
     ///
     /// Until the guard (and every clone of it) is dropped, wherever that
     /// happens, this thread's [`wait_for_shutdown`](Self::wait_for_shutdown)
-    /// fails at once instead of waiting for itself.
+    /// fails at once instead of waiting for itself. A guard meant for
+    /// another thread while this one waits comes from
+    /// [`scope_source`](Self::scope_source), which counts for no thread.
     #[inline]
     pub fn try_enter_scope(&self) -> Result<ExecutionScopeGuard, Error> {
         let guard = self.shared.scope.try_enter()?;
