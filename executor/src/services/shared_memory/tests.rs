@@ -1,6 +1,7 @@
 use super::*;
+use crate::os::RealOs;
 use crate::services::types::MemProt;
-use crate::sys::memory::{read_checked, write_checked};
+use crate::sys::memory::{Region, read_checked, write_checked};
 use orc_rt::sps;
 use orc_rt::wrapper::WrapperFunctionBuffer;
 
@@ -29,7 +30,7 @@ fn the_controller_s_view_and_ours_share_the_bytes() {
     assert!(name.starts_with("/orc_rt_"));
     // The controller's side: open the object by name and write through it.
     let theirs = Region::open_shared(&name, page * 2).unwrap();
-    write_checked(&[&theirs], &[(theirs.range().start, b"shared")]).unwrap();
+    write_checked([&theirs].into_iter(), &[(theirs.range().start, b"shared")]).unwrap();
     let ro = AllocGroup::from(MemProt::READ);
     let key = sm
         .initialize(
@@ -53,7 +54,7 @@ fn the_controller_s_view_and_ours_share_the_bytes() {
         .region_containing(ExecutorAddrRange::from_size(base, 1).unwrap())
         .unwrap();
     assert!(
-        write_checked(&[&r], &[(base, b"x")]).is_err(),
+        RealOs.write(&[&r], &[(base, b"x")]).is_err(),
         "read-only now"
     );
     drop(r);
