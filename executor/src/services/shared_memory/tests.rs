@@ -95,3 +95,37 @@ fn segments_outside_the_reservation_and_unknown_bases_are_errors() {
     assert_eq!(*lock(&log), [2, 12]);
     assert!(sm.reserve(0).is_err());
 }
+
+#[test]
+fn on_a_simulated_os_the_controller_writes_through_the_object() {
+    use crate::os::{SimulatedFunction, SimulatedOs};
+    let os = SimulatedOs::new(4);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let dealloc = os.define_function(SimulatedFunction::wrapper(move |_| {
+        lock(&l).push("dealloc");
+        WrapperFunctionBuffer::empty()
+    }));
+    let sm = SharedMemoryMapper::new_in(os.clone(), ActionCaller::through(os.clone()));
+    let (base, name) = sm.reserve(8192).unwrap();
+    assert_eq!(name, "/orc_rt_sim_1");
+    os.write_shared_object(&name, 0, b"shared").unwrap();
+    let key = sm
+        .initialize(
+            base,
+            &[(AllocGroup::from(MemProt::READ), base, 6)],
+            &[AllocActionPair {
+                finalize: AllocAction::none(),
+                dealloc: AllocAction::new(dealloc, WrapperFunctionBuffer::empty()),
+            }],
+        )
+        .unwrap();
+    let mut got = [0u8; 6];
+    os.read(&mut [(base, &mut got[..])]).unwrap();
+    assert_eq!(&got, b"shared");
+    assert_eq!(os.live_resources().shm_objects, 1);
+    sm.deinitialize(&[key]).unwrap();
+    assert_eq!(*lock(&log), ["dealloc"]);
+    sm.release(&[base]).unwrap();
+    assert_eq!(os.live_resources(), Default::default());
+}
