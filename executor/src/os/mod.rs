@@ -16,7 +16,7 @@
 //!
 //! Services take the backend at construction (`MemoryManager::new_in`,
 //! [`ServiceOptions::new_in`], ...) and are generic over it, so the choice
-//! costs nothing at run time.
+//! costs nothing at run time. The rules are spec 12.1.
 //!
 //! [`ServiceOptions`]: crate::services::ServiceOptions
 //! [`ServiceOptions::new_in`]: crate::services::ServiceOptions::new_in
