@@ -23,7 +23,9 @@ type CallFn = dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync
 
 impl ActionCaller {
     /// Calls every action function as a legacy wrapper function in this
-    /// process (the same as `through(RealOs)`).
+    /// process (the same as `through(RealOs)`): machine code at the
+    /// action's address, so never for services on a simulated backend,
+    /// whose addresses are fake (use [`through`](Self::through)).
     pub fn legacy() -> Self {
         ActionCaller(Arc::new(crate::call::call_legacy_wrapper))
     }

@@ -96,7 +96,7 @@ impl MemoryManager {
 impl<O: Os> MemoryManager<O> {
     /// A memory manager whose memory comes from `os` (as `Vec::new_in`
     /// takes its allocator) and whose alloc actions are called through
-    /// `actions`.
+    /// `actions` (usually [`ActionCaller::through`] the same `os`).
     pub fn new_in(os: O, actions: ActionCaller) -> Self {
         MemoryManager {
             instance: os.published_address(),
