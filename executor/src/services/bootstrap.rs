@@ -14,7 +14,7 @@ use orc_rt::controller_access::{BootstrapInfo, SymbolTable};
 use orc_rt::error::Error;
 use orc_rt::resource_manager::{OnComplete, ResourceManager};
 use orc_rt::session::SessionHandle;
-use orc_rt::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer, WrapperTable};
+use orc_rt::wrapper::{WrapperFunctionBuffer, WrapperTable};
 
 use super::alloc_actions::ActionCaller;
 use super::dylib_manager::{self, DylibManager};
@@ -22,7 +22,7 @@ use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
 use super::shared_memory::{self, SharedMemoryMapper};
 use super::{ci_names, names, registrars, run_code};
-use crate::call::entry_points;
+use crate::call::{LegacyWrapperFn, entry_points};
 use crate::os::{Os, RealOs};
 
 /// The installed services, for inspection (tests count their resources).
@@ -64,19 +64,17 @@ pub struct ServiceOptions<O: Os = RealOs> {
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
-            os: RealOs,
+            // The same calls as `through(RealOs)`, without the indirection.
             actions: ActionCaller::legacy(),
-            run_code: true,
-            open_libraries: true,
-            max_reservation: u64::MAX,
+            ..ServiceOptions::new_in(RealOs)
         }
     }
 }
 
 impl<O: Os> ServiceOptions<O> {
-    /// The defaults on another backend: alloc actions are called through
-    /// it ([`ActionCaller::through`]), everything else as
-    /// [`default`](Self::default).
+    /// The defaults on the backend `os`: alloc actions are called through
+    /// it ([`ActionCaller::through`]); everything else as
+    /// [`ServiceOptions::default`].
     pub fn new_in(os: O) -> Self {
         ServiceOptions {
             actions: ActionCaller::through(os.clone()),
@@ -134,7 +132,7 @@ fn register_table<O: Os>(
 fn registrar<O: Os>(
     os: &O,
     function: fn(&O, &[u8]) -> WrapperFunctionBuffer,
-    entry_point: unsafe extern "C" fn(*const std::ffi::c_char, usize) -> CWrapperFunctionResult,
+    entry_point: LegacyWrapperFn,
 ) -> ExecutorAddr {
     os.define_wrapper(function)
         .unwrap_or_else(|| entry_points::addr_of(entry_point))
