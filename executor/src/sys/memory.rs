@@ -9,6 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 
+pub(crate) use crate::os::FdRead;
+use crate::os::{
+    content_too_large_error, fault_error, outside_mapping_error, outside_reservations_error,
+};
+
 /// Page protections (`MemProt` bits: read 1, write 2, exec 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Prot(u8);
@@ -22,10 +27,6 @@ impl Prot {
     /// From the low three bits of an `AllocGroup`/`MemProt` byte.
     pub(crate) fn from_bits(bits: u8) -> Prot {
         Prot(bits & 7)
-    }
-
-    pub(crate) fn is_exec(self) -> bool {
-        self.0 & Self::EXEC != 0
     }
 
     fn to_os(self) -> libc::c_int {
@@ -236,16 +237,7 @@ impl Region {
             {
                 Ok(off as usize)
             }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "range {:#x}..{:#x} is outside the mapping {:#x}..{:#x}",
-                    addr.value(),
-                    addr.value().saturating_add(len),
-                    self.base,
-                    self.base + self.len
-                ),
-            )),
+            _ => Err(outside_mapping_error(addr, len, self.range())),
         }
     }
 
@@ -264,10 +256,7 @@ impl Region {
     /// an earlier, deinitialized use).
     pub(crate) fn fill(&self, addr: ExecutorAddr, len: u64, content: &[u8]) -> io::Result<()> {
         if content.len() as u64 > len {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "content larger than the segment",
-            ));
+            return Err(content_too_large_error());
         }
         let off = self.offset_of(addr, len)?;
         let len = len as usize;
@@ -384,36 +373,20 @@ static VM_SYSCALLS_USABLE: AtomicBool = AtomicBool::new(true);
 /// Most iovecs one `process_vm_*v` call takes (Linux `UIO_MAXIOV`).
 const MAX_IOV: usize = 1024;
 
-fn fault_error(addr: u64, len: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!(
-            "cannot access {len} bytes at {addr:#x}: address not mapped or protection forbids it"
-        ),
-    )
-}
-
 /// Copies each `(addr, bytes)` of `writes` into our own memory, checking
 /// first that every target lies inside one of `regions`. The kernel refuses
 /// (EFAULT) pages whose protection forbids writing, so a write into
 /// finalized code is an error, not a crash.
-pub(crate) fn write_checked(
-    regions: &[&Region],
+pub(crate) fn write_checked<'r>(
+    regions: impl Iterator<Item = &'r Region> + Clone,
     writes: &[(ExecutorAddr, &[u8])],
 ) -> io::Result<()> {
     for &(addr, bytes) in writes {
         if !regions
-            .iter()
+            .clone()
             .any(|r| r.offset_of(addr, bytes.len() as u64).is_ok())
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "write of {} bytes at {:#x} is outside any reservation",
-                    bytes.len(),
-                    addr.value()
-                ),
-            ));
+            return Err(outside_reservations_error(addr, bytes.len()));
         }
     }
     for chunk in writes.chunks(MAX_IOV) {
@@ -475,18 +448,6 @@ pub(crate) fn read_fd_into(
         }
     }
     Ok(FdRead::Done)
-}
-
-/// How [`read_fd_into`] ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FdRead {
-    /// Every byte landed.
-    Done,
-    /// A page refused the bytes after the first `n` (which landed); the
-    /// rest are still unread.
-    Refused(usize),
-    /// The stream ended after `n` bytes.
-    Ended(usize),
 }
 
 /// Which way [`kernel_checked_copy`] copies.
@@ -600,30 +561,10 @@ pub(crate) fn read_checked(reads: &mut [(ExecutorAddr, &mut [u8])]) -> io::Resul
     Ok(())
 }
 
-/// Reads the NUL-terminated string at `addr` (without the NUL), one page
-/// at a time so that a string ending just before an unmapped page reads.
-pub(crate) fn read_c_string(addr: ExecutorAddr) -> io::Result<Vec<u8>> {
-    let page = super::page_size();
-    let mut out = Vec::new();
-    let mut cur = addr;
-    loop {
-        let to_page_end = page - (cur.value() % page);
-        let mut chunk = vec![0u8; to_page_end as usize];
-        read_checked(&mut [(cur, &mut chunk[..])])?;
-        if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..nul]);
-            return Ok(out);
-        }
-        out.extend_from_slice(&chunk);
-        cur = cur
-            .checked_add(to_page_end)
-            .ok_or_else(|| fault_error(cur.value(), 1))?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::os::{Os, RealOs};
 
     #[test]
     fn fill_copies_and_zero_fills() {
@@ -660,22 +601,25 @@ mod tests {
         let page = super::super::page_size();
         let r = Region::map(page * 2).unwrap();
         let base = r.range().start;
-        write_checked(&[&r], &[(base, b"hi"), (base + page, b"yo")]).unwrap();
+        write_checked([&r].into_iter(), &[(base, b"hi"), (base + page, b"yo")]).unwrap();
         let mut got = [0u8; 2];
         read_checked(&mut [(base + page, &mut got[..])]).unwrap();
         assert_eq!(&got, b"yo");
 
-        let outside = write_checked(&[&r], &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
+        let outside =
+            write_checked([&r].into_iter(), &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
         assert!(
             outside.to_string().contains("outside any reservation"),
             "{outside}"
         );
-        let straddling = write_checked(&[&r], &[(base + page * 2 - 1, b"xy")]).unwrap_err();
+        let straddling =
+            write_checked([&r].into_iter(), &[(base + page * 2 - 1, b"xy")]).unwrap_err();
         assert!(straddling.to_string().contains("outside any reservation"));
 
         r.protect(base + page, page, Prot::from_bits(Prot::READ))
             .unwrap();
-        let ro = write_checked(&[&r], &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
+        let ro =
+            write_checked([&r].into_iter(), &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
         assert!(
             ro.to_string()
                 .contains(&format!("{:#x}", (base + page).value())),
@@ -737,7 +681,7 @@ mod tests {
             "PROT_NONE"
         );
         r.protect(base, page, Prot::RW).unwrap();
-        write_checked(&[&r], &[(base, b"z")]).unwrap();
+        write_checked([&r].into_iter(), &[(base, b"z")]).unwrap();
         read_checked(&mut [(base, &mut b[..])]).unwrap();
         assert_eq!(&b, b"z");
         drop(r);
@@ -749,7 +693,7 @@ mod tests {
     fn reads_of_bad_addresses_are_errors() {
         let mut buf = [0u8; 4];
         assert!(read_checked(&mut [(ExecutorAddr::new(8), &mut buf[..])]).is_err());
-        assert!(read_c_string(ExecutorAddr::new(8)).is_err());
+        assert!(RealOs.read_c_string(ExecutorAddr::new(8)).is_err());
     }
 
     #[test]
@@ -760,7 +704,7 @@ mod tests {
         r.fill(base + page - 4, 3, b"end").unwrap();
         r.protect(base + page, page, Prot::from_bits(0)).unwrap();
         // "end" then the zero byte at the last position of the readable page.
-        assert_eq!(read_c_string(base + page - 4).unwrap(), b"end");
-        assert_eq!(read_c_string(base).unwrap(), b"");
+        assert_eq!(RealOs.read_c_string(base + page - 4).unwrap(), b"end");
+        assert_eq!(RealOs.read_c_string(base).unwrap(), b"");
     }
 }
