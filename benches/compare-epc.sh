@@ -30,7 +30,7 @@
 # The clang-repl ratio is likewise the median of each alternated pair's
 # LLVM time / ours.
 #
-# Environment: SESSIONS (5), CLANG_REPL_RUNS (10; 0 skips), CORPUS_SESSIONS
+# Environment: SESSIONS (5), CLANG_REPL_RUNS (20; 0 skips), CORPUS_SESSIONS
 # (2; 0 skips the corpus), EPC_BENCH_FLAGS (extra epc-bench flags, e.g.
 # "--iters 2000 --reps 3" for a quick look), LIMITS_FLAGS (default "--iters
 # 5000 --reps 3"), LLVM_EXECUTOR (default
@@ -40,7 +40,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 SESSIONS=${SESSIONS:-5}
-CLANG_REPL_RUNS=${CLANG_REPL_RUNS:-10}
+CLANG_REPL_RUNS=${CLANG_REPL_RUNS:-20}
 CORPUS_SESSIONS=${CORPUS_SESSIONS:-2}
 EPC_BENCH_FLAGS=${EPC_BENCH_FLAGS:-}
 LIMITS_FLAGS=${LIMITS_FLAGS:---iters 5000 --reps 3}
