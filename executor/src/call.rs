@@ -28,7 +28,7 @@ use orc_rt::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer};
 /// LLVM 22's wrapper-function ABI.
 pub type LegacyWrapperFn = unsafe extern "C" fn(*const c_char, usize) -> CWrapperFunctionResult;
 
-fn null_error(what: &str) -> Error {
+pub(crate) fn null_error(what: &str) -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
         format!("refusing to call {what} at address 0x0"),
@@ -180,6 +180,7 @@ pub mod entry_points {
     use orc_rt::wrapper::{CWrapperFunctionResult, WrapperFunctionBuffer};
 
     use super::legacy_entry;
+    use crate::os::RealOs;
     use crate::services::registrars;
 
     /// `llvm_orc_registerEHFrameAllocAction`.
@@ -192,7 +193,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: callers pass a valid (pointer, length) pair (legacy ABI).
-        unsafe { legacy_entry(data, len, registrars::register_eh_frame) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::register_eh_frame(&RealOs, args)
+            })
+        }
     }
 
     /// `llvm_orc_deregisterEHFrameAllocAction`.
@@ -205,7 +210,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
-        unsafe { legacy_entry(data, len, registrars::deregister_eh_frame) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::deregister_eh_frame(&RealOs, args)
+            })
+        }
     }
 
     /// `llvm_orc_registerJITLoaderGDBAllocAction`.
@@ -218,7 +227,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
-        unsafe { legacy_entry(data, len, registrars::register_jit_loader_gdb) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::register_jit_loader_gdb(&RealOs, args)
+            })
+        }
     }
 
     /// `orc_rt_ci_aa_sps_GDBJITRegistrar_register` (orc-rt's action ABI:
@@ -231,7 +244,7 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: callers pass a valid (pointer, length) pair.
-        unsafe { legacy_entry(data, len, registrars::ci_register_gdb) }
+        unsafe { legacy_entry(data, len, |args| registrars::ci_register_gdb(&RealOs, args)) }
     }
 
     /// `orc_rt_ci_aa_sps_GDBJITRegistrar_deregister`.
@@ -243,7 +256,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
-        unsafe { legacy_entry(data, len, registrars::ci_deregister_gdb) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::ci_deregister_gdb(&RealOs, args)
+            })
+        }
     }
 
     /// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_registerSection`.
@@ -255,7 +272,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
-        unsafe { legacy_entry(data, len, registrars::ci_register_eh_frame) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::ci_register_eh_frame(&RealOs, args)
+            })
+        }
     }
 
     /// `orc_rt_ci_aa_sps_DWARFEHFrameRegistrar_deregisterSection`.
@@ -267,7 +288,11 @@ pub mod entry_points {
         len: usize,
     ) -> CWrapperFunctionResult {
         // SAFETY: as above.
-        unsafe { legacy_entry(data, len, registrars::ci_deregister_eh_frame) }
+        unsafe {
+            legacy_entry(data, len, |args| {
+                registrars::ci_deregister_eh_frame(&RealOs, args)
+            })
+        }
     }
 
     /// Where JIT'd code's calls to the controller go.

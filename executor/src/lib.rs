@@ -2,6 +2,9 @@
 //!
 //! - [`sys`]: the only code that calls the OS (memory mappings, process
 //!   memory, dlopen, the unwinder's and the debugger's registries).
+//! - [`os`]: what the services need from the OS, as one trait with two
+//!   backends: [`os::RealOs`] (through [`sys`]; what `orc-executor` runs
+//!   on) and [`os::SimulatedOs`] (deterministic, one per simulated run).
 //! - [`call`]: calling JIT'd code, and the C entry points we publish to it.
 //! - [`services`]: the executor services LLVM's controller expects, each its
 //!   logic plus one SPS binding (`sps_ci`) that returns a table of its
@@ -24,6 +27,8 @@
 pub mod call;
 #[cfg(not(orc_rt_loom))]
 mod executor;
+#[cfg(not(orc_rt_loom))]
+pub mod os;
 #[cfg(not(orc_rt_loom))]
 pub mod services;
 #[cfg(not(orc_rt_loom))]

@@ -10,19 +10,31 @@ use orc_rt::sps;
 use orc_rt::wrapper::{BufferView, WrapperFunctionBuffer};
 
 use super::types::{AllocAction, AllocActionPair};
+use crate::os::Os;
 
 /// How an action's function is called: with the legacy wrapper ABI by
-/// default, or through the session, which knows which addresses are its own
-/// asynchronous wrapper functions.
+/// default (through an [`Os`]: [`through`](Self::through)), or through the
+/// session, which knows which addresses are its own asynchronous wrapper
+/// functions.
 #[derive(Clone)]
 pub struct ActionCaller(Arc<CallFn>);
 
 type CallFn = dyn Fn(ExecutorAddr, &[u8]) -> WrapperFunctionBuffer + Send + Sync;
 
 impl ActionCaller {
-    /// Calls every action function as a legacy wrapper function.
+    /// Calls every action function as a legacy wrapper function in this
+    /// process (the same as `through(RealOs)`): machine code at the
+    /// action's address, so never for services on a simulated backend,
+    /// whose addresses are fake (use [`through`](Self::through)).
     pub fn legacy() -> Self {
         ActionCaller(Arc::new(crate::call::call_legacy_wrapper))
+    }
+
+    /// Calls every action function as a legacy wrapper function of `os`
+    /// ([`Os::call_wrapper`]): for a [`SimulatedOs`](crate::os::SimulatedOs),
+    /// the functions registered at the actions' addresses.
+    pub fn through<O: Os>(os: O) -> Self {
+        ActionCaller(Arc::new(move |f, args| os.call_wrapper(f, args)))
     }
 
     /// Calls action functions through `f`.

@@ -3,46 +3,52 @@
 //! binding's wrapper functions are registered with the session and
 //! published under their bootstrap names: LLVM 22's and LLVM main's
 //! `orc_rt_ci_*` ones, side by side (each generation's controller looks up
-//! only its own), with one service instance behind both.
+//! only its own), with one service instance behind both. Every service
+//! runs on the [`Os`] backend of the options: the real process by default,
+//! a [`SimulatedOs`](crate::os::SimulatedOs) in a simulation.
 
 use std::sync::Arc;
 
 use orc_rt::addr::ExecutorAddr;
-use orc_rt::controller_access::BootstrapInfo;
+use orc_rt::controller_access::{BootstrapInfo, SymbolTable};
 use orc_rt::error::Error;
 use orc_rt::resource_manager::{OnComplete, ResourceManager};
 use orc_rt::session::SessionHandle;
-use orc_rt::wrapper::WrapperTable;
+use orc_rt::wrapper::{WrapperFunctionBuffer, WrapperTable};
 
 use super::alloc_actions::ActionCaller;
 use super::dylib_manager::{self, DylibManager};
 use super::memory_access::{self, MemoryAccess};
 use super::memory_manager::{self, MemoryManager};
 use super::shared_memory::{self, SharedMemoryMapper};
-use super::{ci_names, names, run_code};
-use crate::call::entry_points;
+use super::{ci_names, names, registrars, run_code};
+use crate::call::{LegacyWrapperFn, entry_points};
+use crate::os::{Os, RealOs};
 
 /// The installed services, for inspection (tests count their resources).
 #[derive(Debug, Clone)]
-pub struct ExecutorServices {
+pub struct ExecutorServices<O: Os = RealOs> {
     /// The memory manager (reservations for JIT'd code).
-    pub memory_manager: Arc<MemoryManager>,
+    pub memory_manager: Arc<MemoryManager<O>>,
     /// Memory reads and writes for the controller.
-    pub memory_access: Arc<MemoryAccess>,
+    pub memory_access: Arc<MemoryAccess<O>>,
     /// Libraries opened for the controller.
-    pub dylib_manager: Arc<DylibManager>,
+    pub dylib_manager: Arc<DylibManager<O>>,
     /// Shared-memory reservations (`-use-memmgr=shared`).
-    pub shared_memory: Arc<SharedMemoryMapper>,
+    pub shared_memory: Arc<SharedMemoryMapper<O>>,
 }
 
-/// How much the installed services may do beyond managing memory. The
-/// defaults are LLVM 22's executor: everything (except
-/// [`empty_reservations`](Self::empty_reservations), which `Executor` sets). Fuzzing and tests that feed
-/// untrusted requests turn off what would run arbitrary code.
+/// What the installed services run on and how much they may do beyond
+/// managing memory. The defaults are LLVM 22's executor: the real OS,
+/// everything allowed. Fuzzing and tests that feed untrusted requests turn
+/// off what would run arbitrary code; a simulation starts from
+/// [`new_in`](Self::new_in) with its [`SimulatedOs`](crate::os::SimulatedOs).
 #[derive(Debug, Clone)]
-pub struct ServiceOptions {
+pub struct ServiceOptions<O: Os = RealOs> {
+    /// The OS backend every service uses (default: [`RealOs`]).
+    pub os: O,
     /// How alloc actions are called (default: the legacy wrapper ABI at the
-    /// action's address).
+    /// action's address, through [`os`](Self::os)).
     pub actions: ActionCaller,
     /// Whether `run_as_main`/`run_as_void`/`run_as_int` run code (default
     /// true); when false they answer with an out-of-band error.
@@ -53,22 +59,29 @@ pub struct ServiceOptions {
     /// The largest reservation the memory manager grants (default: no
     /// limit beyond the OS's).
     pub max_reservation: u64,
-    /// Whether the memory manager grants a reservation of 0 bytes (address
-    /// 0, nothing mapped) as LLVM 22's executor does; `lli` asks for one at
-    /// shutdown. Default false (refused as an invalid size, the stricter
-    /// rule the fuzz model checks); [`Executor`](crate::Executor), hence
-    /// `orc-executor`, turns it on.
-    pub empty_reservations: bool,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
+            // The same calls as `through(RealOs)`, without the indirection.
             actions: ActionCaller::legacy(),
+            ..ServiceOptions::new_in(RealOs)
+        }
+    }
+}
+
+impl<O: Os> ServiceOptions<O> {
+    /// The defaults on the backend `os`: alloc actions are called through
+    /// it ([`ActionCaller::through`]); everything else as
+    /// [`ServiceOptions::default`].
+    pub fn new_in(os: O) -> Self {
+        ServiceOptions {
+            actions: ActionCaller::through(os.clone()),
+            os,
             run_code: true,
             open_libraries: true,
             max_reservation: u64::MAX,
-            empty_reservations: false,
         }
     }
 }
@@ -92,21 +105,58 @@ impl<F: FnMut() -> Result<(), Error> + Send + 'static> ResourceManager for Shutd
     }
 }
 
+/// Registers every entry of `table` with `session`, at addresses `os`
+/// chooses (or, as `SessionHandle::register_table`, where each
+/// registration lives), and returns their names and addresses.
+fn register_table<O: Os>(
+    session: &SessionHandle,
+    os: &O,
+    table: WrapperTable,
+) -> Result<SymbolTable, Error> {
+    let mut symbols = SymbolTable::new();
+    for (name, entry) in table.into_entries() {
+        let addr = match os.published_address() {
+            Some(addr) => {
+                session.register_at(addr, entry)?;
+                addr
+            }
+            None => session.register(entry),
+        };
+        symbols.add_unique([(name, addr)])?;
+    }
+    Ok(symbols)
+}
+
+/// The address of an alloc-action registrar: a function `os` hosts, or
+/// else our C entry point for it.
+fn registrar<O: Os>(
+    os: &O,
+    function: fn(&O, &[u8]) -> WrapperFunctionBuffer,
+    entry_point: LegacyWrapperFn,
+) -> ExecutorAddr {
+    os.define_wrapper(function)
+        .unwrap_or_else(|| entry_points::addr_of(entry_point))
+}
+
 impl ExecutorServices {
-    /// Creates the services, adds them to `session` as resource managers
-    /// (the dylib manager first, so it shuts down last, after the memory
-    /// that may refer to its libraries), registers their wrapper functions,
-    /// and returns the bootstrap symbols to announce.
+    /// Creates the services on the real OS, adds them to `session` as
+    /// resource managers (the dylib manager first, so it shuts down last,
+    /// after the memory that may refer to its libraries), registers their
+    /// wrapper functions, and returns the bootstrap symbols to announce.
     pub fn install(session: &SessionHandle) -> Result<(ExecutorServices, BootstrapInfo), Error> {
         ExecutorServices::install_with(session, ServiceOptions::default())
     }
+}
 
-    /// [`install`](Self::install) with explicit [`ServiceOptions`].
+impl<O: Os> ExecutorServices<O> {
+    /// [`install`](ExecutorServices::install) with explicit
+    /// [`ServiceOptions`], on their backend.
     pub fn install_with(
         session: &SessionHandle,
-        options: ServiceOptions,
-    ) -> Result<(ExecutorServices, BootstrapInfo), Error> {
-        let dylib_manager = Arc::new(DylibManager::new()?);
+        options: ServiceOptions<O>,
+    ) -> Result<(ExecutorServices<O>, BootstrapInfo), Error> {
+        let os = options.os;
+        let dylib_manager = Arc::new(DylibManager::new_in(os.clone())?);
         dylib_manager.set_open_libraries(options.open_libraries);
         let dm = dylib_manager.clone();
         session.add_resource_manager(ShutdownOnly {
@@ -117,9 +167,8 @@ impl ExecutorServices {
             },
         });
         let memory_manager = Arc::new(
-            MemoryManager::new(options.actions.clone())
-                .with_max_reservation(options.max_reservation)
-                .with_empty_reservations(options.empty_reservations),
+            MemoryManager::new_in(os.clone(), options.actions.clone())
+                .with_max_reservation(options.max_reservation),
         );
         let mm = memory_manager.clone();
         session.add_resource_manager(ShutdownOnly {
@@ -127,7 +176,7 @@ impl ExecutorServices {
             shutdown: move || mm.release_all(),
         });
         let shared_memory = Arc::new(
-            SharedMemoryMapper::new(options.actions.clone())
+            SharedMemoryMapper::new_in(os.clone(), options.actions.clone())
                 .with_max_reservation(options.max_reservation),
         );
         let sm = shared_memory.clone();
@@ -136,7 +185,7 @@ impl ExecutorServices {
             shutdown: move || sm.release_all(),
         });
         let memory_access = Arc::new(
-            MemoryAccess::new(vec![memory_manager.clone()])
+            MemoryAccess::new_in(os.clone(), vec![memory_manager.clone()])
                 .with_shared_memory(shared_memory.clone()),
         );
 
@@ -146,67 +195,81 @@ impl ExecutorServices {
             .extend(shared_memory::sps_ci::wrapper_functions(&shared_memory))
             .extend(dylib_manager::sps_ci::wrapper_functions(&dylib_manager))
             .extend(memory_access::sps_ci::wrapper_functions(&memory_access))
-            .extend(run_code::wrapper_functions(options.run_code))
+            .extend(run_code::wrapper_functions(&os, options.run_code))
             // LLVM main's names for the same services (protocol 5.8).
             .extend(memory_manager::sps_ci::ci_wrapper_functions(
                 &memory_manager,
             ))
             .extend(dylib_manager::sps_ci::ci_wrapper_functions(&dylib_manager))
             .extend(memory_access::sps_ci::ci_wrapper_functions(&memory_access))
-            .extend(run_code::ci_wrapper_functions(options.run_code));
+            .extend(run_code::ci_wrapper_functions(&os, options.run_code));
         let mut bootstrap = BootstrapInfo::new();
-        bootstrap.symbols = session.register_table(table);
+        bootstrap.symbols = register_table(session, &os, table)?;
         bootstrap.symbols.add_unique([
-            (
-                names::MEMORY_MANAGER_INSTANCE,
-                ExecutorAddr::from_ptr(Arc::as_ptr(&memory_manager)),
-            ),
-            (
-                names::DYLIB_MANAGER_INSTANCE,
-                ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
-            ),
-            (
-                names::SHARED_MEMORY_INSTANCE,
-                ExecutorAddr::from_ptr(Arc::as_ptr(&shared_memory)),
-            ),
-            // Allocation-action functions: C entry points, called by address.
+            (names::MEMORY_MANAGER_INSTANCE, memory_manager.instance()),
+            (names::DYLIB_MANAGER_INSTANCE, dylib_manager.instance()),
+            (names::SHARED_MEMORY_INSTANCE, shared_memory.instance()),
+            // Allocation-action functions, called by address: C entry
+            // points, or functions the backend hosts.
             (
                 names::REGISTER_EH_FRAME,
-                entry_points::addr_of(entry_points::register_eh_frame),
+                registrar(
+                    &os,
+                    registrars::register_eh_frame,
+                    entry_points::register_eh_frame,
+                ),
             ),
             (
                 names::DEREGISTER_EH_FRAME,
-                entry_points::addr_of(entry_points::deregister_eh_frame),
+                registrar(
+                    &os,
+                    registrars::deregister_eh_frame,
+                    entry_points::deregister_eh_frame,
+                ),
             ),
             (
                 names::REGISTER_JIT_LOADER_GDB,
-                entry_points::addr_of(entry_points::register_jit_loader_gdb),
+                registrar(
+                    &os,
+                    registrars::register_jit_loader_gdb,
+                    entry_points::register_jit_loader_gdb,
+                ),
             ),
             // LLVM main's names for the same instances.
-            (
-                ci_names::MEMORY_MAP_INSTANCE,
-                ExecutorAddr::from_ptr(Arc::as_ptr(&memory_manager)),
-            ),
-            (
-                ci_names::DYLIB_MANAGER_INSTANCE,
-                ExecutorAddr::from_ptr(Arc::as_ptr(&dylib_manager)),
-            ),
+            (ci_names::MEMORY_MAP_INSTANCE, memory_manager.instance()),
+            (ci_names::DYLIB_MANAGER_INSTANCE, dylib_manager.instance()),
             // Upstream orc-rt's alloc actions (empty result on success).
             (
                 ci_names::GDB_REGISTER,
-                entry_points::addr_of(entry_points::ci_register_gdb),
+                registrar(
+                    &os,
+                    registrars::ci_register_gdb,
+                    entry_points::ci_register_gdb,
+                ),
             ),
             (
                 ci_names::GDB_DEREGISTER,
-                entry_points::addr_of(entry_points::ci_deregister_gdb),
+                registrar(
+                    &os,
+                    registrars::ci_deregister_gdb,
+                    entry_points::ci_deregister_gdb,
+                ),
             ),
             (
                 ci_names::EH_FRAME_REGISTER,
-                entry_points::addr_of(entry_points::ci_register_eh_frame),
+                registrar(
+                    &os,
+                    registrars::ci_register_eh_frame,
+                    entry_points::ci_register_eh_frame,
+                ),
             ),
             (
                 ci_names::EH_FRAME_DEREGISTER,
-                entry_points::addr_of(entry_points::ci_deregister_eh_frame),
+                registrar(
+                    &os,
+                    registrars::ci_deregister_eh_frame,
+                    entry_points::ci_deregister_eh_frame,
+                ),
             ),
         ])?;
         Ok((

@@ -216,10 +216,14 @@ pub mod ci_names {
     ];
 }
 
-/// Checks that an instance argument names `service` (its address is what we
-/// published), so a stale or forged instance is an error, not a wild pointer.
-pub(crate) fn check_instance<T>(got: ExecutorAddr, service: &T, what: &str) -> Result<(), Error> {
-    let expected = ExecutorAddr::from_ptr(service as *const T);
+/// Checks that an instance argument is `expected`, the address we published
+/// for the service, so a stale or forged instance is an error, not a wild
+/// pointer.
+pub(crate) fn check_instance(
+    got: ExecutorAddr,
+    expected: ExecutorAddr,
+    what: &str,
+) -> Result<(), Error> {
     if got == expected {
         Ok(())
     } else {

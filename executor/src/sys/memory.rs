@@ -5,9 +5,15 @@
 
 use std::io;
 use std::ptr;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
+
+pub(crate) use crate::os::FdRead;
+use crate::os::{
+    content_too_large_error, fault_error, outside_mapping_error, outside_reservations_error,
+};
 
 /// Page protections (`MemProt` bits: read 1, write 2, exec 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,10 +28,6 @@ impl Prot {
     /// From the low three bits of an `AllocGroup`/`MemProt` byte.
     pub(crate) fn from_bits(bits: u8) -> Prot {
         Prot(bits & 7)
-    }
-
-    pub(crate) fn is_exec(self) -> bool {
-        self.0 & Self::EXEC != 0
     }
 
     fn to_os(self) -> libc::c_int {
@@ -54,6 +56,51 @@ pub(crate) struct Region {
     len: usize,
     /// For a POSIX shared-memory object: its name, unlinked on drop.
     shm_name: Option<std::ffi::CString>,
+    /// The protections this process gave the pages (see [`ProtMap`]).
+    /// Changed only under the write lock, together with the `mprotect`; a
+    /// direct write holds the read lock while it copies.
+    prots: RwLock<ProtMap>,
+}
+
+/// The protections of a region's pages as we set them, as runs: `(offset,
+/// bits)` sorted by offset, the first at 0, each up to the next (or the
+/// region's end). Only [`Region::write_direct`] reads it: a write into
+/// pages we made writable ourselves needs no kernel check.
+#[derive(Debug)]
+struct ProtMap(Vec<(usize, u8)>);
+
+impl ProtMap {
+    fn new(bits: u8) -> Self {
+        ProtMap(vec![(0, bits)])
+    }
+
+    /// The index of the run holding `off`.
+    fn run_at(&self, off: usize) -> usize {
+        self.0.partition_point(|&(start, _)| start <= off) - 1
+    }
+
+    /// Gives `[start, end)` the protection `bits` (`end` within the region
+    /// of `len` bytes).
+    fn set(&mut self, start: usize, end: usize, bits: u8, len: usize) {
+        let after = self.0[self.run_at(end.min(len - 1))].1;
+        self.0.retain(|&(s, _)| s < start || s > end);
+        let at = self.0.partition_point(|&(s, _)| s < start);
+        self.0.insert(at, (start, bits));
+        if end < len {
+            self.0.insert(at + 1, (end, after));
+        }
+        // Neighbours with the same bits merge, so the runs stay few.
+        self.0.dedup_by(|next, prev| next.1 == prev.1);
+    }
+
+    /// Whether every page of `[start, end)` is writable.
+    fn writable(&self, start: usize, end: usize) -> bool {
+        let first = self.run_at(start);
+        self.0[first..]
+            .iter()
+            .take_while(|&&(s, _)| s < end)
+            .all(|&(_, bits)| bits & Prot::WRITE != 0)
+    }
 }
 
 // SAFETY: a Region is an address range and the right to unmap it; all
@@ -114,6 +161,7 @@ impl Region {
             base: p as usize,
             len,
             shm_name: None,
+            prots: RwLock::new(ProtMap::new(Prot::RW.0)),
         })
     }
 
@@ -178,6 +226,7 @@ impl Region {
             base: p as usize,
             len,
             shm_name: Some(c_name),
+            prots: RwLock::new(ProtMap::new(0)),
         })
     }
 
@@ -214,6 +263,7 @@ impl Region {
             base: p as usize,
             len: len as usize,
             shm_name: None,
+            prots: RwLock::new(ProtMap::new(Prot::RW.0)),
         })
     }
 
@@ -236,16 +286,7 @@ impl Region {
             {
                 Ok(off as usize)
             }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "range {:#x}..{:#x} is outside the mapping {:#x}..{:#x}",
-                    addr.value(),
-                    addr.value().saturating_add(len),
-                    self.base,
-                    self.base + self.len
-                ),
-            )),
+            _ => Err(outside_mapping_error(addr, len, self.range())),
         }
     }
 
@@ -264,10 +305,7 @@ impl Region {
     /// an earlier, deinitialized use).
     pub(crate) fn fill(&self, addr: ExecutorAddr, len: u64, content: &[u8]) -> io::Result<()> {
         if content.len() as u64 > len {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "content larger than the segment",
-            ));
+            return Err(content_too_large_error());
         }
         let off = self.offset_of(addr, len)?;
         let len = len as usize;
@@ -320,14 +358,51 @@ impl Region {
         if end <= start {
             return Ok(());
         }
+        // Under the write lock: no direct write is copying meanwhile.
+        let mut prots = self.prots.write().unwrap_or_else(|p| p.into_inner());
         // SAFETY: page-aligned span inside our own mapping; changing its
         // protection cannot invalidate any Rust reference (none point here).
         let rc = unsafe { libc::mprotect(start as *mut libc::c_void, end - start, prot.to_os()) };
+        // A failed mprotect may have changed some of the pages: count them
+        // as not writable, so writes there take the kernel-checked path.
+        let bits = if rc == 0 { prot.0 } else { 0 };
+        prots.set(start - self.base, end - self.base, bits, self.len);
         if rc == 0 {
             Ok(())
         } else {
             Err(io::Error::last_os_error())
         }
+    }
+
+    /// Copies `bytes` to `addr` without a system call if every page they
+    /// land on is one we made writable ourselves (private mappings only: a
+    /// shared object's size is the controller's too). `false`: nothing was
+    /// written; the caller takes the kernel-checked path.
+    ///
+    /// The protections are those this process set through [`Self::protect`]
+    /// and [`Self::fill`]; JIT'd code that changes a reservation's pages
+    /// behind the memory manager's back makes such a write fault, as any
+    /// write by LLVM's executor would.
+    fn write_direct(&self, addr: ExecutorAddr, bytes: &[u8]) -> bool {
+        if self.shm_name.is_some() || bytes.is_empty() {
+            return false;
+        }
+        let Ok(off) = self.offset_of(addr, bytes.len() as u64) else {
+            return false;
+        };
+        let prots = self.prots.read().unwrap_or_else(|p| p.into_inner());
+        if !prots.writable(off, off + bytes.len()) {
+            return false;
+        }
+        // SAFETY: `offset_of` checked that the target lies inside our
+        // mapping; its pages are writable (we set them so, and the read lock
+        // keeps `protect_span` from changing that until the copy is done);
+        // no Rust reference points into a region (type invariant), and
+        // `bytes` is a separate buffer.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), (self.base + off) as *mut u8, bytes.len())
+        };
+        true
     }
 
     /// Sets the protection of the pages covering `[addr, addr + len)`.
@@ -384,56 +459,43 @@ static VM_SYSCALLS_USABLE: AtomicBool = AtomicBool::new(true);
 /// Most iovecs one `process_vm_*v` call takes (Linux `UIO_MAXIOV`).
 const MAX_IOV: usize = 1024;
 
-fn fault_error(addr: u64, len: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!(
-            "cannot access {len} bytes at {addr:#x}: address not mapped or protection forbids it"
-        ),
-    )
-}
-
 /// Copies each `(addr, bytes)` of `writes` into our own memory, checking
-/// first that every target lies inside one of `regions`. The kernel refuses
-/// (EFAULT) pages whose protection forbids writing, so a write into
+/// first that every target lies inside one of `regions`. Pages we made
+/// writable ourselves are written directly (no system call: a small write
+/// costs the controller's round trip only); for any other page the kernel
+/// refuses (EFAULT) a protection that forbids writing, so a write into
 /// finalized code is an error, not a crash.
-pub(crate) fn write_checked(
-    regions: &[&Region],
+pub(crate) fn write_checked<'r>(
+    regions: impl Iterator<Item = &'r Region> + Clone,
     writes: &[(ExecutorAddr, &[u8])],
 ) -> io::Result<()> {
     for &(addr, bytes) in writes {
         if !regions
-            .iter()
+            .clone()
             .any(|r| r.offset_of(addr, bytes.len() as u64).is_ok())
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "write of {} bytes at {:#x} is outside any reservation",
-                    bytes.len(),
-                    addr.value()
-                ),
-            ));
+            return Err(outside_reservations_error(addr, bytes.len()));
         }
     }
-    for chunk in writes.chunks(MAX_IOV) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .map(|(addr, bytes)| (bytes.as_ptr() as *mut libc::c_void, *addr, bytes.len()))
-            .collect();
-        // SAFETY: the local buffers are live byte slices; the targets lie
-        // inside mappings we own (checked above) that no Rust reference
-        // points into.
-        if unsafe { kernel_checked_copy(Direction::IntoOurMemory, &entries) }? {
+    // In order, as a later write may overlap an earlier one: into pages we
+    // made writable ourselves directly, anything else through the kernel,
+    // which refuses a page whose protection forbids writing.
+    for &(addr, bytes) in writes {
+        if regions.clone().any(|r| r.write_direct(addr, bytes)) {
             continue;
         }
-        for (addr, bytes) in chunk {
-            // SAFETY: inside a mapping we own (checked above); without the
-            // kernel's check a write to a read-only page would fault, the
-            // same as LLVM's executor, but only on systems that filter
-            // process_vm_writev.
-            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), addr.to_ptr::<u8>(), bytes.len()) };
+        let entry = [(bytes.as_ptr() as *mut libc::c_void, addr, bytes.len())];
+        // SAFETY: the local buffer is a live byte slice; the target lies
+        // inside a mapping we own (checked above) that no Rust reference
+        // points into.
+        if unsafe { kernel_checked_copy(Direction::IntoOurMemory, &entry) }? {
+            continue;
         }
+        // SAFETY: inside a mapping we own (checked above); without the
+        // kernel's check a write to a read-only page would fault, the same
+        // as LLVM's executor, but only on systems that filter
+        // process_vm_writev.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), addr.to_ptr::<u8>(), bytes.len()) };
     }
     Ok(())
 }
@@ -475,18 +537,6 @@ pub(crate) fn read_fd_into(
         }
     }
     Ok(FdRead::Done)
-}
-
-/// How [`read_fd_into`] ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FdRead {
-    /// Every byte landed.
-    Done,
-    /// A page refused the bytes after the first `n` (which landed); the
-    /// rest are still unread.
-    Refused(usize),
-    /// The stream ended after `n` bytes.
-    Ended(usize),
 }
 
 /// Which way [`kernel_checked_copy`] copies.
@@ -600,30 +650,10 @@ pub(crate) fn read_checked(reads: &mut [(ExecutorAddr, &mut [u8])]) -> io::Resul
     Ok(())
 }
 
-/// Reads the NUL-terminated string at `addr` (without the NUL), one page
-/// at a time so that a string ending just before an unmapped page reads.
-pub(crate) fn read_c_string(addr: ExecutorAddr) -> io::Result<Vec<u8>> {
-    let page = super::page_size();
-    let mut out = Vec::new();
-    let mut cur = addr;
-    loop {
-        let to_page_end = page - (cur.value() % page);
-        let mut chunk = vec![0u8; to_page_end as usize];
-        read_checked(&mut [(cur, &mut chunk[..])])?;
-        if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..nul]);
-            return Ok(out);
-        }
-        out.extend_from_slice(&chunk);
-        cur = cur
-            .checked_add(to_page_end)
-            .ok_or_else(|| fault_error(cur.value(), 1))?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::os::{Os, RealOs};
 
     #[test]
     fn fill_copies_and_zero_fills() {
@@ -660,27 +690,84 @@ mod tests {
         let page = super::super::page_size();
         let r = Region::map(page * 2).unwrap();
         let base = r.range().start;
-        write_checked(&[&r], &[(base, b"hi"), (base + page, b"yo")]).unwrap();
+        write_checked([&r].into_iter(), &[(base, b"hi"), (base + page, b"yo")]).unwrap();
         let mut got = [0u8; 2];
         read_checked(&mut [(base + page, &mut got[..])]).unwrap();
         assert_eq!(&got, b"yo");
 
-        let outside = write_checked(&[&r], &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
+        let outside =
+            write_checked([&r].into_iter(), &[(ExecutorAddr::new(0x10), b"x")]).unwrap_err();
         assert!(
             outside.to_string().contains("outside any reservation"),
             "{outside}"
         );
-        let straddling = write_checked(&[&r], &[(base + page * 2 - 1, b"xy")]).unwrap_err();
+        let straddling =
+            write_checked([&r].into_iter(), &[(base + page * 2 - 1, b"xy")]).unwrap_err();
         assert!(straddling.to_string().contains("outside any reservation"));
 
         r.protect(base + page, page, Prot::from_bits(Prot::READ))
             .unwrap();
-        let ro = write_checked(&[&r], &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
+        let ro =
+            write_checked([&r].into_iter(), &[(base, b"ok"), (base + page, b"no")]).unwrap_err();
         assert!(
             ro.to_string()
                 .contains(&format!("{:#x}", (base + page).value())),
             "{ro}"
         );
+    }
+
+    #[test]
+    fn the_protection_map_follows_every_protect() {
+        const P: usize = 4096;
+        let len = 8 * P;
+        let mut m = ProtMap::new(Prot::RW.0);
+        assert!(m.writable(0, len));
+        m.set(2 * P, 4 * P, Prot::READ | Prot::EXEC, len);
+        assert_eq!(m.0, [(0, 3), (2 * P, 5), (4 * P, 3)]);
+        assert!(m.writable(0, 2 * P) && m.writable(4 * P, len));
+        assert!(!m.writable(2 * P - 1, 2 * P + 1), "straddles into RX");
+        assert!(!m.writable(3 * P, 3 * P + 8));
+        // Overlapping the end, then back to RW: the runs merge again.
+        m.set(3 * P, len, 0, len);
+        assert_eq!(m.0, [(0, 3), (2 * P, 5), (3 * P, 0)]);
+        m.set(0, len, Prot::RW.0, len);
+        assert_eq!(m.0, [(0, 3)]);
+        m.set(0, P, 1, len);
+        assert_eq!(m.0, [(0, 1), (P, 3)]);
+        assert!(!m.writable(0, 1) && m.writable(P, P + 1));
+    }
+
+    #[test]
+    fn direct_writes_only_where_we_made_the_pages_writable() {
+        let page = super::super::page_size();
+        let r = Region::map(page * 3).unwrap();
+        let base = r.range().start;
+        assert!(r.write_direct(base + 5, b"direct"));
+        r.protect(base + page, page, Prot::from_bits(Prot::READ))
+            .unwrap();
+        assert!(!r.write_direct(base + page + 8, b"x"), "read-only page");
+        assert!(!r.write_direct(base + page - 1, b"xy"), "straddles it");
+        assert!(r.write_direct(base + page * 2, b"after"));
+        assert!(!r.write_direct(base + page * 3 - 1, b"xy"), "outside");
+        r.protect(base + page, page, Prot::RW).unwrap();
+        assert!(r.write_direct(base + page - 1, b"xy"));
+        let mut got = [0u8; 6];
+        read_checked(&mut [(base + 5, &mut got[..])]).unwrap();
+        assert_eq!(&got, b"direct");
+        // A fill makes its pages writable again after a finalization.
+        r.protect(base, page * 3, Prot::from_bits(Prot::READ | Prot::EXEC))
+            .unwrap();
+        assert!(write_checked([&r].into_iter(), &[(base, b"no")]).is_err());
+        r.fill(base, page, b"yes").unwrap();
+        assert!(r.write_direct(base, b"ok"));
+        // Shared memory always takes the kernel's path.
+        let name = format!("/orc-rt-direct-{}", std::process::id());
+        let shared = Region::map_shared(&name, page).unwrap();
+        shared
+            .protect(shared.range().start, page, Prot::RW)
+            .unwrap();
+        assert!(!shared.write_direct(shared.range().start, b"x"));
+        write_checked([&shared].into_iter(), &[(shared.range().start, b"x")]).unwrap();
     }
 
     #[test]
@@ -737,7 +824,7 @@ mod tests {
             "PROT_NONE"
         );
         r.protect(base, page, Prot::RW).unwrap();
-        write_checked(&[&r], &[(base, b"z")]).unwrap();
+        write_checked([&r].into_iter(), &[(base, b"z")]).unwrap();
         read_checked(&mut [(base, &mut b[..])]).unwrap();
         assert_eq!(&b, b"z");
         drop(r);
@@ -749,7 +836,7 @@ mod tests {
     fn reads_of_bad_addresses_are_errors() {
         let mut buf = [0u8; 4];
         assert!(read_checked(&mut [(ExecutorAddr::new(8), &mut buf[..])]).is_err());
-        assert!(read_c_string(ExecutorAddr::new(8)).is_err());
+        assert!(RealOs.read_c_string(ExecutorAddr::new(8)).is_err());
     }
 
     #[test]
@@ -760,7 +847,7 @@ mod tests {
         r.fill(base + page - 4, 3, b"end").unwrap();
         r.protect(base + page, page, Prot::from_bits(0)).unwrap();
         // "end" then the zero byte at the last position of the readable page.
-        assert_eq!(read_c_string(base + page - 4).unwrap(), b"end");
-        assert_eq!(read_c_string(base).unwrap(), b"");
+        assert_eq!(RealOs.read_c_string(base + page - 4).unwrap(), b"end");
+        assert_eq!(RealOs.read_c_string(base).unwrap(), b"");
     }
 }

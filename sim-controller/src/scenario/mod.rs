@@ -11,6 +11,8 @@ mod lex;
 mod parse;
 mod print;
 
+pub(crate) use print::behaviour as behaviour_text;
+
 use std::fmt;
 
 pub use parse::{parse, parse_with};

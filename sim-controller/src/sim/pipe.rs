@@ -308,12 +308,18 @@ impl Pipe {
         if self.down {
             return;
         }
+        self.push_end_of_stream(Dir::ToController, now, rng_latency);
+    }
+
+    /// Sends the end of the stream in direction `dir`, behind what is on
+    /// its way.
+    fn push_end_of_stream(&mut self, dir: Dir, now: u64, latency: u64) {
         self.next_no += 1;
         let no = self.next_no;
         self.push(
-            Dir::ToController,
+            dir,
             now,
-            rng_latency,
+            latency,
             Packet {
                 no,
                 due: 0,
@@ -526,24 +532,7 @@ impl Pipe {
         }
         self.ctl_closed = true;
         self.woken = true;
-        self.next_no += 1;
-        let no = self.next_no;
-        self.push(
-            Dir::ToExecutor,
-            now,
-            lat,
-            Packet {
-                no,
-                due: 0,
-                bytes: Vec::new(),
-                ends_message: true,
-                label: Label::Other,
-                text: "end of stream".into(),
-                reorder: false,
-                then_close: false,
-                eof: true,
-            },
-        );
+        self.push_end_of_stream(Dir::ToExecutor, now, lat);
     }
 
     /// The transport is gone under both sides (the controller vanished or a

@@ -6,6 +6,9 @@
 //! symbols resolve through the process handle without `-preload`. A Rust
 //! executor does not link libstdc++; to stay a drop-in replacement, a miss
 //! in the process handle loads those libraries once (globally) and retries.
+//!
+//! Libraries are the [`Os`] backend's: `dlopen` for [`RealOs`], the
+//! library table of a [`SimulatedOs`](crate::os::SimulatedOs).
 
 pub mod sps_ci;
 
@@ -16,7 +19,7 @@ use orc_rt::error::{Error, ErrorKind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sys::dylib::Library;
+use crate::os::{Library, Os, RealOs};
 use orc_rt::sync::lock;
 
 use super::types::{ExecutorSymbolDef, SYMBOL_FLAG_EXPORTED};
@@ -25,19 +28,22 @@ use super::types::{ExecutorSymbolDef, SYMBOL_FLAG_EXPORTED};
 const COMPAT_LIBRARIES: &[&[u8]] = &[b"libstdc++.so.6", b"libm.so.6", b"libgcc_s.so.1"];
 
 /// The dylib-manager service.
-pub struct DylibManager {
-    process: Library,
+pub struct DylibManager<O: Os = RealOs> {
+    os: O,
+    /// The address published for this instance, if the backend chooses it.
+    instance: Option<ExecutorAddr>,
+    process: O::Library,
     /// Libraries opened for the controller, in order, by handle token.
-    opened: Mutex<Vec<(ExecutorAddr, Library)>>,
+    opened: Mutex<Vec<(ExecutorAddr, O::Library)>>,
     /// `None` until the compat libraries have been tried.
-    compat: Mutex<Option<Vec<Library>>>,
+    compat: Mutex<Option<Vec<O::Library>>>,
     /// Whether libstdc++'s standard streams were initialized for JIT'd code.
     iostreams_ready: AtomicBool,
     /// Whether libraries other than the process may be opened.
     open_libraries: AtomicBool,
 }
 
-impl fmt::Debug for DylibManager {
+impl<O: Os> fmt::Debug for DylibManager<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DylibManager")
             .field("opened", &lock(&self.opened).len())
@@ -46,15 +52,35 @@ impl fmt::Debug for DylibManager {
 }
 
 impl DylibManager {
-    /// A dylib manager; fails only if the process handle cannot be had.
+    /// A dylib manager of this process; fails only if the process handle
+    /// cannot be had.
     pub fn new() -> Result<Self, Error> {
+        DylibManager::new_in(RealOs)
+    }
+}
+
+impl<O: Os> DylibManager<O> {
+    /// A dylib manager whose libraries come from `os`; fails only if the
+    /// process handle cannot be had.
+    pub fn new_in(os: O) -> Result<Self, Error> {
         Ok(DylibManager {
-            process: Library::process().map_err(|m| Error::new(ErrorKind::Io, m))?,
+            instance: os.published_address(),
+            process: os
+                .open_process()
+                .map_err(|m| Error::new(ErrorKind::Io, m))?,
+            os,
             opened: Mutex::new(Vec::new()),
             compat: Mutex::new(None),
             iostreams_ready: AtomicBool::new(false),
             open_libraries: AtomicBool::new(true),
         })
+    }
+
+    /// The address the controller knows this manager by (the instance
+    /// argument of its wrapper functions).
+    pub fn instance(&self) -> ExecutorAddr {
+        self.instance
+            .unwrap_or_else(|| ExecutorAddr::from_ptr(self))
     }
 
     /// Allows or refuses opening libraries other than the process itself
@@ -65,7 +91,7 @@ impl DylibManager {
 
     /// The handle token of the process itself.
     pub fn process_handle(&self) -> ExecutorAddr {
-        self.process.raw()
+        self.process.handle()
     }
 
     /// Opens `path` (empty = the process itself) and returns a handle token
@@ -83,9 +109,12 @@ impl DylibManager {
                 ),
             ));
         }
-        let lib = Library::open(path).map_err(|m| Error::new(ErrorKind::NotFound, m))?;
+        let lib = self
+            .os
+            .open_library(path)
+            .map_err(|m| Error::new(ErrorKind::NotFound, m))?;
         self.init_iostreams();
-        let token = lib.raw();
+        let token = lib.handle();
         let mut opened = lock(&self.opened);
         if !opened.iter().any(|(t, _)| *t == token) {
             opened.push((token, lib));
@@ -159,9 +188,9 @@ impl DylibManager {
         if compat.is_some() {
             return false;
         }
-        let libs: Vec<Library> = COMPAT_LIBRARIES
+        let libs: Vec<O::Library> = COMPAT_LIBRARIES
             .iter()
-            .filter_map(|name| Library::open(name).ok())
+            .filter_map(|name| self.os.open_library(name).ok())
             .collect();
         let any = !libs.is_empty();
         *compat = Some(libs);
@@ -172,8 +201,8 @@ impl DylibManager {
 
     /// Once libstdc++ is in the process, initializes its standard streams
     /// as a C++ executor's own static constructors would have (see
-    /// `sys::dylib::construct_ios_base_init`): JIT'd C++ using `std::cout`
-    /// without the ORC runtime relies on that with LLVM's executor.
+    /// [`Os::init_cxx_streams`]): JIT'd C++ using `std::cout` without the
+    /// ORC runtime relies on that with LLVM's executor.
     fn init_iostreams(&self) {
         if self.iostreams_ready.load(Ordering::Acquire) {
             return;
@@ -183,7 +212,7 @@ impl DylibManager {
             return;
         }
         if let Some(ctor) = self.process.symbol(b"_ZNSt8ios_base4InitC1Ev") {
-            crate::sys::dylib::construct_ios_base_init(ctor);
+            self.os.init_cxx_streams(ctor);
             self.iostreams_ready.store(true, Ordering::Release);
         }
     }

@@ -9,11 +9,12 @@ use orc_rt::addr::ExecutorAddr;
 use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
 
 use super::DylibManager;
+use crate::os::Os;
 use crate::services::{check_instance, ci_names, names};
 
 /// The dylib manager's wrapper functions. Opening a library runs its
 /// constructors (a dispatched task); a lookup never blocks (inline).
-pub fn wrapper_functions(dm: &Arc<DylibManager>) -> WrapperTable {
+pub fn wrapper_functions<O: Os>(dm: &Arc<DylibManager<O>>) -> WrapperTable {
     let mut table = WrapperTable::new();
     let d = dm.clone();
     table.add(
@@ -23,7 +24,7 @@ pub fn wrapper_functions(dm: &Arc<DylibManager>) -> WrapperTable {
             WrapperFunction::handle_sps(
                 args,
                 |(instance, path, mode): (ExecutorAddr, &[u8], u64)| {
-                    check_instance(instance, &*d, "dylib manager")?;
+                    check_instance(instance, d.instance(), "dylib manager")?;
                     d.open(path, mode)
                 },
             )
@@ -51,14 +52,14 @@ pub fn wrapper_functions(dm: &Arc<DylibManager>) -> WrapperTable {
 /// forms are served) and `lookup` (`Expected<sequence<optional<Addr>>>(Addr
 /// instance, Addr handle, sequence<tuple<string, bool>>)`: a missing
 /// required symbol is an empty optional, a missing weak one address 0).
-pub fn ci_wrapper_functions(dm: &Arc<DylibManager>) -> WrapperTable {
+pub fn ci_wrapper_functions<O: Os>(dm: &Arc<DylibManager<O>>) -> WrapperTable {
     let mut table = WrapperTable::new();
     let d = dm.clone();
     table.add(
         ci_names::DYLIB_MANAGER_LOAD,
         WrapperEntry::from_fn(move |args| {
             WrapperFunction::handle_sps(args, |(instance, path): (ExecutorAddr, &[u8])| {
-                check_instance(instance, &*d, "dylib manager")?;
+                check_instance(instance, d.instance(), "dylib manager")?;
                 d.open(path, 0)
             })
         }),
@@ -70,7 +71,7 @@ pub fn ci_wrapper_functions(dm: &Arc<DylibManager>) -> WrapperTable {
             WrapperFunction::handle_sps(
                 args,
                 |(instance, handle, symbols): (ExecutorAddr, ExecutorAddr, Vec<(&[u8], bool)>)| {
-                    check_instance(instance, &*d, "dylib manager")?;
+                    check_instance(instance, d.instance(), "dylib manager")?;
                     let found = d.resolve(handle, &symbols)?;
                     Ok::<_, orc_rt::error::Error>(
                         found

@@ -104,3 +104,60 @@ fn wire_handlers_encode_like_llvm() {
     );
     assert_eq!(r.bytes()[0], 0, "wrong instance: Expected failure");
 }
+
+#[test]
+fn on_a_simulated_os_libraries_come_from_its_table() {
+    use crate::os::SimulatedOs;
+    let os = SimulatedOs::new(0);
+    let (foo, bar) = (ExecutorAddr::new(0x2000_0000_0100), ExecutorAddr::new(0x42));
+    os.add_library("libfoo.so", [("foo", foo)]);
+    os.add_process_symbols([("bar", bar)]);
+    let dm = std::sync::Arc::new(DylibManager::new_in(os.clone()).unwrap());
+    let process = dm.open(b"", 0).unwrap();
+    assert_eq!(process.value(), SimulatedOs::PROCESS_HANDLE);
+    assert_eq!(
+        dm.resolve(process, &[(b"bar", true), (b"foo", false), (b"foo", true)])
+            .unwrap(),
+        [def(bar), def(ExecutorAddr::NULL), None],
+        "no compat libraries to fall back on"
+    );
+    let err = dm.open(b"libm.so.6", 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        err.message(),
+        "libm.so.6: cannot open shared object file: No such file or directory"
+    );
+
+    let h = dm.open(b"libfoo.so", 0).unwrap();
+    assert_eq!(h.value(), SimulatedOs::PROCESS_HANDLE + 0x10);
+    assert_eq!(dm.open(b"libfoo.so", 0).unwrap(), h);
+    assert_eq!(dm.open_count(), 1);
+    assert_eq!(dm.resolve(h, &[(b"foo", true)]).unwrap(), [def(foo)]);
+    assert_eq!(
+        dm.resolve(process, &[(b"foo", true)]).unwrap(),
+        [def(foo)],
+        "opened globally"
+    );
+    assert_eq!(os.live_resources().dylib_handles, 1);
+
+    // The wire handlers know the instance by its simulated address.
+    let instance = dm.instance();
+    assert_eq!(instance.value(), SimulatedOs::OBJECT_BASE);
+    let r = call(
+        &sps_ci::wrapper_functions(&dm),
+        names::DYLIB_MANAGER_OPEN,
+        &sps::to_vec(&(instance, "libfoo.so", 0u64)),
+    );
+    let (got, _) = sps::from_prefix::<Result<ExecutorAddr, Error>>(r.bytes()).unwrap();
+    assert_eq!(got.unwrap(), h);
+    let r = call(
+        &sps_ci::wrapper_functions(&dm),
+        names::DYLIB_MANAGER_OPEN,
+        &sps::to_vec(&(ExecutorAddr::from_ptr(&*dm), "", 0u64)),
+    );
+    assert_eq!(r.bytes()[0], 0, "its real address is not the instance");
+
+    dm.close_all();
+    assert!(os.loaded_libraries().is_empty());
+    assert_eq!(os.live_resources().dylib_handles, 0);
+}

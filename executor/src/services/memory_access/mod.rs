@@ -2,14 +2,17 @@
 //! `__llvm_orc_bootstrap_mem_*` wrappers; spec 15).
 //!
 //! **Deviation from LLVM 22** (safer): writes must land inside a reservation
-//! of the memory manager, and every access is fault-checked by the kernel,
-//! so a bad address or a write into finalized code is an error result, not a
+//! of the memory manager; a write into pages we made writable ourselves is a
+//! plain copy, and every other access is fault-checked by the kernel, so a
+//! bad address or a write into finalized code is an error result, not a
 //! crash. Reads may target any mapped, readable address (the controller's
 //! `-check` expressions read through GOT entries into libraries).
+//!
+//! Memory is the [`Os`] backend's, the one its memory managers use.
 
 pub mod sps_ci;
 
-use crate::sys::memory::{self, Region};
+use crate::os::{Os, RealOs};
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::{Error, ErrorKind};
 use std::sync::Arc;
@@ -23,9 +26,10 @@ const READ_CHUNK: usize = 1 << 20;
 
 /// The memory-access service.
 #[derive(Debug)]
-pub struct MemoryAccess {
-    memory_managers: Vec<Arc<MemoryManager>>,
-    shared_memory: Vec<Arc<SharedMemoryMapper>>,
+pub struct MemoryAccess<O: Os = RealOs> {
+    os: O,
+    memory_managers: Vec<Arc<MemoryManager<O>>>,
+    shared_memory: Vec<Arc<SharedMemoryMapper<O>>>,
 }
 
 fn access_error(e: std::io::Error) -> Error {
@@ -33,22 +37,36 @@ fn access_error(e: std::io::Error) -> Error {
 }
 
 impl MemoryAccess {
-    /// Memory access whose writes may target the reservations of these
-    /// memory managers.
+    /// Memory access to this process whose writes may target the
+    /// reservations of these memory managers.
     pub fn new(memory_managers: Vec<Arc<MemoryManager>>) -> Self {
+        MemoryAccess::new_in(RealOs, memory_managers)
+    }
+}
+
+impl<O: Os> MemoryAccess<O> {
+    /// Memory access to `os`'s memory whose writes may target the
+    /// reservations of these memory managers (of the same backend).
+    pub fn new_in(os: O, memory_managers: Vec<Arc<MemoryManager<O>>>) -> Self {
         MemoryAccess {
+            os,
             memory_managers,
             shared_memory: Vec::new(),
         }
     }
 
     /// Also allows writes inside the reservations of `mapper`.
-    pub fn with_shared_memory(mut self, mapper: Arc<SharedMemoryMapper>) -> Self {
+    pub fn with_shared_memory(mut self, mapper: Arc<SharedMemoryMapper<O>>) -> Self {
         self.shared_memory.push(mapper);
         self
     }
 
-    pub(crate) fn region_for(&self, range: ExecutorAddrRange) -> Option<Arc<Region>> {
+    /// The backend whose memory this service reads and writes.
+    pub(crate) fn os(&self) -> &O {
+        &self.os
+    }
+
+    pub(crate) fn region_for(&self, range: ExecutorAddrRange) -> Option<Arc<O::Mapping>> {
         self.memory_managers
             .iter()
             .find_map(|mm| mm.region_containing(range))
@@ -62,7 +80,7 @@ impl MemoryAccess {
     /// Writes each `(addr, bytes)`; all targets are checked before any is
     /// written.
     pub fn write(&self, writes: &[(ExecutorAddr, &[u8])]) -> Result<(), Error> {
-        let mut regions: Vec<Arc<Region>> = Vec::new();
+        let mut regions: Vec<Arc<O::Mapping>> = Vec::new();
         for &(addr, bytes) in writes {
             let range =
                 ExecutorAddrRange::from_size(addr, bytes.len() as u64).ok_or_else(|| {
@@ -92,13 +110,13 @@ impl MemoryAccess {
                 }
             }
         }
-        let refs: Vec<&Region> = regions.iter().map(|r| &**r).collect();
-        memory::write_checked(&refs, writes).map_err(access_error)
+        let refs: Vec<&O::Mapping> = regions.iter().map(|r| &**r).collect();
+        self.os.write(&refs, writes).map_err(access_error)
     }
 
     /// Fills each buffer from memory at its address.
     pub fn read(&self, reads: &mut [(ExecutorAddr, &mut [u8])]) -> Result<(), Error> {
-        memory::read_checked(reads).map_err(access_error)
+        self.os.read(reads).map_err(access_error)
     }
 
     /// Copies out the bytes of `range`.
@@ -119,7 +137,9 @@ impl MemoryAccess {
             let n = (range.end.value() - cur.value()).min(READ_CHUNK as u64) as usize;
             let old = out.len();
             out.resize(old + n, 0);
-            memory::read_checked(&mut [(cur, &mut out[old..])]).map_err(access_error)?;
+            self.os
+                .read(&mut [(cur, &mut out[old..])])
+                .map_err(access_error)?;
             cur += n as u64;
         }
         Ok(out)
@@ -127,7 +147,7 @@ impl MemoryAccess {
 
     /// Reads the NUL-terminated string at `addr` (without the NUL).
     pub fn read_c_string(&self, addr: ExecutorAddr) -> Result<Vec<u8>, Error> {
-        memory::read_c_string(addr).map_err(access_error)
+        self.os.read_c_string(addr).map_err(access_error)
     }
 }
 

@@ -14,6 +14,7 @@ use orc_rt::sps::{SpsDecode, SpsEncode};
 use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperFunctionBuffer, WrapperTable};
 
 use super::MemoryAccess;
+use crate::os::Os;
 use crate::services::{ci_names, names};
 
 /// The thirteen names of one generation.
@@ -66,21 +67,21 @@ const CI: Names = Names {
 /// writes never block and run no foreign code: all run on the delivering
 /// thread, and a bulk write's payload is read from the transport straight
 /// into place.
-pub fn wrapper_functions(ma: &Arc<MemoryAccess>) -> WrapperTable {
+pub fn wrapper_functions<O: Os>(ma: &Arc<MemoryAccess<O>>) -> WrapperTable {
     table(ma, &LLVM_22)
 }
 
 /// The same wrapper functions under LLVM main's controller-interface names
 /// (all thirteen are required by its controller).
-pub fn ci_wrapper_functions(ma: &Arc<MemoryAccess>) -> WrapperTable {
+pub fn ci_wrapper_functions<O: Os>(ma: &Arc<MemoryAccess<O>>) -> WrapperTable {
     table(ma, &CI)
 }
 
-fn table(ma: &Arc<MemoryAccess>, n: &Names) -> WrapperTable {
+fn table<O: Os>(ma: &Arc<MemoryAccess<O>>, n: &Names) -> WrapperTable {
     let [w8, w16, w32, w64, wptr, wbuf] = n.write;
     let [r8, r16, r32, r64, rptr, rbuf, rstr] = n.read;
     let mut table = WrapperTable::new();
-    let mut add = |name: &str, f: fn(&MemoryAccess, &[u8]) -> WrapperFunctionBuffer| {
+    let mut add = |name: &str, f: fn(&MemoryAccess<O>, &[u8]) -> WrapperFunctionBuffer| {
         let ma = ma.clone();
         table.add(
             name,
@@ -118,8 +119,8 @@ fn table(ma: &Arc<MemoryAccess>, n: &Names) -> WrapperTable {
 }
 
 /// `void(sequence<tuple<Addr, T>>)` for a fixed-size `T`.
-fn write_values<'a, T, const N: usize>(
-    ma: &MemoryAccess,
+fn write_values<'a, O: Os, T, const N: usize>(
+    ma: &MemoryAccess<O>,
     args: &'a [u8],
     to_bytes: fn(T) -> [u8; N],
 ) -> WrapperFunctionBuffer
@@ -135,8 +136,8 @@ where
 }
 
 /// `sequence<T>(sequence<Addr>)` for a fixed-size `T`.
-fn read_values<T: SpsEncode, const N: usize>(
-    ma: &MemoryAccess,
+fn read_values<O: Os, T: SpsEncode, const N: usize>(
+    ma: &MemoryAccess<O>,
     args: &[u8],
     from_bytes: fn([u8; N]) -> T,
 ) -> WrapperFunctionBuffer {
@@ -153,12 +154,12 @@ fn read_values<T: SpsEncode, const N: usize>(
 }
 
 /// `void(sequence<tuple<Addr, sequence<char>>>)`.
-fn write_buffers(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBuffer {
+fn write_buffers<O: Os>(ma: &MemoryAccess<O>, args: &[u8]) -> WrapperFunctionBuffer {
     WrapperFunction::handle_sps_oob(args, |writes: Vec<(ExecutorAddr, &[u8])>| ma.write(&writes))
 }
 
 /// `sequence<sequence<u8>>(sequence<ExecutorAddrRange>)`.
-fn read_buffers(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBuffer {
+fn read_buffers<O: Os>(ma: &MemoryAccess<O>, args: &[u8]) -> WrapperFunctionBuffer {
     WrapperFunction::handle_sps_oob(args, |ranges: Vec<ExecutorAddrRange>| {
         ranges
             .into_iter()
@@ -168,7 +169,7 @@ fn read_buffers(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBuffer {
 }
 
 /// `sequence<string>(sequence<Addr>)`; strings are bytes, not checked UTF-8.
-fn read_strings(ma: &MemoryAccess, args: &[u8]) -> WrapperFunctionBuffer {
+fn read_strings<O: Os>(ma: &MemoryAccess<O>, args: &[u8]) -> WrapperFunctionBuffer {
     WrapperFunction::handle_sps_oob(args, |addrs: Vec<ExecutorAddr>| {
         addrs
             .into_iter()

@@ -7,11 +7,14 @@
 //! request is checked to lie inside one reservation, and the region not to
 //! overlap an initialized or in-progress one, *before* any byte is written.
 //!
-//! With [`with_empty_reservations`](MemoryManager::with_empty_reservations)
-//! (as `orc-executor` runs it), as LLVM 22: a reservation of 0 bytes
-//! succeeds with address 0 (LLVM maps nothing and records an empty
-//! reservation there; `lli` asks for one at shutdown), and releasing it
-//! succeeds once. Without, a size of 0 is refused as invalid.
+//! The memory comes from an [`Os`] backend chosen at construction:
+//! [`RealOs`] ([`new`](MemoryManager::new)) or another one
+//! ([`new_in`](MemoryManager::new_in), e.g. a
+//! [`SimulatedOs`](crate::os::SimulatedOs)).
+//!
+//! As LLVM 22: a reservation of 0 bytes succeeds with address 0 (LLVM maps
+//! nothing and records an empty reservation there; `lli` asks for one at
+//! shutdown), and releasing it succeeds once.
 
 pub mod sps_ci;
 
@@ -23,15 +26,15 @@ use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::{Error, ErrorKind};
 use std::sync::{Arc, Mutex};
 
-use crate::sys::memory::{Prot, Region};
+use crate::os::{Mapping, Os, RealOs};
 use orc_rt::sync::lock;
 
 use super::alloc_actions::{ActionCaller, join_errors};
-use super::types::{AllocAction, FinalizeRequest, MemLifetime};
+use super::types::{AllocAction, FinalizeRequest, MemLifetime, MemProt};
 
 /// One reservation: its mapping and the regions initialized in it.
-struct Slab {
-    region: Arc<Region>,
+struct Slab<O: Os> {
+    region: Arc<O::Mapping>,
     /// Initialized (or being initialized) regions, by start address.
     regions: BTreeMap<u64, RegionInfo>,
 }
@@ -45,20 +48,21 @@ struct RegionInfo {
 /// The memory manager's state, shared by its wrapper functions, the memory
 /// access service (which may only write inside reservations) and the
 /// session's shutdown.
-pub struct MemoryManager {
-    slabs: Mutex<BTreeMap<u64, Slab>>,
+pub struct MemoryManager<O: Os = RealOs> {
+    os: O,
+    /// The address published for this instance, if the backend chooses it.
+    instance: Option<ExecutorAddr>,
+    slabs: Mutex<BTreeMap<u64, Slab<O>>>,
     actions: ActionCaller,
     page_size: u64,
     /// The largest reservation granted.
     max_reservation: u64,
-    /// Whether a reservation of 0 bytes succeeds (LLVM 22's behaviour).
-    empty_reservations: bool,
     /// An empty reservation at address 0 is live (LLVM 22 keeps one such
     /// entry, however many times it is reserved).
     zero_reserved: AtomicBool,
 }
 
-impl fmt::Debug for MemoryManager {
+impl<O: Os> fmt::Debug for MemoryManager<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryManager")
             .field("reservations", &lock(&self.slabs).len())
@@ -82,24 +86,34 @@ fn fmt_range(r: ExecutorAddrRange) -> String {
 }
 
 impl MemoryManager {
-    /// A memory manager whose alloc actions are called through `actions`.
+    /// A memory manager of this process whose alloc actions are called
+    /// through `actions`.
     pub fn new(actions: ActionCaller) -> Self {
+        MemoryManager::new_in(RealOs, actions)
+    }
+}
+
+impl<O: Os> MemoryManager<O> {
+    /// A memory manager whose memory comes from `os` (as `Vec::new_in`
+    /// takes its allocator) and whose alloc actions are called through
+    /// `actions` (usually [`ActionCaller::through`] the same `os`).
+    pub fn new_in(os: O, actions: ActionCaller) -> Self {
         MemoryManager {
+            instance: os.published_address(),
+            page_size: os.page_size(),
+            os,
             slabs: Mutex::new(BTreeMap::new()),
             actions,
-            page_size: crate::sys::page_size(),
             max_reservation: u64::MAX,
-            empty_reservations: false,
             zero_reserved: AtomicBool::new(false),
         }
     }
 
-    /// Grants reservations of 0 bytes as LLVM 22's executor does: address
-    /// 0, nothing mapped, released once (default: refused as an invalid
-    /// size).
-    pub fn with_empty_reservations(mut self, allowed: bool) -> Self {
-        self.empty_reservations = allowed;
-        self
+    /// The address the controller knows this manager by (the instance
+    /// argument of its wrapper functions).
+    pub fn instance(&self) -> ExecutorAddr {
+        self.instance
+            .unwrap_or_else(|| ExecutorAddr::from_ptr(self))
     }
 
     /// Refuses reservations larger than `bytes` (default: only the OS
@@ -111,17 +125,17 @@ impl MemoryManager {
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
     /// returns the base. A size of 0 maps nothing and returns address 0, as
-    /// LLVM 22's executor does, if empty reservations are allowed.
+    /// LLVM 22's executor does.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, Error> {
-        if size == 0 && self.empty_reservations {
+        if size == 0 {
             self.zero_reserved.store(true, Ordering::Relaxed);
             return Ok(ExecutorAddr::NULL);
         }
-        if size == 0 || !size.is_multiple_of(self.page_size) {
+        if !size.is_multiple_of(self.page_size) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "reserve size {size:#x} is not a non-zero multiple of the page size {:#x}",
+                    "reserve size {size:#x} is not a multiple of the page size {:#x}",
                     self.page_size
                 ),
             ));
@@ -136,8 +150,10 @@ impl MemoryManager {
             ));
         }
         // LLVM reports the OS error's text alone ("Cannot allocate memory").
-        let region =
-            Region::map(size).map_err(|e| Error::new(ErrorKind::Io, crate::sys::error_text(&e)))?;
+        let region = self
+            .os
+            .map(size)
+            .map_err(|e| Error::new(ErrorKind::Io, crate::os::error_text(&e)))?;
         let base = region.range().start;
         lock(&self.slabs).insert(
             base.value(),
@@ -151,9 +167,9 @@ impl MemoryManager {
 
     /// The slab whose reservation contains all of `range`.
     fn slab_containing(
-        slabs: &mut BTreeMap<u64, Slab>,
+        slabs: &mut BTreeMap<u64, Slab<O>>,
         range: ExecutorAddrRange,
-    ) -> Option<&mut Slab> {
+    ) -> Option<&mut Slab<O>> {
         let (_, slab) = slabs.range_mut(..=range.start.value()).next_back()?;
         slab.region.range().contains_range(&range).then_some(slab)
     }
@@ -269,7 +285,7 @@ impl MemoryManager {
 
     fn write_and_finalize(
         &self,
-        region: &Region,
+        region: &O::Mapping,
         req: &FinalizeRequest<'_>,
     ) -> Result<Vec<AllocAction>, Error> {
         let io = |what: &str, e: std::io::Error| {
@@ -282,11 +298,11 @@ impl MemoryManager {
                 region
                     .fill(seg.addr, seg.size, seg.content)
                     .map_err(|e| io("In initialize, copying a segment", e))?;
-                let prot = Prot::from_bits(seg.group.prot().bits());
+                let prot = seg.group.prot();
                 region
                     .protect(seg.addr, seg.size, prot)
                     .map_err(|e| io("In initialize, protecting a segment", e))?;
-                if prot.is_exec() {
+                if prot.contains(MemProt::EXEC) {
                     region
                         .flush_icache(seg.addr, seg.size)
                         .map_err(|e| io("In initialize, flushing the instruction cache", e))?;
@@ -297,7 +313,7 @@ impl MemoryManager {
         if result.is_err() {
             // As LLVM does: leave the segments read+write again.
             for seg in written {
-                let _ = region.protect(seg.addr, seg.size, Prot::RW);
+                let _ = region.protect(seg.addr, seg.size, MemProt::READ | MemProt::WRITE);
             }
         }
         result
@@ -347,7 +363,7 @@ impl MemoryManager {
 
     /// Forgets the initialized region starting at `key`; its dealloc actions.
     fn take_region(
-        slabs: &mut BTreeMap<u64, Slab>,
+        slabs: &mut BTreeMap<u64, Slab<O>>,
         key: ExecutorAddr,
     ) -> Result<Vec<AllocAction>, Error> {
         let range = ExecutorAddrRange::new(key, key);
@@ -457,7 +473,7 @@ impl MemoryManager {
 
     /// The mapping whose reservation contains all of `range` (for the
     /// memory-access service, which writes only inside reservations).
-    pub(crate) fn region_containing(&self, range: ExecutorAddrRange) -> Option<Arc<Region>> {
+    pub(crate) fn region_containing(&self, range: ExecutorAddrRange) -> Option<Arc<O::Mapping>> {
         let mut slabs = lock(&self.slabs);
         Self::slab_containing(&mut slabs, range).map(|s| s.region.clone())
     }

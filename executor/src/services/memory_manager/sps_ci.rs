@@ -12,6 +12,7 @@ use orc_rt::sps;
 use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
 
 use super::MemoryManager;
+use crate::os::Os;
 use crate::services::check_instance;
 use crate::services::types::FinalizeRequest;
 use crate::services::{ci_names, names};
@@ -22,7 +23,7 @@ use crate::services::{ci_names, names};
 /// deinitialize and release run allocation actions, which may be JIT'd
 /// code: their quick paths answer the requests that have none and decline
 /// the others, which then get a task of their own.
-pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
+pub fn wrapper_functions<O: Os>(mm: &Arc<MemoryManager<O>>) -> WrapperTable {
     table(
         mm,
         [
@@ -37,7 +38,7 @@ pub fn wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
 /// The same wrapper functions under LLVM main's controller-interface names
 /// (`SimpleNativeMemoryMap`: reserve, initialize, deinitializeMultiple,
 /// releaseMultiple).
-pub fn ci_wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
+pub fn ci_wrapper_functions<O: Os>(mm: &Arc<MemoryManager<O>>) -> WrapperTable {
     table(
         mm,
         [
@@ -50,7 +51,10 @@ pub fn ci_wrapper_functions(mm: &Arc<MemoryManager>) -> WrapperTable {
 }
 
 /// Reserve, initialize, deinitialize and release under these names.
-fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -> WrapperTable {
+fn table<O: Os>(
+    mm: &Arc<MemoryManager<O>>,
+    [reserve, init, deinit, release]: [&str; 4],
+) -> WrapperTable {
     let mut table = WrapperTable::new();
     let m = mm.clone();
     table.add(
@@ -58,7 +62,7 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
         WrapperEntry::from_fn(move |args| {
             // `Expected<Addr>(Addr instance, u64 size)`.
             WrapperFunction::handle_sps(args, |(instance, size): (ExecutorAddr, u64)| {
-                check_instance(instance, &*m, "memory manager")?;
+                check_instance(instance, m.instance(), "memory manager")?;
                 m.reserve(size)
             })
         })
@@ -83,7 +87,7 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
             WrapperFunction::handle_sps(
                 args,
                 |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-                    check_instance(instance, &*m, "memory manager")?;
+                    check_instance(instance, m.instance(), "memory manager")?;
                     m.deinitialize(&keys)
                 },
             )
@@ -93,7 +97,7 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
                 args,
                 |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| match check_instance(
                     instance,
-                    &*q,
+                    q.instance(),
                     "memory manager",
                 ) {
                     Err(e) => Some(Err(e)),
@@ -110,7 +114,7 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
             WrapperFunction::handle_sps(
                 args,
                 |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-                    check_instance(instance, &*m, "memory manager")?;
+                    check_instance(instance, m.instance(), "memory manager")?;
                     m.release(&bases)
                 },
             )
@@ -120,7 +124,7 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
                 args,
                 |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| match check_instance(
                     instance,
-                    &*q,
+                    q.instance(),
                     "memory manager",
                 ) {
                     Err(e) => Some(Err(e)),
@@ -133,11 +137,11 @@ fn table(mm: &Arc<MemoryManager>, [reserve, init, deinit, release]: [&str; 4]) -
 }
 
 /// `Expected<Addr>(Addr instance, FinalizeRequest)`.
-fn initialize(mm: &MemoryManager, args: &[u8]) -> orc_rt::WrapperFunctionBuffer {
+fn initialize<O: Os>(mm: &MemoryManager<O>, args: &[u8]) -> orc_rt::WrapperFunctionBuffer {
     WrapperFunction::handle_sps(
         args,
         |(instance, req): (ExecutorAddr, FinalizeRequest<'_>)| {
-            check_instance(instance, mm, "memory manager")?;
+            check_instance(instance, mm.instance(), "memory manager")?;
             mm.initialize(&req)
         },
     )

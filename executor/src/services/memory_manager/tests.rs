@@ -1,4 +1,5 @@
 use super::*;
+use crate::os::{RealOs, SimulatedFunction, SimulatedOs};
 use crate::services::names;
 use crate::services::types::{AllocAction, AllocActionPair, AllocGroup, SegmentRequest};
 use crate::sys::memory::read_checked;
@@ -121,12 +122,6 @@ fn request_errors_match_llvm_messages() {
 #[test]
 fn an_empty_reservation_is_address_0_and_releases_once_as_in_llvm_22() {
     let (mm, _) = manager();
-    assert_eq!(
-        mm.reserve(0).unwrap_err().kind(),
-        ErrorKind::InvalidArgument,
-        "refused unless allowed"
-    );
-    let mm = MemoryManager::new(ActionCaller::legacy()).with_empty_reservations(true);
     assert_eq!(mm.reserve(0).unwrap(), ExecutorAddr::NULL);
     assert_eq!(mm.reserve(0).unwrap(), ExecutorAddr::NULL);
     assert_eq!(mm.reservation_count(), 0, "nothing is mapped");
@@ -413,4 +408,128 @@ fn the_quick_wire_forms_answer_only_action_free_requests() {
     let released: Result<(), Error> = sps::from_bytes(released.bytes()).unwrap();
     released.unwrap();
     assert_eq!(mm.reservation_count(), 0);
+}
+
+/// A memory manager on `os` whose dealloc actions are simulated functions
+/// that log their number, as the controller's dealloc actions would run.
+fn logging_actions(os: &SimulatedOs, log: &Arc<Mutex<Vec<u64>>>, n: u64) -> ExecutorAddr {
+    let l = log.clone();
+    os.define_function(SimulatedFunction::wrapper(move |_| {
+        lock(&l).push(n);
+        WrapperFunctionBuffer::from(sps::to_vec(&Ok::<(), Error>(())))
+    }))
+}
+
+fn at(f: ExecutorAddr, d: ExecutorAddr) -> AllocActionPair {
+    AllocActionPair {
+        finalize: AllocAction::new(f, WrapperFunctionBuffer::empty()),
+        dealloc: AllocAction::new(d, WrapperFunctionBuffer::empty()),
+    }
+}
+
+#[test]
+fn on_a_simulated_os_reserve_write_finalize_read_back_and_release() {
+    let os = SimulatedOs::new(11);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (fin, dealloc) = (
+        logging_actions(&os, &log, 1),
+        logging_actions(&os, &log, 11),
+    );
+    let mm = MemoryManager::new_in(os.clone(), ActionCaller::through(os.clone()));
+    assert_eq!(mm.instance().value(), SimulatedOs::OBJECT_BASE);
+    let base = mm.reserve(4096 * 3).unwrap();
+    assert_eq!(
+        os.mappings(),
+        [ExecutorAddrRange::from_size(base, 4096 * 3).unwrap()]
+    );
+    let req = FinalizeRequest {
+        segments: vec![
+            seg(R, base, 4096, b"rodata"),
+            seg(RX, base + 4096, 4096, &[0xc3]),
+            seg(RW, base + 2 * 4096, 4096, b""),
+        ],
+        actions: vec![at(fin, dealloc)],
+    };
+    assert_eq!(mm.initialize(&req).unwrap(), base);
+    assert_eq!(*lock(&log), [1]);
+    let read = |addr: ExecutorAddr, n: usize| {
+        let mut v = vec![0xee; n];
+        os.read(&mut [(addr, &mut v[..])]).map(|()| v)
+    };
+    assert_eq!(read(base, 7).unwrap(), b"rodata\0");
+    assert_eq!(read(base + 4096, 2).unwrap(), [0xc3, 0]);
+    // The protections are the segments': code and read-only data refuse
+    // writes, as the kernel would.
+    let mapping = mm
+        .region_containing(ExecutorAddrRange::from_size(base, 1).unwrap())
+        .unwrap();
+    assert!(os.write(&[&mapping], &[(base + 4096, b"x")]).is_err());
+    assert!(os.write(&[&mapping], &[(base, b"x")]).is_err());
+    os.write(&[&mapping], &[(base + 2 * 4096, b"data")])
+        .unwrap();
+    drop(mapping);
+
+    mm.release(&[base]).unwrap();
+    assert_eq!(*lock(&log), [1, 11]);
+    assert!(read(base, 1).is_err(), "released memory is unmapped");
+    assert_eq!(os.live_resources(), Default::default());
+
+    // The same operations on a new instance with the same seed: the same
+    // addresses.
+    let again = SimulatedOs::new(11);
+    let mm2 = MemoryManager::new_in(again.clone(), ActionCaller::through(again));
+    assert_eq!(mm2.reserve(4096 * 3).unwrap(), base);
+}
+
+/// Releases several reservations in one call, only some of which hold
+/// dealloc actions (and one holds two regions): every action runs exactly
+/// once, on the quick path's refusal and the full release alike.
+fn release_runs_each_dealloc_action_once<O: Os>(os: O) {
+    let page = os.page_size();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let caller = ActionCaller::new(move |f, _| {
+        lock(&l).push(f.value());
+        WrapperFunctionBuffer::from(sps::to_vec(&Ok::<(), Error>(())))
+    });
+    let mm = Arc::new(MemoryManager::new_in(os, caller));
+    let bases: Vec<ExecutorAddr> = (0..4).map(|_| mm.reserve(page * 2).unwrap()).collect();
+    let init = |addr: ExecutorAddr, d: u64| {
+        let req = FinalizeRequest {
+            segments: vec![seg(RW, addr, page, b"x")],
+            actions: if d == 0 { vec![] } else { vec![action(0, d)] },
+        };
+        mm.initialize(&req).unwrap();
+    };
+    init(bases[0], 21);
+    init(bases[0] + page, 22);
+    init(bases[1], 0);
+    init(bases[3], 24);
+    // bases[2] is reserved only.
+
+    let instance = mm.instance();
+    let args = sps::to_vec(&(instance, bases.clone()));
+    let entry = sps_ci::wrapper_functions(&mm);
+    let release = entry.get(names::MEMORY_MANAGER_RELEASE).unwrap();
+    assert!(
+        release.quick_here(&args).is_none(),
+        "declined: some regions hold dealloc actions"
+    );
+    assert_eq!(mm.reservation_count(), 4, "declining released nothing");
+    assert!(lock(&log).is_empty());
+    let result = release.call_here(&args).expect("answers on the spot");
+    let result: Result<(), Error> = sps::from_bytes(result.bytes()).unwrap();
+    result.unwrap();
+    // Last base first; in a base, its regions' actions newest first.
+    assert_eq!(*lock(&log), [24, 22, 21], "each exactly once");
+    assert_eq!(mm.reservation_count(), 0);
+    // Nothing runs twice: the bases are gone.
+    assert!(mm.release(&bases).is_err());
+    assert_eq!(lock(&log).len(), 3);
+}
+
+#[test]
+fn releasing_several_reservations_runs_every_dealloc_action_exactly_once() {
+    release_runs_each_dealloc_action_once(RealOs);
+    release_runs_each_dealloc_action_once(SimulatedOs::new(0));
 }

@@ -20,41 +20,43 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::sys::memory::{Prot, Region};
+use crate::os::{Mapping, Os, RealOs};
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::{Error, ErrorKind};
 
 use super::alloc_actions::{ActionCaller, join_errors};
-use super::types::{AllocAction, AllocActionPair, AllocGroup};
+use super::types::{AllocAction, AllocActionPair, AllocGroup, MemProt};
 use orc_rt::sync::lock;
 
 /// One segment of a shared-memory initialize request: protection, address,
 /// size (the contents are already in place).
 pub type SharedSegment = (AllocGroup, ExecutorAddr, u64);
 
-struct Reservation {
-    region: Arc<Region>,
+struct Reservation<O: Os> {
+    region: Arc<O::Mapping>,
     name: String,
     /// Keys of the initialized allocations in it, in order.
     allocations: Vec<ExecutorAddr>,
 }
 
-#[derive(Default)]
-struct State {
-    reservations: BTreeMap<u64, Reservation>,
+struct State<O: Os> {
+    reservations: BTreeMap<u64, Reservation<O>>,
     /// Dealloc actions by allocation key.
     allocations: BTreeMap<u64, Vec<AllocAction>>,
 }
 
 /// The shared-memory mapper service.
-pub struct SharedMemoryMapper {
-    state: Mutex<State>,
+pub struct SharedMemoryMapper<O: Os = RealOs> {
+    os: O,
+    /// The address published for this instance, if the backend chooses it.
+    instance: Option<ExecutorAddr>,
+    state: Mutex<State<O>>,
     actions: ActionCaller,
     counter: AtomicU64,
     max_reservation: u64,
 }
 
-impl fmt::Debug for SharedMemoryMapper {
+impl<O: Os> fmt::Debug for SharedMemoryMapper<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = lock(&self.state);
         f.debug_struct("SharedMemoryMapper")
@@ -69,14 +71,35 @@ fn service_error(message: String) -> Error {
 }
 
 impl SharedMemoryMapper {
-    /// A mapper whose alloc actions are called through `actions`.
+    /// A mapper of this process's shared memory whose alloc actions are
+    /// called through `actions`.
     pub fn new(actions: ActionCaller) -> Self {
+        SharedMemoryMapper::new_in(RealOs, actions)
+    }
+}
+
+impl<O: Os> SharedMemoryMapper<O> {
+    /// A mapper whose shared memory comes from `os` and whose alloc actions
+    /// are called through `actions`.
+    pub fn new_in(os: O, actions: ActionCaller) -> Self {
         SharedMemoryMapper {
-            state: Mutex::new(State::default()),
+            instance: os.published_address(),
+            os,
+            state: Mutex::new(State {
+                reservations: BTreeMap::new(),
+                allocations: BTreeMap::new(),
+            }),
             actions,
             counter: AtomicU64::new(0),
             max_reservation: u64::MAX,
         }
+    }
+
+    /// The address the controller knows this mapper by (the instance
+    /// argument of its wrapper functions).
+    pub fn instance(&self) -> ExecutorAddr {
+        self.instance
+            .unwrap_or_else(|| ExecutorAddr::from_ptr(self))
     }
 
     /// Refuses reservations larger than `bytes`.
@@ -95,9 +118,11 @@ impl SharedMemoryMapper {
             ));
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = format!("/orc_rt_{}_{n}", std::process::id());
-        let region = Region::map_shared(&name, size)
-            .map_err(|e| Error::new(ErrorKind::Io, crate::sys::error_text(&e)))?;
+        let name = self.os.shared_memory_name(n);
+        let region = self
+            .os
+            .map_shared(&name, size)
+            .map_err(|e| Error::new(ErrorKind::Io, crate::os::error_text(&e)))?;
         let base = region.range().start;
         lock(&self.state).reservations.insert(
             base.value(),
@@ -146,14 +171,14 @@ impl SharedMemoryMapper {
             key = key.min(addr);
         }
         for &(group, addr, size) in segments {
-            let prot = Prot::from_bits(group.prot().bits());
+            let prot = group.prot();
             region
                 .protect(addr, size, prot)
-                .map_err(|e| Error::new(ErrorKind::Io, crate::sys::error_text(&e)))?;
-            if prot.is_exec() {
+                .map_err(|e| Error::new(ErrorKind::Io, crate::os::error_text(&e)))?;
+            if prot.contains(MemProt::EXEC) {
                 region
                     .flush_icache(addr, size)
-                    .map_err(|e| Error::new(ErrorKind::Io, crate::sys::error_text(&e)))?;
+                    .map_err(|e| Error::new(ErrorKind::Io, crate::os::error_text(&e)))?;
             }
         }
         let deallocs = self.actions.run_finalize(actions)?;
@@ -244,7 +269,7 @@ impl SharedMemoryMapper {
     }
 
     /// The mapping of the reservation containing all of `range`.
-    pub(crate) fn region_containing(&self, range: ExecutorAddrRange) -> Option<Arc<Region>> {
+    pub(crate) fn region_containing(&self, range: ExecutorAddrRange) -> Option<Arc<O::Mapping>> {
         let st = lock(&self.state);
         let (_, r) = st.reservations.range(..=range.start.value()).next_back()?;
         r.region

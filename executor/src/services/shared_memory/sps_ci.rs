@@ -8,13 +8,14 @@ use orc_rt::error::Error;
 use orc_rt::wrapper::{WrapperEntry, WrapperFunction, WrapperTable};
 
 use super::{SharedMemoryMapper, SharedSegment};
+use crate::os::Os;
 use crate::services::types::AllocActionPair;
 use crate::services::{check_instance, names};
 
 /// The mapper's wrapper functions. They run on dispatched tasks: reserve
 /// creates a shared-memory object, and initialize and deinitialize run
 /// allocation actions.
-pub fn wrapper_functions(sm: &Arc<SharedMemoryMapper>) -> WrapperTable {
+pub fn wrapper_functions<O: Os>(sm: &Arc<SharedMemoryMapper<O>>) -> WrapperTable {
     let mut table = WrapperTable::new();
     let s = sm.clone();
     table.add(
@@ -22,7 +23,7 @@ pub fn wrapper_functions(sm: &Arc<SharedMemoryMapper>) -> WrapperTable {
         WrapperEntry::from_fn(move |args| {
             // `Expected<tuple<Addr, string>>(Addr instance, u64 size)`.
             WrapperFunction::handle_sps(args, |(instance, size): (ExecutorAddr, u64)| {
-                check_instance(instance, &*s, "shared memory mapper")?;
+                check_instance(instance, s.instance(), "shared memory mapper")?;
                 s.reserve(size)
             })
         }),
@@ -41,7 +42,7 @@ pub fn wrapper_functions(sm: &Arc<SharedMemoryMapper>) -> WrapperTable {
                     ExecutorAddr,
                     Request,
                 )| {
-                    check_instance(instance, &*s, "shared memory mapper")?;
+                    check_instance(instance, s.instance(), "shared memory mapper")?;
                     s.initialize(reservation, &segments, &actions)
                 },
             )
@@ -55,7 +56,7 @@ pub fn wrapper_functions(sm: &Arc<SharedMemoryMapper>) -> WrapperTable {
             WrapperFunction::handle_sps(
                 args,
                 |(instance, keys): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-                    check_instance(instance, &*s, "shared memory mapper")?;
+                    check_instance(instance, s.instance(), "shared memory mapper")?;
                     s.deinitialize(&keys)
                 },
             )
@@ -69,7 +70,7 @@ pub fn wrapper_functions(sm: &Arc<SharedMemoryMapper>) -> WrapperTable {
             WrapperFunction::handle_sps(
                 args,
                 |(instance, bases): (ExecutorAddr, Vec<ExecutorAddr>)| -> Result<(), Error> {
-                    check_instance(instance, &*s, "shared memory mapper")?;
+                    check_instance(instance, s.instance(), "shared memory mapper")?;
                     s.release(&bases)
                 },
             )

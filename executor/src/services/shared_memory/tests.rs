@@ -1,6 +1,7 @@
 use super::*;
+use crate::os::RealOs;
 use crate::services::types::MemProt;
-use crate::sys::memory::{read_checked, write_checked};
+use crate::sys::memory::{Region, read_checked, write_checked};
 use orc_rt::sps;
 use orc_rt::wrapper::WrapperFunctionBuffer;
 
@@ -29,7 +30,7 @@ fn the_controller_s_view_and_ours_share_the_bytes() {
     assert!(name.starts_with("/orc_rt_"));
     // The controller's side: open the object by name and write through it.
     let theirs = Region::open_shared(&name, page * 2).unwrap();
-    write_checked(&[&theirs], &[(theirs.range().start, b"shared")]).unwrap();
+    write_checked([&theirs].into_iter(), &[(theirs.range().start, b"shared")]).unwrap();
     let ro = AllocGroup::from(MemProt::READ);
     let key = sm
         .initialize(
@@ -53,7 +54,7 @@ fn the_controller_s_view_and_ours_share_the_bytes() {
         .region_containing(ExecutorAddrRange::from_size(base, 1).unwrap())
         .unwrap();
     assert!(
-        write_checked(&[&r], &[(base, b"x")]).is_err(),
+        RealOs.write(&[&r], &[(base, b"x")]).is_err(),
         "read-only now"
     );
     drop(r);
@@ -93,4 +94,38 @@ fn segments_outside_the_reservation_and_unknown_bases_are_errors() {
     sm.release_all().unwrap();
     assert_eq!(*lock(&log), [2, 12]);
     assert!(sm.reserve(0).is_err());
+}
+
+#[test]
+fn on_a_simulated_os_the_controller_writes_through_the_object() {
+    use crate::os::{SimulatedFunction, SimulatedOs};
+    let os = SimulatedOs::new(4);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let dealloc = os.define_function(SimulatedFunction::wrapper(move |_| {
+        lock(&l).push("dealloc");
+        WrapperFunctionBuffer::empty()
+    }));
+    let sm = SharedMemoryMapper::new_in(os.clone(), ActionCaller::through(os.clone()));
+    let (base, name) = sm.reserve(8192).unwrap();
+    assert_eq!(name, "/orc_rt_sim_1");
+    os.write_shared_object(&name, 0, b"shared").unwrap();
+    let key = sm
+        .initialize(
+            base,
+            &[(AllocGroup::from(MemProt::READ), base, 6)],
+            &[AllocActionPair {
+                finalize: AllocAction::none(),
+                dealloc: AllocAction::new(dealloc, WrapperFunctionBuffer::empty()),
+            }],
+        )
+        .unwrap();
+    let mut got = [0u8; 6];
+    os.read(&mut [(base, &mut got[..])]).unwrap();
+    assert_eq!(&got, b"shared");
+    assert_eq!(os.live_resources().shm_objects, 1);
+    sm.deinitialize(&[key]).unwrap();
+    assert_eq!(*lock(&log), ["dealloc"]);
+    sm.release(&[base]).unwrap();
+    assert_eq!(os.live_resources(), Default::default());
 }

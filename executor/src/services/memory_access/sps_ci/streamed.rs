@@ -15,17 +15,17 @@ use orc_rt::error::Error;
 use orc_rt::wrapper::{ArgumentSource, StreamedArgs, WrapperFunctionBuffer};
 
 use super::super::MemoryAccess;
-use crate::sys::memory::{self, FdRead, Region};
+use crate::os::{FdRead, Os};
 
 /// See the module docs.
 #[derive(Debug)]
-pub(crate) struct StreamedWriteBuffers(pub(crate) Arc<MemoryAccess>);
+pub(crate) struct StreamedWriteBuffers<O: Os>(pub(crate) Arc<MemoryAccess<O>>);
 
 /// `sequence<tuple<Addr, sequence<char>>>` of one element: the element
 /// count, the address and the length of the bytes that follow.
 const ONE_BUFFER_PREFIX: usize = 24;
 
-impl StreamedArgs for StreamedWriteBuffers {
+impl<O: Os> StreamedArgs for StreamedWriteBuffers<O> {
     fn stream(&self, source: &mut dyn ArgumentSource) -> Result<WrapperFunctionBuffer, Error> {
         let io = |e: io::Error| Error::io("reading a streamed payload", e);
         if source.remaining() < ONE_BUFFER_PREFIX as u64 {
@@ -46,7 +46,7 @@ impl StreamedArgs for StreamedWriteBuffers {
         let (Some(region), Ok(len)) = (region, usize::try_from(len)) else {
             return source.read_rest(&prefix).map_err(io);
         };
-        match read_into(source, &region, addr, len).map_err(io)? {
+        match read_into(self.0.os(), source, &region, addr, len).map_err(io)? {
             // An empty sequence: nothing left to write, and the same
             // (successful) result.
             None => Ok(WrapperFunctionBuffer::copy_from(&0u64.to_le_bytes())),
@@ -64,20 +64,22 @@ impl StreamedArgs for StreamedWriteBuffers {
 
 /// Copies the next `len` payload bytes into our memory at `addr`, inside
 /// `region`, without buffering them: what the transport already holds is
-/// copied from there, the rest is read into place from its descriptor (or
-/// through a bounce buffer when it has none). `None`: every byte is in
-/// place. `Some(consumed)`: a page refused the bytes; `consumed` are the
-/// payload bytes taken from the transport so far (those that landed are
-/// read back from where they went), and the rest is still unread.
-fn read_into(
+/// copied from there, the rest is read into place from its descriptor when
+/// it has one and the backend can (or else through a bounce buffer).
+/// `None`: every byte is in place. `Some(consumed)`: a page refused the
+/// bytes; `consumed` are the payload bytes taken from the transport so far
+/// (those that landed are read back from where they went), and the rest is
+/// still unread.
+fn read_into<O: Os>(
+    os: &O,
     source: &mut dyn ArgumentSource,
-    region: &Region,
+    region: &O::Mapping,
     addr: ExecutorAddr,
     len: usize,
 ) -> io::Result<Option<Vec<u8>>> {
     let landed_bytes = |n: usize| {
         let mut back = vec![0u8; n];
-        let _ = memory::read_checked(&mut [(addr, &mut back[..])]);
+        let _ = os.read(&mut [(addr, &mut back[..])]);
         back
     };
     let mut landed = 0;
@@ -85,7 +87,7 @@ fn read_into(
     let from_buffer = source.buffered().len().min(len);
     if from_buffer > 0 {
         let bytes = &source.buffered()[..from_buffer];
-        if memory::write_checked(&[region], &[(addr, bytes)]).is_err() {
+        if os.write(&[region], &[(addr, bytes)]).is_err() {
             // Nothing consumed.
             return Ok(Some(Vec::new()));
         }
@@ -95,14 +97,18 @@ fn read_into(
     if landed == len {
         return Ok(None);
     }
-    let Some(fd) = source.raw_fd() else {
-        // No descriptor: through a bounce buffer, a chunk at a time.
+    let from_fd = source
+        .raw_fd()
+        .and_then(|fd| os.read_fd_into(region, addr + landed as u64, len - landed, fd));
+    let Some(from_fd) = from_fd else {
+        // No descriptor, or a backend that cannot read one into its
+        // memory: through a bounce buffer, a chunk at a time.
         let mut chunk = vec![0u8; (len - landed).min(64 * 1024)];
         while landed < len {
             let n = chunk.len().min(len - landed);
             source.read_exact(&mut chunk[..n])?;
             let at = addr + landed as u64;
-            if memory::write_checked(&[region], &[(at, &chunk[..n])]).is_err() {
+            if os.write(&[region], &[(at, &chunk[..n])]).is_err() {
                 let mut consumed = landed_bytes(landed);
                 consumed.extend_from_slice(&chunk[..n]);
                 return Ok(Some(consumed));
@@ -111,7 +117,7 @@ fn read_into(
         }
         return Ok(None);
     };
-    match memory::read_fd_into(region, addr + landed as u64, len - landed, fd)? {
+    match from_fd? {
         FdRead::Done => {
             source.note_read((len - landed) as u64);
             Ok(None)
