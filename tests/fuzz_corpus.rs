@@ -14,6 +14,7 @@ const TARGETS: &[(&str, Oracle)] = &[
     ("wrapper_buffer", orc_rt_fuzz_oracles::wrapper_buffer_bytes),
     ("wire_message", orc_rt_fuzz_oracles::wire_message_bytes),
     ("session_ops", orc_rt_fuzz_oracles::session_ops_bytes),
+    ("interleavings", orc_rt_fuzz_oracles::interleavings),
 ];
 
 /// Input files in `dir` (documentation files such as README.md and
@@ -167,4 +168,53 @@ fn structured_seeds_decode_to_their_inputs() {
         |i| i.to_arbitrary_bytes(),
         orc_rt_fuzz_oracles::session_ops_input,
     );
+}
+
+#[test]
+fn interleavings_seeds_name_their_scenarios() {
+    use orc_rt_fuzz_oracles::{InterleavingsInput, seeds};
+    let encode = |i: &InterleavingsInput| {
+        i.to_bytes()
+            .unwrap_or_else(|| panic!("{}: no such scenario embedded", i.scenario))
+    };
+    let decode = |b: &[u8]| Some(InterleavingsInput::from_bytes(b));
+    check_structured_seeds(
+        "interleavings",
+        "seeds",
+        seeds::interleavings_seeds(),
+        encode,
+        decode,
+    );
+    check_structured_seeds(
+        "interleavings",
+        "regressions",
+        seeds::interleavings_regressions(),
+        encode,
+        decode,
+    );
+}
+
+/// Every scenario of the repository is embedded in the `interleavings`
+/// target, and its own key selects it (two scenarios whose names hash alike
+/// would hide one of them).
+#[test]
+fn interleavings_reaches_every_scenario() {
+    use orc_rt_fuzz_oracles::{InterleavingsInput, interleavings_scenarios, scenario_key};
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".scn"))
+            .map(|n| format!("scenarios/{n}"))
+            .collect();
+    on_disk.sort();
+    let embedded = interleavings_scenarios();
+    assert_eq!(embedded, on_disk, "the build script embeds scenarios/*.scn");
+    for path in embedded {
+        let key = scenario_key(path).to_le_bytes();
+        assert_eq!(InterleavingsInput::from_bytes(&key).scenario, path);
+    }
+    // Any bytes pick some scenario: the input is never rejected.
+    let short = InterleavingsInput::from_bytes(&[]);
+    assert!(short.choices.is_empty() && short.seed == 0 && !short.swarm);
 }

@@ -15,6 +15,9 @@
 //! - [`session_ops`]: random operations against a session (controller calls,
 //!   scope guards, managers, faults, detach and shutdown), the invariants
 //!   checked after each step.
+//! - [`interleavings`]: one of the repository's scenarios under `orc-sim`,
+//!   the scheduler's decisions taken from the input (coverage-guided search
+//!   of interleavings).
 
 #![deny(unsafe_code)]
 #![allow(
@@ -27,6 +30,7 @@
     reason = "harmless C entry points for alloc actions, and the C buffer API"
 )]
 mod harmless;
+mod interleavings;
 pub mod seeds;
 mod session_ops;
 mod sps_decode;
@@ -139,6 +143,9 @@ impl Drop for Watchdog {
     }
 }
 
+pub use interleavings::{
+    INTERLEAVINGS_HEADER, InterleavingsInput, interleavings, interleavings_scenarios, scenario_key,
+};
 pub use session_ops::{
     SessionOp, SessionOpsInput, session_ops, session_ops_bytes, session_ops_input,
 };

@@ -4,12 +4,18 @@
 //! `1, element` pairs ended by `0`, an enum variant as a `u32` whose scaling
 //! to the variant count gives its index, fields in order).
 //!
+//! The `interleavings` seeds are [`InterleavingsInput`]s in that target's
+//! own layout, naming their scenario by file: the bytes stay valid when
+//! scenarios are added (see `interleavings.rs`), and go stale, which the
+//! test says, only if their scenario is renamed or removed.
+//!
 //! `tests/fuzz_corpus.rs` checks that every seed decodes back to itself (so
 //! a change in `arbitrary`'s format or in the input types cannot silently
 //! turn the checked-in seeds into noise) and that `fuzz/seeds/` holds these
 //! exact bytes; `ORC_RT_WRITE_SEEDS=1 cargo test --test fuzz_corpus`
 //! rewrites them.
 
+use super::interleavings::InterleavingsInput;
 use super::session_ops::{SessionOp, SessionOpsInput};
 use super::wire_message::{ActionCall, Addr, Call, Reply, Segment, WireInput, WireOp};
 
@@ -1494,4 +1500,72 @@ pub fn session_ops_seeds() -> Vec<(&'static str, SessionOpsInput)> {
             ),
         ),
     ]
+}
+
+fn run_of(scenario: &'static str, swarm: bool, seed: u16, choices: Vec<u8>) -> InterleavingsInput {
+    InterleavingsInput {
+        scenario,
+        swarm,
+        seed,
+        choices,
+    }
+}
+
+/// The `interleavings` seeds, by file name (without `.bin`): busy
+/// scenarios under decisions that no seed is likely to make (always the
+/// first ready item, always the last, alternating), and swarm runs.
+pub fn interleavings_seeds() -> Vec<(&'static str, InterleavingsInput)> {
+    let alternating = |n: usize| (0..n).map(|i| (i % 2) as u8 * 255).collect::<Vec<u8>>();
+    vec![
+        (
+            "stress_mixed_its_own_seed",
+            run_of("scenarios/stress_mixed.scn", false, 52, vec![]),
+        ),
+        (
+            "stress_mixed_always_the_first_ready",
+            run_of("scenarios/stress_mixed.scn", false, 0, vec![0; 96]),
+        ),
+        (
+            "stress_mixed_always_the_last_ready",
+            run_of("scenarios/stress_mixed.scn", false, 0, vec![255; 96]),
+        ),
+        (
+            "keepalive_drain_alternating",
+            run_of("scenarios/keepalive_drain.scn", false, 1, alternating(48)),
+        ),
+        (
+            "shutdown_from_several_threads_last_first",
+            run_of(
+                "scenarios/shutdown_from_several_threads.scn",
+                false,
+                2,
+                vec![255; 48],
+            ),
+        ),
+        (
+            "detach_races_remote_hangup_swarm",
+            run_of(
+                "scenarios/detach_races_remote_hangup.scn",
+                true,
+                7,
+                vec![3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3],
+            ),
+        ),
+        (
+            "wire_memory_roundtrip_swarm",
+            run_of(
+                "scenarios/wire_memory_roundtrip.scn",
+                true,
+                11,
+                alternating(64),
+            ),
+        ),
+    ]
+}
+
+/// Past findings of the `interleavings` target, by file name (without
+/// `.bin`): copy a fixed finding's decoded input here (the report names its
+/// scenario, seed and decisions) and rewrite the files.
+pub fn interleavings_regressions() -> Vec<(&'static str, InterleavingsInput)> {
+    Vec::new()
 }

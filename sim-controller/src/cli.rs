@@ -121,6 +121,10 @@ Seeds:
       --swarm              swarm testing: each seed also picks which
                            transport faults strike and how often (its plan is
                            printed with each failure and with --print)
+      --choices HEX        the scheduler's first decisions in every run, one
+                           byte each, then the seed's (what the
+                           `interleavings` fuzz target varies; its findings
+                           print this flag)
       --shard I/N          run shard I (from 0) of N: run k of the whole
                            command goes to shard k mod N, so N jobs make each
                            run once (with --for, give --seed)
@@ -432,6 +436,12 @@ fn parse_replay(mut args: Args, report: bool) -> Result<Command, UsageError> {
                 let d = parse_duration(&v).map_err(|e| args.err(format!("`{flag}`: {e}")))?;
                 opts.duration = Some(d);
             }
+            "--choices" => {
+                let v = args.value(&flag, inline, "HEX")?;
+                let bytes = orc_sim::runner::from_hex(&v)
+                    .map_err(|e| args.err(format!("`{flag}`: {e}")))?;
+                opts.choices = bytes.into();
+            }
             "--shard" => {
                 let v = args.value(&flag, inline, "I/N")?;
                 let sh = v.parse().map_err(|e| args.err(format!("`{flag}`: {e}")))?;
@@ -642,6 +652,16 @@ mod tests {
         assert!(error("replay --out r.html").contains("unknown option `--out`"));
         assert!(error("replay --shard 1").contains("`--shard`: `1` is not I/N"));
         assert!(error("replay --for 1m --list").contains("no fixed list of runs"));
+    }
+
+    #[test]
+    fn choices_are_hex() {
+        assert_eq!(&*replay("replay --choices 00ff07").choices, [0, 0xff, 7]);
+        assert_eq!(&*replay("replay --choices=0x0102").choices, [1, 2]);
+        assert!(replay("replay").choices.is_empty());
+        assert!(error("replay --choices 123").contains("`--choices`: `123`: an odd number"));
+        assert!(error("replay --choices xy").contains("is not hex"));
+        assert!(error("replay --choices").contains("`--choices` needs a value (HEX)"));
     }
 
     #[test]

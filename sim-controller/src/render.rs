@@ -228,6 +228,7 @@ mod tests {
             steps: 4,
             reached: vec![],
             runtime_probes: vec![],
+            choices_taken: 0,
         }
     }
 

@@ -22,7 +22,9 @@ impl Rng {
     }
 
     /// A generator whose first decisions ([`Rng::below`]) are `choices`,
-    /// one byte each (two for more than 256 options), then `seed`'s: a
+    /// one byte each (two for more than 256 options; none, and nothing
+    /// from the seed either, when there is only one option), then
+    /// `seed`'s: a
     /// coverage-guided fuzzer searching the interleavings of a run steers
     /// it through these bytes.
     pub fn with_choices(seed: u64, choices: std::sync::Arc<[u8]>) -> Self {
@@ -31,6 +33,13 @@ impl Rng {
             choices,
             taken: 0,
         }
+    }
+
+    /// How many bytes of the choices decisions have taken: the same seed
+    /// with only these bytes as choices (at least one, if any were given)
+    /// makes the same decisions.
+    pub fn choices_taken(&self) -> usize {
+        self.taken
     }
 
     /// The next 64 random bits.
@@ -45,6 +54,13 @@ impl Rng {
     /// A number in `0..n` (`n > 0`), without modulo bias (Lemire's method).
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Rng::below(0)");
+        // No decision to make: with choices given, nothing is taken, from
+        // them or from the seed (so that every byte of a fuzzer's input
+        // decides something, and a run replays from the bytes it used
+        // alone). Without choices the seed's sequence stays as it was.
+        if n == 1 && !self.choices.is_empty() {
+            return 0;
+        }
         let width = if n > 256 { 2 } else { 1 };
         if let Some(bytes) = self.choices.get(self.taken..self.taken + width) {
             self.taken += width;
@@ -77,10 +93,29 @@ mod tests {
     fn choices_come_first_then_the_seed() {
         let mut r = Rng::with_choices(0, std::sync::Arc::from(vec![7u8, 2, 0x01, 0x2c]));
         assert_eq!(r.below(10), 7);
+        assert_eq!(r.below(1), 0, "no byte for a single option");
         assert_eq!(r.below(2), 0);
         assert_eq!(r.below(1000), 300, "two bytes for more than 256 options");
         let mut plain = Rng::new(0);
         assert_eq!(r.below(10), plain.below(10), "then the seed's sequence");
+        assert_eq!(r.choices_taken(), 4);
+        // Without choices, below(1) still draws from the seed (transcripts
+        // depend on it).
+        let (mut one, mut plain) = (Rng::new(0), Rng::new(0));
+        assert_eq!(one.below(1), 0);
+        plain.next_u64();
+        assert_eq!(one.next_u64(), plain.next_u64());
+    }
+
+    #[test]
+    fn the_bytes_taken_replay_the_decisions() {
+        let decide = |r: &mut Rng| [r.below(1), r.below(3), r.below(1), r.below(5), r.below(1)];
+        let mut full = Rng::with_choices(4, std::sync::Arc::from(vec![2u8, 9, 9, 9]));
+        let a = decide(&mut full);
+        assert_eq!(full.choices_taken(), 2);
+        let mut used = Rng::with_choices(4, std::sync::Arc::from(vec![2u8, 9]));
+        assert_eq!(decide(&mut used), a);
+        assert_eq!(&a[..4], [0, 2, 0, 4]);
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct ReplayOptions {
     pub duration: Option<Duration>,
     /// Run only this shard of the runs (see [`plan`] and [`Shard`]).
     pub shard: Option<Shard>,
+    /// The scheduler's first decisions in every run, one byte each
+    /// ([`RunConfig::choices`]): how the `interleavings` fuzz target's
+    /// finding is replayed. Empty: the seed decides everything.
+    pub choices: std::sync::Arc<[u8]>,
     /// Record each run's reproduce line here before it starts (see
     /// [`Journal`]); `None`: no journal.
     pub journal: Option<PathBuf>,
@@ -114,6 +118,7 @@ impl Default for ReplayOptions {
             swarm: false,
             duration: None,
             shard: None,
+            choices: std::sync::Arc::from(Vec::new()),
             journal: None,
         }
     }
@@ -349,14 +354,57 @@ impl Jobs {
     }
 }
 
-/// The command that replays `seed` of the scenario at `path` and prints its
+/// The command that replays `seed` of the scenario at `path` (a swarm run
+/// if `swarm`, its scheduler's first decisions `choices`) and prints its
 /// transcript.
-pub fn reproduce_line(path: &Path, seed: u64, swarm: bool) -> String {
+pub fn reproduce_line(path: &Path, seed: u64, swarm: bool, choices: &[u8]) -> String {
     format!(
         "orc-sim replay {} --seed {seed}{} --print",
         path.display(),
-        if swarm { " --swarm" } else { "" }
+        run_flags(swarm, choices)
     )
+}
+
+/// ` --swarm`, ` --choices HEX`: the flags that make a run what it was,
+/// beside its file and seed.
+fn run_flags(swarm: bool, choices: &[u8]) -> String {
+    let mut flags = String::new();
+    if swarm {
+        flags.push_str(" --swarm");
+    }
+    if !choices.is_empty() {
+        flags.push_str(" --choices ");
+        flags.push_str(&to_hex(choices));
+    }
+    flags
+}
+
+/// `bytes` as lowercase hex, two digits each (what `--choices` reads).
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex digits, two per byte, as `--choices` takes them (an optional `0x`;
+/// `_` may separate digits); an empty string is no bytes.
+pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text
+        .strip_prefix("0x")
+        .unwrap_or(text)
+        .bytes()
+        .filter(|&c| c != b'_')
+        .collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("`{text}`: an odd number of hex digits"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| format!("`{text}` is not hex (e.g. 00ff03)"))
+        })
+        .collect()
 }
 
 /// How often one probe of a scenario was reached.
@@ -516,6 +564,9 @@ pub struct Summary {
     pub wall: Duration,
     /// Runs were swarm runs (reproduce lines say `--swarm`).
     pub swarm: bool,
+    /// The scheduler's first decisions in every run (reproduce lines say
+    /// `--choices HEX`).
+    pub choices: std::sync::Arc<[u8]>,
     /// The first seed of an exploration (`duration`).
     pub base_seed: Option<u64>,
     /// The shard this replay ran.
@@ -546,7 +597,7 @@ impl Summary {
 
     /// The reproduce line of `seed` of scenario `r`.
     pub fn reproduce(&self, r: &ScenarioReport, seed: u64) -> String {
-        reproduce_line(&r.path, seed, self.swarm)
+        reproduce_line(&r.path, seed, self.swarm, &self.choices)
     }
 
     /// Writes the summary table, the probe table, and every error, failing
@@ -694,7 +745,7 @@ impl Summary {
                 n.other,
                 r.path.display(),
                 n.seed,
-                if self.swarm { " --swarm" } else { "" },
+                run_flags(self.swarm, &self.choices),
             )?;
         }
         const DETAILED: usize = 10;
@@ -710,7 +761,9 @@ impl Summary {
                 writeln!(out, "  swarm plan: {}", SwarmPlan::for_seed(f.seed))?;
             }
             writeln!(out, "  reproduce: {}", self.reproduce(r, f.seed))?;
-            if !self.swarm {
+            // The shrinker changes the script, which the given decisions
+            // (and a swarm plan's draws) would no longer fit.
+            if !self.swarm && self.choices.is_empty() {
                 writeln!(
                     out,
                     "  shrink:    orc-sim shrink {} --seed {} --out FILE",
@@ -942,7 +995,9 @@ pub fn replay_loaded(
             previous_unfinished = Journal::unfinished(path);
             let longest = runnable
                 .iter()
-                .map(|&i| reproduce_line(&loaded[i].path, u64::MAX, opts.swarm).len())
+                .map(|&i| {
+                    reproduce_line(&loaded[i].path, u64::MAX, opts.swarm, &opts.choices).len()
+                })
                 .max()
                 .unwrap_or(0);
             match Journal::create(path, workers, longest) {
@@ -994,6 +1049,7 @@ pub fn replay_loaded(
         let mut cfg = RunConfig::new(seed);
         cfg.hang_timeout = opts.hang_timeout;
         cfg.swarm = opts.swarm;
+        cfg.choices = opts.choices.clone();
         cfg
     };
     std::thread::scope(|s| {
@@ -1012,7 +1068,10 @@ pub fn replay_loaded(
                     let Ok(sc) = &l.scenario else { break };
                     let cfg = config(r.seed);
                     if let Some(jn) = journal {
-                        jn.start(slot, &reproduce_line(&l.path, r.seed, opts.swarm));
+                        jn.start(
+                            slot,
+                            &reproduce_line(&l.path, r.seed, opts.swarm, &opts.choices),
+                        );
                     }
                     let t = Instant::now();
                     let a = run(sc, &cfg);
@@ -1073,6 +1132,7 @@ pub fn replay_loaded(
         scenarios: reports,
         wall,
         swarm: opts.swarm,
+        choices: opts.choices.clone(),
         base_seed,
         shard: opts.shard,
         previous_unfinished,
@@ -1188,7 +1248,10 @@ fn alone_pass(
                 let l = &loaded[r.scenario];
                 let Ok(sc) = &l.scenario else { continue };
                 if let Some(jn) = journal {
-                    jn.start(0, &reproduce_line(&l.path, r.seed, opts.swarm));
+                    jn.start(
+                        0,
+                        &reproduce_line(&l.path, r.seed, opts.swarm, &opts.choices),
+                    );
                 }
                 let cfg = config(r.seed);
                 let alone = std::thread::scope(|t| {
@@ -1427,5 +1490,25 @@ mod tests {
         assert_eq!(human(Duration::from_secs(600)), "10m");
         assert_eq!(human(Duration::from_secs(7200)), "2h");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn choices_read_back_and_appear_in_reproduce_lines() {
+        let bytes = [0x00, 0x7f, 0xff, 0x0a];
+        assert_eq!(to_hex(&bytes), "007fff0a");
+        assert_eq!(from_hex("007fff0a").unwrap(), bytes);
+        assert_eq!(from_hex("0x00_7F_FF_0A").unwrap(), bytes);
+        assert_eq!(from_hex("").unwrap(), Vec::<u8>::new());
+        assert!(from_hex("abc").unwrap_err().contains("odd number"));
+        assert!(from_hex("zz").unwrap_err().contains("not hex"));
+        let path = Path::new("scenarios/x.scn");
+        assert_eq!(
+            reproduce_line(path, 3, false, &[]),
+            "orc-sim replay scenarios/x.scn --seed 3 --print"
+        );
+        assert_eq!(
+            reproduce_line(path, 3, true, &[1, 2]),
+            "orc-sim replay scenarios/x.scn --seed 3 --swarm --choices 0102 --print"
+        );
     }
 }

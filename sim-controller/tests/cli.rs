@@ -338,6 +338,61 @@ fn swarm_runs_print_their_plan_and_reproduce_with_swarm() {
 }
 
 #[test]
+fn choices_decide_the_run_whatever_the_seed_and_reproduce_it() {
+    // The first decision: the thread enters (1) or the script's shutdown
+    // comes first (0), which the scenario's expectation does not allow.
+    let dir = scratch("choices", &[("flaky.scn", SEED_DEPENDENT)]);
+    let run = |choices: &str| {
+        let o = orc_sim(
+            &["replay", "--seeds", "20", "--choices", choices, "-q"],
+            &dir,
+        );
+        (o.status.code(), text(&o))
+    };
+    let (code, out) = run("01");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run("00");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("flaky ") && l.contains("FAIL 20")),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  reproduce: orc-sim replay scenarios/flaky.scn --seed 7 --choices 00 --print\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("shrink:"),
+        "the shrinker cannot keep the choices:\n{out}"
+    );
+    // The reproduce line fails the same way.
+    let o = orc_sim(
+        &[
+            "replay",
+            "scenarios/flaky.scn",
+            "--seed",
+            "7",
+            "--choices",
+            "00",
+            "--print",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAILED: expect (line 7)"), "{}", text(&o));
+    let o = orc_sim(&["replay", "--choices", "0x1"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("an odd number of hex digits"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
 fn an_exploration_prints_its_first_seed() {
     let dir = scratch("explore", &[("a.scn", PASSING)]);
     let o = orc_sim(&["replay", "--for", "1s", "-q"], &dir);

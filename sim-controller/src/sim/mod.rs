@@ -130,6 +130,10 @@ pub struct RunOutcome {
     pub reached: Vec<String>,
     /// The runtime's own probes (`orc_rt::probe`) this run reached.
     pub runtime_probes: Vec<String>,
+    /// How many bytes of [`RunConfig::choices`] the scheduler's decisions
+    /// took ([`Rng::choices_taken`](crate::rng::Rng::choices_taken)): that
+    /// prefix (at least one byte) replays the run.
+    pub choices_taken: usize,
 }
 
 impl RunOutcome {
@@ -1236,6 +1240,12 @@ impl World {
         // Phase 3: what cannot make progress any more is stuck.
         self.report_stuck(session);
         for w in pool.parked() {
+            // Aborting one thread may let another finish (it held what the
+            // other waited for): resuming a thread that is no longer parked
+            // would wait for it forever.
+            if !pool.parked().contains(&w) {
+                continue;
+            }
             let (actor, what) = {
                 let mut p = self.parts();
                 p.sched.forget(w);
@@ -1576,6 +1586,7 @@ impl World {
                 steps: 0,
                 reached: Vec::new(),
                 runtime_probes: Vec::new(),
+                choices_taken: 0,
             };
         };
         if hung {
@@ -1609,6 +1620,7 @@ impl World {
                 .map(|pr| pr.pattern.clone())
                 .collect(),
             runtime_probes: p.probes.iter().map(|n| (*n).to_owned()).collect(),
+            choices_taken: p.sched.choices_taken(),
         }
     }
 }

@@ -89,6 +89,11 @@ impl Schedule {
         self.now.saturating_add(ticks)
     }
 
+    /// Bytes of the given choices the decisions took.
+    pub(crate) fn choices_taken(&self) -> usize {
+        self.rng.choices_taken()
+    }
+
     /// The seeded generator.
     pub(crate) fn rng(&mut self) -> &mut Rng {
         &mut self.rng
