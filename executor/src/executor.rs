@@ -59,14 +59,11 @@ pub struct Executor;
 
 impl Executor {
     /// A builder with LLVM 22's executor's defaults: every built-in
-    /// service, empty reservations granted, no connection yet.
+    /// service, no connection yet.
     pub fn builder() -> ExecutorBuilder {
         ExecutorBuilder {
             connection: None,
-            services: ServiceOptions {
-                empty_reservations: true,
-                ..ServiceOptions::default()
-            },
+            services: ServiceOptions::default(),
             spin: DEFAULT_SPIN,
             result_kinds: false,
             extra: Vec::new(),
@@ -81,9 +78,7 @@ impl ExecutorBuilder {
         self
     }
 
-    /// What the built-in services may do (the builder's own default is
-    /// `ServiceOptions::default()` with `empty_reservations` on, as LLVM
-    /// 22's executor).
+    /// What the built-in services may do.
     pub fn services(mut self, options: ServiceOptions) -> Self {
         self.services = options;
         self

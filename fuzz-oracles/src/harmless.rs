@@ -60,6 +60,20 @@ pub(crate) fn set_dispatch(target: Option<(ExecutorAddr, ExecutorAddr)>) {
         target.map(|(ctx, f)| (ctx.value(), f.value()));
 }
 
+/// What the last call of [`calls_controller_fn`] got back: the answer's
+/// bytes, or the out-of-band error's message (harness runs are serialised:
+/// one slot is enough).
+static CONTROLLER_ANSWER: Mutex<Option<Result<Vec<u8>, Vec<u8>>>> = Mutex::new(None);
+
+/// Takes what the last call of [`calls_controller_fn`] got back (`None`:
+/// none since the last take).
+pub(crate) fn take_controller_answer() -> Option<Result<Vec<u8>, Vec<u8>>> {
+    CONTROLLER_ANSWER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+}
+
 /// LLVM 22's `__llvm_orc_SimpleRemoteEPC_dispatch_fn` signature.
 type DispatchFn = unsafe extern "C" fn(
     *mut c_void,
@@ -72,7 +86,8 @@ type DispatchFn = unsafe extern "C" fn(
 /// reach the controller: calls the published dispatch function with the
 /// published context, tag `x` and argument bytes `x` (little-endian), and
 /// blocks for the answer. Returns the answer's length, -1 for an error,
-/// -2 if no dispatch function is known.
+/// -2 if no dispatch function is known; keeps the answer for
+/// [`take_controller_answer`].
 pub(crate) extern "C" fn calls_controller_fn(x: c_int) -> c_int {
     let Some((ctx, f)) = *DISPATCH.lock().unwrap_or_else(|p| p.into_inner()) else {
         return -2;
@@ -96,11 +111,15 @@ pub(crate) extern "C" fn calls_controller_fn(x: c_int) -> c_int {
     };
     // SAFETY: jit_dispatch returns an owned result (legacy ABI contract).
     let result = unsafe { WrapperFunctionBuffer::from_legacy(result) };
-    if result.is_error() {
-        -1
-    } else {
-        result.bytes().len().min(i32::MAX as usize) as c_int
-    }
+    let (answer, value) = match result.error_message() {
+        Some(message) => (Err(message.to_bytes().to_vec()), -1),
+        None => (
+            Ok(result.bytes().to_vec()),
+            result.bytes().len().min(i32::MAX as usize) as c_int,
+        ),
+    };
+    *CONTROLLER_ANSWER.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+    value
 }
 
 /// A legacy wrapper function (`CWrapperFunctionResult(const char *,

@@ -873,8 +873,191 @@ pub fn wire_message_seeds() -> Vec<(&'static str, WireInput)> {
                 ],
             ),
         ),
+        // What a Hangup's payload means (protocol 10).
+        (
+            "controller_hangs_up_with_a_reason",
+            wire_with(
+                AS_ORC_EXECUTOR | WireInput::HANGUP_REASONS,
+                vec![],
+                vec![
+                    pipelined(reserve(1)),
+                    pipelined(Call::Echo(b"in flight".to_vec())),
+                    WireOp::Hangup(b"Symbols not found: [ _main ]".to_vec()),
+                    call(Call::Echo(b"after the hangup".to_vec())),
+                ],
+            ),
+        ),
+        (
+            "hangup_reason_that_is_not_utf8",
+            wire(
+                true,
+                vec![],
+                vec![WireOp::Hangup(hangup_payload(b"\xffbad\0byte"))],
+            ),
+        ),
+        (
+            "hangup_reason_cut_short",
+            wire(
+                true,
+                vec![],
+                vec![
+                    call(Call::Echo(b"before".to_vec())),
+                    WireOp::Hangup(hangup_payload(b"gone")[..11].to_vec()),
+                ],
+            ),
+        ),
+        (
+            "hangup_success_with_trailing_bytes",
+            wire(
+                true,
+                vec![],
+                vec![WireOp::Frame {
+                    opcode: 1,
+                    seqno: 0,
+                    tag: 0,
+                    payload: vec![0, 0],
+                }],
+            ),
+        ),
+        // What a Result's kind means (protocol 3.1).
+        (
+            "controller_answers_with_out_of_band_errors",
+            wire_with(
+                AS_ORC_EXECUTOR | REPLY_OUT_OF_BAND_ERROR,
+                vec![
+                    Reply::Answer(b"Symbols not found: [ _foo ]".to_vec()),
+                    Reply::Answer(b"cut at\0the NUL, \xff replaced".to_vec()),
+                ],
+                vec![
+                    call(Call::RunAsInt { which: 2, arg: 1 }),
+                    call(Call::RunAsInt { which: 2, arg: 2 }),
+                    call(Call::RunAsInt { which: 2, arg: 3 }),
+                ],
+            ),
+        ),
+        (
+            "controller_answers_with_malformed_out_of_band_errors",
+            wire_with(
+                AS_ORC_EXECUTOR | REPLY_RAW_KIND_1,
+                vec![
+                    Reply::Answer(vec![3, 0, 0]),
+                    Reply::Answer(sps_string(b"a string after all")),
+                    Reply::Twice(vec![]),
+                ],
+                vec![
+                    call(Call::RunAsInt { which: 2, arg: 1 }),
+                    call(Call::RunAsInt { which: 2, arg: 2 }),
+                    call(Call::RunAsInt { which: 2, arg: 3 }),
+                    call(Call::Echo(b"never delivered".to_vec())),
+                ],
+            ),
+        ),
+        (
+            "controller_answers_with_an_invalid_result_kind",
+            wire_with(
+                AS_ORC_EXECUTOR | REPLY_INVALID_KIND,
+                vec![Reply::Answer(vec![7])],
+                vec![
+                    call(Call::RunAsInt { which: 2, arg: 1 }),
+                    call(Call::Echo(b"never delivered".to_vec())),
+                ],
+            ),
+        ),
+        (
+            "controller_answers_a_wrong_seqno_with_an_error",
+            wire_with(
+                AS_ORC_EXECUTOR | REPLY_OUT_OF_BAND_ERROR,
+                vec![Reply::WrongSeqno(b"for no call".to_vec())],
+                vec![call(Call::RunAsInt { which: 2, arg: 1 })],
+            ),
+        ),
+        // reserve(0) as LLVM 22 (protocol 5.2).
+        (
+            "reserve_zero_then_release_it_once",
+            wire(
+                true,
+                vec![],
+                vec![
+                    call(reserve(0)),
+                    call(reserve(17)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null],
+                    }),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null],
+                    }),
+                    call(Call::Reserve {
+                        instance: true,
+                        pages: 0,
+                        misalign: true,
+                    }),
+                    call(Call::Reserve {
+                        instance: false,
+                        pages: 0,
+                        misalign: false,
+                    }),
+                    call(reserve(1)),
+                    call(reserve(0)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![res(0, 0), Addr::Null],
+                    }),
+                    call(reserve(0)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![Addr::Null, Addr::Null],
+                    }),
+                    call(reserve(2)),
+                    call(Call::Release {
+                        instance: true,
+                        bases: vec![res(0, 0), res(0, 0)],
+                    }),
+                    call(reserve(0)),
+                ],
+            ),
+        ),
+        (
+            "result_frame_with_an_invalid_kind",
+            wire(
+                true,
+                vec![],
+                vec![
+                    call(Call::Echo(b"before".to_vec())),
+                    WireOp::Frame {
+                        opcode: 2,
+                        seqno: 1,
+                        tag: 2,
+                        payload: vec![],
+                    },
+                ],
+            ),
+        ),
     ]
 }
+
+/// `bytes` as an SPS string: the length (`u64`, little-endian), the bytes.
+fn sps_string(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// The Hangup payload carrying `reason`, built by hand as a C++ controller
+/// sends it: `01` (an SPS `Error` failure), then the reason as a string.
+fn hangup_payload(reason: &[u8]) -> Vec<u8> {
+    let mut payload = vec![1];
+    payload.extend_from_slice(&sps_string(reason));
+    payload
+}
+
+/// [`WireInput::REPLY_KINDS`]: kind 1, the bytes as the message.
+const REPLY_OUT_OF_BAND_ERROR: u8 = 0x10;
+/// [`WireInput::REPLY_KINDS`]: kind 1, the bytes as they are.
+const REPLY_RAW_KIND_1: u8 = 0x20;
+/// [`WireInput::REPLY_KINDS`]: an invalid kind, from the bytes.
+const REPLY_INVALID_KIND: u8 = 0x30;
 
 /// Past `wire_message` findings, by file name (written to
 /// `fuzz/regressions/wire_message/`). Kept as values so that a change of the

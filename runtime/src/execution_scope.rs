@@ -25,8 +25,8 @@ use std::ptr::NonNull;
 
 use crate::error::{Error, ErrorKind};
 use crate::sync::{
-    Mutex,
-    atomic::{AtomicU64, Ordering},
+    Arc, Mutex,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     lock,
 };
 
@@ -298,6 +298,7 @@ fn retain_from(handle: &HandleRef) -> Option<ExecutionScopeGuard> {
     if handle.inner().retain() {
         Some(ExecutionScopeGuard {
             ptr: Some(handle.ptr),
+            taken_by: None,
         })
     } else {
         None
@@ -467,6 +468,10 @@ impl fmt::Debug for ExecutionScopeSource {
 pub struct ExecutionScopeGuard {
     /// The scope, kept alive by this guard's count; `None` when empty.
     ptr: Option<NonNull<Inner>>,
+    /// The count of live guards a thread took from a session
+    /// ([`crate::session::SessionHandle::try_enter_scope`]), this one
+    /// included: that thread must not wait for the session's shutdown.
+    taken_by: Option<Arc<AtomicUsize>>,
 }
 
 // SAFETY: the guard owns one count of a Sync allocation; releasing it from
@@ -478,7 +483,17 @@ unsafe impl Sync for ExecutionScopeGuard {}
 impl ExecutionScopeGuard {
     /// A guard that holds nothing.
     pub fn empty() -> Self {
-        ExecutionScopeGuard { ptr: None }
+        ExecutionScopeGuard {
+            ptr: None,
+            taken_by: None,
+        }
+    }
+
+    /// Counts this guard in `count` until it is dropped, wherever that is.
+    pub(crate) fn counted_in(mut self, count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        self.taken_by = Some(count);
+        self
     }
 
     /// True if the guard holds a count.
@@ -493,7 +508,15 @@ impl ExecutionScopeGuard {
         match self.ptr {
             // SAFETY: our count keeps the allocation alive.
             Some(ptr) if unsafe { ptr.as_ref() }.retain() => {
-                Ok(ExecutionScopeGuard { ptr: Some(ptr) })
+                let clone = ExecutionScopeGuard {
+                    ptr: Some(ptr),
+                    taken_by: None,
+                };
+                // A clone counts for the thread its source was taken on.
+                Ok(match &self.taken_by {
+                    Some(count) => clone.counted_in(count.clone()),
+                    None => clone,
+                })
             }
             _ => Err(closed_error()),
         }
@@ -536,6 +559,9 @@ impl Clone for ExecutionScopeGuard {
 impl Drop for ExecutionScopeGuard {
     #[inline]
     fn drop(&mut self) {
+        if let Some(count) = self.taken_by.take() {
+            count.fetch_sub(1, Ordering::AcqRel);
+        }
         if let Some(ptr) = self.ptr.take() {
             // SAFETY: we own one guard count of the live allocation.
             unsafe { release_guard(ptr) };

@@ -61,8 +61,13 @@ fn shutdown_waits_for_a_guard_cloned_and_moved_to_another_thread() {
         let live = Arc::new(AtomicUsize::new(0));
         let session = session_checking_no_guard_at_shutdown(&live);
 
-        // A guard taken here, cloned and moved to another thread.
-        let guard = session.try_enter_scope().expect("not shutting down yet");
+        // A guard taken here, cloned and moved to another thread. It comes
+        // from the scope source: a guard from `try_enter_scope` would count
+        // for this thread and refuse its wait for shutdown (spec 8.7).
+        let guard = session
+            .scope_source()
+            .try_enter()
+            .expect("not shutting down yet");
         live.fetch_add(1, Ordering::SeqCst);
         let l = live.clone();
         let mover = thread::spawn(move || {

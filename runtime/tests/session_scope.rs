@@ -65,17 +65,40 @@ fn shutdown_waits_for_a_guard_and_completes_on_the_thread_that_drops_it() {
 #[test]
 fn wait_for_shutdown_blocks_until_the_last_guard_is_released() {
     let s = Session::builder().thread_pool_size(2).build().unwrap();
-    let guard = s.try_enter_scope().unwrap();
     let released = Arc::new(AtomicBool::new(false));
-    let r = released.clone();
+    let (r, h) = (released.clone(), s.handle());
+    let (entered, is_entered) = mpsc::channel();
     let t = thread::spawn(move || {
+        let guard = h.try_enter_scope().unwrap();
+        entered.send(()).unwrap();
         thread::sleep(Duration::from_millis(50));
         r.store(true, Ordering::SeqCst);
         drop(guard);
     });
+    is_entered.recv().unwrap();
     s.wait_for_shutdown().unwrap();
     assert!(released.load(Ordering::SeqCst));
     t.join().unwrap();
+}
+
+#[test]
+fn a_thread_that_handed_its_guard_away_may_not_wait_while_it_lives() {
+    // The guard counts for the thread that took it until it is dropped:
+    // the runtime cannot tell it was handed on, and refuses rather than
+    // risk a wait for itself (spec 8.7, "blocking wait").
+    let s = Session::builder().thread_pool_size(2).build().unwrap();
+    let guard = s.try_enter_scope().unwrap();
+    let (go, wait_go) = mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        wait_go.recv().unwrap();
+        drop(guard);
+    });
+    let e = s.wait_for_shutdown().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    go.send(()).unwrap();
+    t.join().unwrap();
+    s.wait_for_shutdown()
+        .expect("once it is dropped, the wait ends");
 }
 
 #[test]

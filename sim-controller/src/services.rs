@@ -39,18 +39,7 @@ impl Res {
     }
 }
 
-/// Bytes as hex, shortened past 32 bytes.
-pub fn hex(b: &[u8]) -> String {
-    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
-    if b.len() > 32 {
-        s.push_str(&format!("...({} bytes)", b.len()));
-    }
-    if s.is_empty() {
-        "(empty)".to_owned()
-    } else {
-        s
-    }
-}
+pub use crate::transcript::hex;
 
 /// Hides real user-space addresses (hex literals of 11 or 12 digits) in
 /// text that came from an executor, so transcripts stay the same.

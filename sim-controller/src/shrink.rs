@@ -1009,28 +1009,6 @@ fn behaviour_detail(b: &Behaviour) -> usize {
         + usize::from(b.wait_shutdown)
 }
 
-fn behaviour_text(b: &Behaviour) -> String {
-    let mut s = match &b.outcome {
-        Outcome::Ok => "ok".to_owned(),
-        Outcome::Fail(m) => format!("fail {m:?}"),
-        Outcome::Panic(m) => format!("panic {m:?}"),
-        Outcome::Forget => "forget".to_owned(),
-    };
-    if let Some(n) = b.after {
-        let _ = write!(s, " after {n}");
-    }
-    if b.request_shutdown {
-        s.push_str(" request-shutdown");
-    }
-    if b.wait_shutdown {
-        s.push_str(" wait-shutdown");
-    }
-    if let Some(m) = &b.add_manager {
-        let _ = write!(s, " add-manager ({} ...)", m.name);
-    }
-    s
-}
-
 /// The header settings [`Shrinker::header_pass`] resets, one at a time:
 /// `sc` with setting `k` at its default, and what changed (`None` if it
 /// already is).
@@ -1179,7 +1157,11 @@ impl Shrinker<'_> {
     /// One round of the simplifications; true if anything changed.
     fn simplify_pass(&mut self) -> bool {
         let mut changed = self.header_pass();
-        changed |= self.sites_pass(visit_behaviours, simpler_behaviours, behaviour_text);
+        changed |= self.sites_pass(
+            visit_behaviours,
+            simpler_behaviours,
+            crate::scenario::behaviour_text,
+        );
         changed |= self.sites_pass(visit_waits, shorter, u64::to_string);
         changed |= self.sites_pass(visit_values, simpler_values, Value::to_string);
         changed

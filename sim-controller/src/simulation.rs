@@ -52,15 +52,13 @@ use orc_rt::{ExecutorAddr, OnComplete, ResourceManager, SessionHandle};
 
 use crate::lifecycle::{ManagerId, Phase};
 use crate::scenario::{ParseError, QueuePolicy, Scenario, parse_with};
-use crate::sim::{RunConfig, RunOutcome, World};
+use crate::sim::{Provided, RunConfig, RunOutcome, World};
+
+pub use crate::sim::controller::HandlerFn;
 
 /// Sets up a service in a run's session: registers its wrapper functions,
 /// adds its managers.
 pub type SetupFn = dyn Fn(&mut ServiceContext<'_>) -> Result<(), Error> + Send + Sync;
-
-/// A controller-side handler provided in Rust: the call's argument bytes
-/// in, the result bytes (or an out-of-band error message) out.
-pub type HandlerFn = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
 /// Where provided wrapper functions are registered: fake addresses, never
 /// run as code, so transcripts and runs do not depend on the heap.
@@ -72,42 +70,32 @@ struct Service {
     setup: Arc<SetupFn>,
 }
 
-/// What the embedding program provides to every run of a [`Simulation`].
-#[derive(Default)]
-pub(crate) struct Provided {
-    services: Vec<Service>,
-    pub(crate) handlers: BTreeMap<String, Arc<HandlerFn>>,
-    pub(crate) process: Option<ProcessInfo>,
+/// Every wrapper-function name of `services`, in registration order.
+fn wrapper_names(services: &[Service]) -> Vec<String> {
+    services
+        .iter()
+        .flat_map(|s| s.names.iter().cloned())
+        .collect()
 }
 
-impl Provided {
-    /// Every wrapper-function name, in registration order.
-    fn wrapper_names(&self) -> Vec<String> {
-        self.services
-            .iter()
-            .flat_map(|s| s.names.iter().cloned())
-            .collect()
+/// Sets every service up in `w`'s session; returns the bootstrap symbols
+/// they publish.
+fn install(
+    services: &[Service],
+    w: &Arc<World>,
+    session: &SessionHandle,
+) -> Result<Vec<(String, ExecutorAddr)>, Error> {
+    let mut symbols = Vec::new();
+    for s in services {
+        let mut ctx = ServiceContext {
+            w,
+            session,
+            names: &s.names,
+            symbols: &mut symbols,
+        };
+        (s.setup)(&mut ctx)?;
     }
-
-    /// Sets every service up in `w`'s session; returns the bootstrap
-    /// symbols they publish.
-    pub(crate) fn install(
-        &self,
-        w: &Arc<World>,
-        session: &SessionHandle,
-    ) -> Result<Vec<(String, ExecutorAddr)>, Error> {
-        let mut symbols = Vec::new();
-        for s in &self.services {
-            let mut ctx = ServiceContext {
-                w,
-                session,
-                names: &s.names,
-                symbols: &mut symbols,
-            };
-            (s.setup)(&mut ctx)?;
-        }
-        Ok(symbols)
-    }
+    Ok(symbols)
 }
 
 /// What a service's setup gets: the run's session, and the ways to put
@@ -184,7 +172,7 @@ impl ServiceContext<'_> {
     }
 
     fn address_of(&self, name: &str) -> Result<ExecutorAddr, Error> {
-        let all = self.w.provided.wrapper_names();
+        let all = &self.w.sc.provided_wrappers;
         match (
             self.names.iter().any(|n| n == name),
             all.iter().position(|n| n == name),
@@ -322,7 +310,9 @@ pub struct SimulationBuilder {
     faults: Vec<String>,
     dispatcher: Option<QueuePolicy>,
     executor_services: Option<bool>,
-    provided: Provided,
+    services: Vec<Service>,
+    handlers: BTreeMap<String, Arc<HandlerFn>>,
+    process: Option<ProcessInfo>,
 }
 
 impl SimulationBuilder {
@@ -368,7 +358,7 @@ impl SimulationBuilder {
     /// The process the executor announces (default: x86-64 Linux, 4 KiB
     /// pages).
     pub fn process_info(mut self, info: ProcessInfo) -> Self {
-        self.provided.process = Some(info);
+        self.process = Some(info);
         self
     }
 
@@ -379,7 +369,7 @@ impl SimulationBuilder {
         names: &[&str],
         setup: impl Fn(&mut ServiceContext<'_>) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Self {
-        self.provided.services.push(Service {
+        self.services.push(Service {
             names: names.iter().map(|n| (*n).to_owned()).collect(),
             setup: Arc::new(setup),
         });
@@ -394,7 +384,7 @@ impl SimulationBuilder {
         name: &str,
         f: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
     ) -> Self {
-        self.provided.handlers.insert(name.to_owned(), Arc::new(f));
+        self.handlers.insert(name.to_owned(), Arc::new(f));
         self
     }
 
@@ -403,8 +393,8 @@ impl SimulationBuilder {
         let (file, text) = self
             .script
             .unwrap_or_else(|| ("(no script)".to_owned(), String::new()));
-        let handlers: Vec<String> = self.provided.handlers.keys().cloned().collect();
-        let wrappers = self.provided.wrapper_names();
+        let handlers: Vec<String> = self.handlers.keys().cloned().collect();
+        let wrappers = wrapper_names(&self.services);
         let mut sc = parse_with(&file, &text, &wrappers, &handlers)?;
         if !self.faults.is_empty() {
             // The faults name the script's calls and messages: parse them
@@ -432,9 +422,18 @@ impl SimulationBuilder {
         if let Some(on) = self.executor_services {
             sc.services = on;
         }
+        let services = self.services;
+        let install: Option<Arc<crate::sim::InstallFn>> = (!services.is_empty()).then(|| {
+            Arc::new(move |w: &Arc<World>, session: &SessionHandle| install(&services, w, session))
+                as Arc<crate::sim::InstallFn>
+        });
         Ok(Simulation {
             scenario: sc,
-            provided: Arc::new(self.provided),
+            provided: Arc::new(Provided {
+                install,
+                handlers: Arc::new(self.handlers),
+                process: self.process,
+            }),
         })
     }
 }

@@ -100,6 +100,19 @@ impl Transcript {
     }
 }
 
+/// Bytes as hex, shortened past 32 bytes.
+pub fn hex(b: &[u8]) -> String {
+    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
+    if b.len() > 32 {
+        s.push_str(&format!("...({} bytes)", b.len()));
+    }
+    if s.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,8 +36,7 @@ pub struct ExecutorServices {
 }
 
 /// How much the installed services may do beyond managing memory. The
-/// defaults are LLVM 22's executor: everything (except
-/// [`empty_reservations`](Self::empty_reservations), which `Executor` sets). Fuzzing and tests that feed
+/// defaults are LLVM 22's executor: everything. Fuzzing and tests that feed
 /// untrusted requests turn off what would run arbitrary code.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
@@ -53,12 +52,6 @@ pub struct ServiceOptions {
     /// The largest reservation the memory manager grants (default: no
     /// limit beyond the OS's).
     pub max_reservation: u64,
-    /// Whether the memory manager grants a reservation of 0 bytes (address
-    /// 0, nothing mapped) as LLVM 22's executor does; `lli` asks for one at
-    /// shutdown. Default false (refused as an invalid size, the stricter
-    /// rule the fuzz model checks); [`Executor`](crate::Executor), hence
-    /// `orc-executor`, turns it on.
-    pub empty_reservations: bool,
 }
 
 impl Default for ServiceOptions {
@@ -68,7 +61,6 @@ impl Default for ServiceOptions {
             run_code: true,
             open_libraries: true,
             max_reservation: u64::MAX,
-            empty_reservations: false,
         }
     }
 }
@@ -118,8 +110,7 @@ impl ExecutorServices {
         });
         let memory_manager = Arc::new(
             MemoryManager::new(options.actions.clone())
-                .with_max_reservation(options.max_reservation)
-                .with_empty_reservations(options.empty_reservations),
+                .with_max_reservation(options.max_reservation),
         );
         let mm = memory_manager.clone();
         session.add_resource_manager(ShutdownOnly {

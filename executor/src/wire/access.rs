@@ -76,7 +76,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::io::{self, BufRead, BufReader, IoSlice, Read};
+use std::io::{self, BufRead, BufReader, IoSlice};
 use std::sync::{Arc, Weak};
 
 use orc_rt::addr::ExecutorAddr;
@@ -91,21 +91,10 @@ use orc_rt::wrapper::{ArgumentSource, BufferView, WrapperFunctionBuffer};
 use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start};
 use super::kinds;
 use super::probes;
-use super::stream::{PayloadSource, STREAM_THRESHOLD};
+use super::stream::{Input, PayloadSource, STREAM_THRESHOLD, TransportReader};
 use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
 use crate::transport::Transport;
 
-/// The reader's side of the transport, as a byte stream.
-pub(crate) struct TransportReader(Arc<dyn Transport>);
-
-impl Read for TransportReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-/// The reader's buffered input.
-pub(crate) type Input = BufReader<TransportReader>;
 /// The reader thread's framing over its buffered input.
 type Frames = FrameReader<Input>;
 

@@ -3,13 +3,26 @@
 //! arguments (`orc_rt::wrapper::StreamedArgs`): a bulk memory write then
 //! goes from the transport straight into its reservation.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use orc_rt::wrapper::{ArgumentSource, WrapperFunctionBuffer};
 
-use super::access::Input;
 use super::frame::{WireError, read_full, read_payload_after};
+use crate::transport::Transport;
+
+/// The reader's side of the transport, as a byte stream.
+pub(crate) struct TransportReader(pub(crate) Arc<dyn Transport>);
+
+impl Read for TransportReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// The reader's buffered input.
+pub(crate) type Input = BufReader<TransportReader>;
 
 /// Payloads from this size on are streamed; smaller ones cost less to
 /// buffer than to set up a stream for.

@@ -6,6 +6,7 @@ use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
 use orc_rt::error::Error;
 use orc_rt::sps;
 
+use super::controller::ControllerAnswer;
 use super::framer::Delivered;
 use super::harness::Harness;
 use super::model::unmapped;
@@ -40,19 +41,32 @@ impl Harness {
             Target::Reserve => {
                 let r = typed::<Result<ExecutorAddr, Error>>(a).unwrap_or_else(|e| fail(e));
                 let req = sps::from_prefix::<(ExecutorAddr, u64)>(&d.payload).ok();
-                if let Some(Ok(base)) = &r {
-                    let size = req.map_or(0, |((_, s), _)| s);
-                    let page = orc_executor::sys::page_size();
-                    if !base.is_aligned(page) || base.is_null() {
-                        fail(format!("reservation {base} is not page-aligned"));
+                let size = req.map(|((_, size), _)| size);
+                let page = orc_executor::sys::page_size();
+                match &r {
+                    // reserve(0), as LLVM 22: nothing mapped, address 0.
+                    Some(Ok(base)) if base.is_null() => {
+                        if size != Some(0) {
+                            fail(format!("is address 0 for size {size:?}"));
+                        }
+                        self.model.zero_reserved = true;
                     }
-                    (self.model.add_reservation(*base, size, false, q)).unwrap_or_else(|e| fail(e));
+                    Some(Ok(base)) => {
+                        if !base.is_aligned(page) || size == Some(0) {
+                            fail(format!(
+                                "reservation {base} is not page-aligned or for 0 bytes"
+                            ));
+                        }
+                        let size = size.unwrap_or(0);
+                        (self.model.add_reservation(*base, size, false, q))
+                            .unwrap_or_else(|e| fail(e));
+                    }
+                    _ => {}
                 }
                 if q {
+                    // Any page multiple, 0 included (protocol 5.2).
                     let should_work = req.is_some_and(|((inst, size), _)| {
-                        inst == self.known.mm_instance
-                            && size > 0
-                            && size.is_multiple_of(orc_executor::sys::page_size())
+                        inst == self.known.mm_instance && size.is_multiple_of(page)
                     });
                     match (&r, should_work) {
                         (Some(Ok(_)), true) | (Some(Err(_)), false) | (None, false) => {}
@@ -85,18 +99,23 @@ impl Harness {
                 let r = typed::<Result<(), Error>>(a).unwrap_or_else(|e| fail(e));
                 match sps::from_prefix::<(ExecutorAddr, Vec<ExecutorAddr>)>(&d.payload) {
                     Ok(((inst, bases), _)) if inst == self.known.mm_instance => {
-                        for b in bases {
-                            if let Some(i) = self
-                                .model
-                                .live
-                                .iter()
-                                .position(|r| r.base == b.value() && !r.shared)
-                            {
-                                let gone = self.model.live.remove(i);
-                                if q && !unmapped(gone.base, gone.size) {
-                                    fail(format!("left {:#x} mapped", gone.base));
-                                }
+                        let zero_was_live = self.model.zero_reserved;
+                        let released = self.model.release(&bases);
+                        for gone in &released.gone {
+                            if q && !unmapped(gone.base, gone.size) {
+                                fail(format!("left {:#x} mapped", gone.base));
                             }
+                        }
+                        let ok = matches!(r, Some(Ok(())));
+                        if q && released
+                            .outcome
+                            .is_some_and(|should_work| ok != should_work)
+                        {
+                            fail(format!(
+                                "has the wrong outcome (expected success: {:?}; the empty \
+                                 reservation at 0 was live: {})",
+                                released.outcome, zero_was_live
+                            ));
                         }
                     }
                     Ok(_) => {
@@ -276,7 +295,9 @@ impl Harness {
                     } else if f == times3 {
                         r == Some(x.wrapping_mul(3))
                     } else if f == controller {
-                        r.is_some_and(|v| v >= -1)
+                        self.check_controller_call(d.seqno, r)
+                            .unwrap_or_else(|e| fail(e));
+                        true
                     } else {
                         false
                     };
@@ -345,6 +366,48 @@ impl Harness {
         }
         if q {
             self.check_quiescent().unwrap_or_else(|e| fail(e));
+        }
+    }
+
+    /// The JIT'd code of call `seqno` called the controller once (nothing
+    /// else in flight) and returned `r`: the answer's length or -1 for an
+    /// error ([`harmless`]'s `calls_controller_fn`). It must have got what
+    /// the controller's Result said (protocol 3.1): kind 0 its bytes, kind
+    /// 1 an out-of-band error with the Result's message, and an error if the
+    /// Result ended the session.
+    fn check_controller_call(&self, seqno: u64, r: Option<i32>) -> Result<(), String> {
+        let got = harmless::take_controller_answer();
+        let answer = {
+            let log = self.shared.log();
+            // Exactly one executor call since this call was sent: its own.
+            match self.controller_calls_before.get(&seqno) {
+                Some(&before) if log.controller_calls.len() == before + 1 => {
+                    log.controller_calls[before].clone()
+                }
+                _ => ControllerAnswer::Unknown,
+            }
+        };
+        let ok = match &answer {
+            ControllerAnswer::Value(bytes) => {
+                r == i32::try_from(bytes.len()).ok() && got.as_ref() == Some(&Ok(bytes.clone()))
+            }
+            ControllerAnswer::Error(message) => {
+                r == Some(-1) && got.as_ref() == Some(&Err(message.as_bytes().to_vec()))
+            }
+            ControllerAnswer::Failed => r == Some(-1),
+            ControllerAnswer::Unknown => r.is_some_and(|v| v >= -1),
+        };
+        if ok {
+            Ok(())
+        } else {
+            let got = got.map(|g| match g {
+                Ok(bytes) => format!("the value {bytes:?}"),
+                Err(message) => format!("the error {:?}", String::from_utf8_lossy(&message)),
+            });
+            Err(format!(
+                "called the controller: returned {r:?} having got {got:?}, \
+                 the controller's Result says {answer:?}"
+            ))
         }
     }
 

@@ -13,7 +13,24 @@ use orc_rt::error::Error;
 
 use super::FOREIGN_SEQNO;
 use super::framer::{Delivered, Framer, calls_per_seqno, message};
-use super::input::Reply;
+use super::input::{Reply, ReplyKind};
+use super::model::out_of_band_message;
+
+/// What the JIT'd code that made one executor call gets back, as far as
+/// the model knows (protocol 3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ControllerAnswer {
+    /// A kind 0 Result answered it: these bytes.
+    Value(Vec<u8>),
+    /// A kind 1 Result answered it: an out-of-band error with this message.
+    Error(String),
+    /// The answer ended the session (a wrong seqno, an invalid kind): the
+    /// call fails with the disconnection.
+    Failed,
+    /// Not known: no answer (the controller ignored the call), or its bytes
+    /// merged with others in the stream.
+    Unknown,
+}
 
 /// What the controller saw and heard.
 #[derive(Default)]
@@ -28,6 +45,8 @@ pub(super) struct Log {
     pub(super) violations: Vec<String>,
     /// Executor calls the controller chose not to answer.
     pub(super) ignored: usize,
+    /// Every executor call, in arrival order: what its caller gets.
+    pub(super) controller_calls: Vec<ControllerAnswer>,
     pub(super) reported: Vec<String>,
     pub(super) disconnect: Option<Result<(), Error>>,
 }
@@ -53,6 +72,8 @@ pub(super) struct Shared {
     pub(super) changed: Condvar,
     pub(super) framer: Mutex<Option<Framer>>,
     pub(super) replies: Vec<Reply>,
+    /// The result kind of the replies.
+    pub(super) reply_kind: ReplyKind,
 }
 
 impl Shared {
@@ -124,22 +145,8 @@ pub(super) fn controller_reader(shared: Arc<Shared>, sock: UnixStream) {
                     log.ignored += 1;
                 }
                 drop(log);
-                let result =
-                    |seqno, p: &[u8]| message(Opcode::Result, seqno, ExecutorAddr::NULL, p);
-                let mut framer = shared.framer();
-                if let Some(f) = framer.as_mut() {
-                    match &plan {
-                        Reply::Answer(p) => f.feed(&result(seqno, p), true),
-                        Reply::WrongSeqno(p) => f.feed(&result(seqno | FOREIGN_SEQNO, p), false),
-                        Reply::Twice(p) => {
-                            f.feed(&result(seqno, p), true);
-                            f.feed(&result(seqno, p), false);
-                        }
-                        Reply::Ignore => {}
-                    }
-                }
-                drop(framer);
-                shared.changed.notify_all();
+                let answer = answer_call(&shared, seqno, &plan);
+                shared.note(|l| l.controller_calls.push(answer));
                 continue;
             }
         }
@@ -147,4 +154,42 @@ pub(super) fn controller_reader(shared: Arc<Shared>, sock: UnixStream) {
         shared.changed.notify_all();
     }
     shared.note(|l| l.eof = true);
+}
+
+/// Sends the controller's answer to the executor's call `seqno` as `plan`
+/// says, in the input's result kind; returns what the call's caller gets.
+fn answer_call(shared: &Shared, seqno: u64, plan: &Reply) -> ControllerAnswer {
+    let mut framer = shared.framer();
+    let Some(f) = framer.as_mut() else {
+        return ControllerAnswer::Unknown;
+    };
+    let result = |seqno, bytes: &[u8]| {
+        let (kind, payload) = shared.reply_kind.result(bytes);
+        let frame = message(Opcode::Result, seqno, ExecutorAddr::new(kind), &payload);
+        (kind, payload, frame)
+    };
+    match plan {
+        Reply::Answer(bytes) | Reply::Twice(bytes) => {
+            let (kind, payload, frame) = result(seqno, bytes);
+            let whole = f.feed(&frame, true);
+            if matches!(plan, Reply::Twice(_)) {
+                f.feed(&frame, false);
+            }
+            match kind {
+                _ if !whole => ControllerAnswer::Unknown,
+                0 => ControllerAnswer::Value(payload),
+                1 => ControllerAnswer::Error(out_of_band_message(&payload)),
+                _ => ControllerAnswer::Failed,
+            }
+        }
+        Reply::WrongSeqno(bytes) => {
+            let (_, _, frame) = result(seqno | FOREIGN_SEQNO, bytes);
+            if f.feed(&frame, false) {
+                ControllerAnswer::Failed
+            } else {
+                ControllerAnswer::Unknown
+            }
+        }
+        Reply::Ignore => ControllerAnswer::Unknown,
+    }
 }

@@ -11,16 +11,8 @@ use std::sync::Arc;
 use orc_executor::wire::{HEADER_SIZE, Header, Opcode, WireError, write_message};
 use orc_rt::addr::ExecutorAddr;
 
+use super::model::{Ending, hangup_ending, protocol, result_ending};
 use super::targets::{Known, Target};
-
-/// How the executor's input ended (the first terminal event in stream order).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Ending {
-    /// End of stream at a frame boundary, or a Hangup: orderly.
-    Orderly(&'static str),
-    /// A protocol error.
-    Protocol(&'static str),
-}
 
 /// A call the executor received.
 #[derive(Debug, Clone)]
@@ -46,8 +38,9 @@ pub(super) fn calls_per_seqno(calls: &[Delivered]) -> HashMap<u64, usize> {
 enum FState {
     /// Collecting a header (bytes in `pending`).
     Header,
-    /// Streaming the payload of a non-call frame (header already sent).
-    Stream { opcode: Opcode, remaining: u64 },
+    /// Streaming the payload of a non-call frame (header already sent);
+    /// a Hangup's payload is also kept (`hangup`), for its meaning.
+    Stream { header: Header, remaining: u64 },
     /// Buffering a CallWrapper (header and payload in `pending`).
     Call { header: Header, remaining: u64 },
     /// The executor stopped reading at a terminal frame.
@@ -59,6 +52,8 @@ pub(super) struct Framer {
     out: Option<UnixStream>,
     known: Arc<Known>,
     pending: Vec<u8>,
+    /// The payload of the Hangup being streamed, so far.
+    hangup: Vec<u8>,
     state: FState,
     /// The calls sent, in stream order.
     pub(super) delivered: Vec<Delivered>,
@@ -75,6 +70,7 @@ impl Framer {
             out: Some(out),
             known,
             pending: Vec::new(),
+            hangup: Vec::new(),
             state: FState::Header,
             delivered: Vec::new(),
             ending: None,
@@ -98,13 +94,15 @@ impl Framer {
     }
 
     /// Feeds bytes in stream order. `reply`: these bytes are one complete
-    /// Result frame answering a call the executor has in flight.
-    pub(super) fn feed(&mut self, mut bytes: &[u8], reply: bool) {
-        let mut valid_reply =
-            reply && matches!(self.state, FState::Header) && self.pending.is_empty();
+    /// Result frame answering a call the executor has in flight. Returns
+    /// whether the bytes start at a frame boundary (so that one complete
+    /// frame is read as that frame, not merged with others).
+    pub(super) fn feed(&mut self, mut bytes: &[u8], reply: bool) -> bool {
+        let at_boundary = matches!(self.state, FState::Header) && self.pending.is_empty();
+        let mut valid_reply = reply && at_boundary;
         while !bytes.is_empty() {
             match self.state {
-                FState::Dead => return,
+                FState::Dead => return at_boundary,
                 FState::Header => {
                     let n = (HEADER_SIZE - self.pending.len()).min(bytes.len());
                     self.pending.extend_from_slice(&bytes[..n]);
@@ -117,12 +115,12 @@ impl Framer {
                         Err(e) => {
                             let header = std::mem::take(&mut self.pending);
                             self.send(&header);
-                            self.end(Ending::Protocol(match e {
+                            self.end(protocol(match e {
                                 WireError::SizeTooSmall(_) => "size too small",
                                 WireError::UnknownOpcode(_) => "unknown opcode",
                                 _ => "malformed header",
                             }));
-                            return;
+                            return at_boundary;
                         }
                         Ok(header) if header.opcode == Opcode::CallWrapper => {
                             let remaining = header.payload_len;
@@ -132,18 +130,22 @@ impl Framer {
                             let raw = std::mem::take(&mut self.pending);
                             self.send(&raw);
                             self.state = FState::Stream {
-                                opcode: header.opcode,
+                                header,
                                 remaining: header.payload_len,
                             };
                         }
                     }
                 }
-                FState::Stream { opcode, remaining } => {
+                FState::Stream { header, remaining } => {
                     let n = remaining.min(bytes.len() as u64) as usize;
                     self.send(&bytes[..n]);
+                    if header.opcode == Opcode::Hangup {
+                        // Only what was sent: a claimed size is no budget.
+                        self.hangup.extend_from_slice(&bytes[..n]);
+                    }
                     bytes = &bytes[n..];
                     self.state = FState::Stream {
-                        opcode,
+                        header,
                         remaining: remaining - n as u64,
                     };
                 }
@@ -160,15 +162,26 @@ impl Framer {
             // A frame may be complete now (also an empty payload).
             match self.state {
                 FState::Stream {
-                    opcode,
+                    header,
                     remaining: 0,
                 } => {
                     self.state = FState::Header;
-                    match opcode {
-                        Opcode::Setup => self.end(Ending::Protocol("Setup from the controller")),
-                        Opcode::Hangup => self.end(Ending::Orderly("Hangup")),
-                        Opcode::Result if valid_reply => {}
-                        Opcode::Result => self.end(Ending::Protocol("Result for no call")),
+                    match header.opcode {
+                        Opcode::Setup => self.end(Ending::Protocol(
+                            "Setup from the controller",
+                            Some("Unexpected Setup opcode".into()),
+                        )),
+                        Opcode::Hangup => {
+                            let payload = std::mem::take(&mut self.hangup);
+                            self.end(hangup_ending(&payload));
+                        }
+                        Opcode::Result => {
+                            let ending =
+                                result_ending(header.tag.value(), header.seqno, valid_reply);
+                            if let Some(ending) = ending {
+                                self.end(ending);
+                            }
+                        }
                         Opcode::CallWrapper => unreachable!("calls are buffered whole"),
                     }
                     valid_reply = false;
@@ -194,6 +207,7 @@ impl Framer {
                 _ => {}
             }
         }
+        at_boundary
     }
 
     /// The controller closes its writing end: a partial frame goes out as
@@ -207,7 +221,7 @@ impl Framer {
         let pending = std::mem::take(&mut self.pending);
         self.send(&pending);
         if partial {
-            self.end(Ending::Protocol("truncated frame"));
+            self.end(protocol("truncated frame"));
         } else {
             self.end(Ending::Orderly("end of stream"));
         }

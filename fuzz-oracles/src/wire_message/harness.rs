@@ -18,9 +18,9 @@ use orc_rt::session::Session;
 
 use super::calls::build;
 use super::controller::{Log, Shared, controller_reader};
-use super::framer::{Delivered, Ending, Framer, calls_per_seqno, message, raw_frame, raw_header};
-use super::input::{WireInput, WireOp};
-use super::model::Model;
+use super::framer::{Delivered, Framer, calls_per_seqno, message, raw_frame, raw_header};
+use super::input::{WireInput, WireOp, hangup_reason};
+use super::model::{Ending, Model};
 use super::targets::{Known, TARGETS, Target};
 use super::{FOREIGN_SEQNO, PATIENCE};
 use crate::harmless::{self, Action};
@@ -35,6 +35,11 @@ pub(super) struct Harness {
     pub(super) model: Model,
     /// Answers processed so far, per seqno.
     consumed: HashMap<u64, usize>,
+    /// Calls sent to be waited for, by seqno: how many executor calls the
+    /// controller had seen when they were sent.
+    pub(super) controller_calls_before: HashMap<u64, usize>,
+    /// Hangups carry their bytes as a reason (the input's options).
+    hangup_reasons: bool,
     /// Delivered calls processed so far.
     processed: usize,
     next_seqno: u64,
@@ -107,6 +112,7 @@ impl Harness {
             changed: Condvar::new(),
             framer: Mutex::new(None),
             replies: input.replies.clone(),
+            reply_kind: input.reply_kind(),
         });
         let reported = shared.clone();
         let session = Session::builder()
@@ -201,6 +207,8 @@ impl Harness {
             reader: Some(reader),
             model: Model::default(),
             consumed: HashMap::new(),
+            controller_calls_before: HashMap::new(),
+            hangup_reasons: input.hangup_reasons(),
             processed: 0,
             next_seqno: 1,
             executor_ended: false,
@@ -272,8 +280,13 @@ impl Harness {
                 self.feed(&bytes);
             }
             WireOp::Sync => self.wait_answered(usize::MAX),
-            WireOp::Hangup(payload) => {
-                self.feed(&message(Opcode::Hangup, 0, ExecutorAddr::NULL, payload))
+            WireOp::Hangup(bytes) => {
+                let payload = if self.hangup_reasons {
+                    hangup_reason(bytes)
+                } else {
+                    bytes.clone()
+                };
+                self.feed(&message(Opcode::Hangup, 0, ExecutorAddr::NULL, &payload))
             }
             WireOp::EndOfStream => {
                 if let Some(f) = self.shared.framer().as_mut() {
@@ -304,6 +317,10 @@ impl Harness {
         let seqno = self.next_seqno;
         self.next_seqno += 1;
         let bytes = message(Opcode::CallWrapper, seqno, tag, payload);
+        if wait {
+            let seen = self.shared.log().controller_calls.len();
+            self.controller_calls_before.insert(seqno, seen);
+        }
         let before;
         {
             let mut framer = self.shared.framer();
@@ -480,11 +497,22 @@ impl Harness {
             }
             assert!(!log.hangup, "the executor hung up by itself");
             let expected = framer.ending.clone().expect("closed above");
-            match (&expected, &log.disconnect) {
-                (Ending::Orderly(_), Some(Ok(()))) => {}
-                (Ending::Protocol(_), Some(Err(e))) if e.kind() == ErrorKind::Protocol => {}
-                (_, got) => panic!("the stream ended with {expected:?}, the session saw {got:?}"),
-            }
+            let ended_as_expected = match (&expected, &log.disconnect) {
+                (Ending::Orderly(_), Some(Ok(()))) => true,
+                (Ending::Remote(reason), Some(Err(e))) => {
+                    e.kind() == ErrorKind::Remote && e.message() == reason.as_str()
+                }
+                (Ending::Protocol(_, message), Some(Err(e))) => {
+                    e.kind() == ErrorKind::Protocol
+                        && message.as_deref().is_none_or(|m| e.message() == m)
+                }
+                _ => false,
+            };
+            assert!(
+                ended_as_expected,
+                "the stream ended with {expected:?}, the session saw {:?}",
+                log.disconnect
+            );
         }
         assert!(
             log.disconnect.is_some(),

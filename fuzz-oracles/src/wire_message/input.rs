@@ -10,10 +10,14 @@ pub struct WireInput {
     /// Whether unregistered tags are called with the legacy ABI (as
     /// `orc-executor` does) or refused.
     pub legacy_fallback: bool,
-    /// Ignored, kept so that the corpus decodes as before: bits 1 and 2 were
-    /// options for inline service calls and results (now a property each
-    /// wrapper function declares), bit 4 made the executor shut its socket
-    /// down at the end (the transport now always does).
+    /// Bits that change what some operations send. `0x01` and `0x02` are
+    /// ignored (once options for inline service calls and results, now a
+    /// property each wrapper function declares), as is `0x04` (made the
+    /// executor shut its socket down at the end, as the transport now
+    /// always does). [`HANGUP_REASONS`](Self::HANGUP_REASONS) (`0x08`) and
+    /// [`REPLY_KINDS`](Self::REPLY_KINDS) (`0x30`) came later: inputs
+    /// written before have them clear, so they decode to the same value
+    /// and run as they did. `0x40` and `0x80` are free.
     pub options: u8,
     /// How the controller answers the executor's calls, in turn (cycled;
     /// none: empty answers).
@@ -22,7 +26,83 @@ pub struct WireInput {
     pub ops: Vec<WireOp>,
 }
 
-/// The controller's answer to one executor call.
+impl WireInput {
+    /// `options` bit: each [`WireOp::Hangup`] sends its bytes as the
+    /// controller's reason, an SPS `Error` failure (`01`, length, bytes),
+    /// instead of as the raw payload (protocol 10).
+    pub const HANGUP_REASONS: u8 = 0x08;
+    /// `options` bits: the result kind of the controller's answers to the
+    /// executor's calls (protocol 3.1): `0x00` value (kind 0), `0x10`
+    /// out-of-band error (kind 1, the bytes as its SPS string message),
+    /// `0x20` kind 1 with the bytes as they are (an SPS string or
+    /// malformed), `0x30` an invalid kind (the bytes' first eight,
+    /// little-endian and zero-padded, at least 2).
+    pub const REPLY_KINDS: u8 = 0x30;
+
+    /// Whether Hangups carry their bytes as a reason.
+    pub(super) fn hangup_reasons(&self) -> bool {
+        self.options & Self::HANGUP_REASONS != 0
+    }
+
+    /// The result kind of the controller's answers.
+    pub(super) fn reply_kind(&self) -> ReplyKind {
+        match (self.options & Self::REPLY_KINDS) >> Self::REPLY_KINDS.trailing_zeros() {
+            0 => ReplyKind::Value,
+            1 => ReplyKind::OutOfBandError,
+            2 => ReplyKind::RawOutOfBandError,
+            _ => ReplyKind::Invalid,
+        }
+    }
+}
+
+/// The result kind the controller's answers carry ([`WireInput::REPLY_KINDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReplyKind {
+    /// Kind 0: the bytes are the value (LLVM 22's only kind).
+    Value,
+    /// Kind 1, the bytes as an SPS string: an out-of-band error with them
+    /// as its message.
+    OutOfBandError,
+    /// Kind 1, the bytes as they are: an out-of-band error, whose message
+    /// says it could not be decoded unless they are an SPS string.
+    RawOutOfBandError,
+    /// Kind 2 or above (from the bytes): a protocol error.
+    Invalid,
+}
+
+impl ReplyKind {
+    /// The tag and payload of a Result of this kind carrying `bytes`.
+    pub(super) fn result(self, bytes: &[u8]) -> (u64, Vec<u8>) {
+        match self {
+            ReplyKind::Value => (0, bytes.to_vec()),
+            ReplyKind::OutOfBandError => {
+                let mut payload = (bytes.len() as u64).to_le_bytes().to_vec();
+                payload.extend_from_slice(bytes);
+                (1, payload)
+            }
+            ReplyKind::RawOutOfBandError => (1, bytes.to_vec()),
+            ReplyKind::Invalid => {
+                let mut word = [0; 8];
+                let n = bytes.len().min(8);
+                word[..n].copy_from_slice(&bytes[..n]);
+                (u64::from_le_bytes(word).max(2), bytes.to_vec())
+            }
+        }
+    }
+}
+
+/// The payload of a Hangup whose reason is `bytes`: an SPS `Error`
+/// failure, `01` then the bytes as an SPS string (any bytes, as a C++
+/// controller may send).
+pub(super) fn hangup_reason(bytes: &[u8]) -> Vec<u8> {
+    let mut payload = vec![1];
+    payload.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    payload.extend_from_slice(bytes);
+    payload
+}
+
+/// The controller's answer to one executor call; its Results carry the
+/// bytes as the input's [`WireInput::REPLY_KINDS`] say.
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
 pub enum Reply {
     /// A Result with these bytes.
@@ -278,7 +358,8 @@ pub enum WireOp {
     },
     /// Wait until every call delivered so far is answered.
     Sync,
-    /// A Hangup with this payload.
+    /// A Hangup with this payload (or, with
+    /// [`WireInput::HANGUP_REASONS`], this reason).
     Hangup(Vec<u8>),
     /// The controller closes its writing end.
     EndOfStream,

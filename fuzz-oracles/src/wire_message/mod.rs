@@ -4,9 +4,10 @@
 //! socket pair. The fuzz input is a [`WireInput`]: typed calls to the
 //! published wrapper functions, raw calls with arbitrary argument bytes,
 //! raw frames with any opcode, seqno and tag, arbitrary byte runs that may
-//! split or merge frames, oversized length claims, hangups, the end of the
-//! stream, and executor-side detach and shutdown; plus how the controller
-//! answers the executor's own calls.
+//! split or merge frames, oversized length claims, hangups (with any
+//! payload, or a reason), the end of the stream, and executor-side detach
+//! and shutdown; plus how the controller answers the executor's own calls
+//! (and with which result kind).
 //!
 //! **Safety of the harness.** The controller may make the executor run code
 //! at any address: by design, and a fuzzer doing it would only find its own
@@ -34,18 +35,29 @@
 //!    Result answers a call that was not delivered. When the executor itself
 //!    ended the connection (detach, shutdown, controller stopped reading),
 //!    at most one.
-//! 4. The connection ends as the stream says: orderly for an end of stream
-//!    or Hangup at a frame boundary, a [`ErrorKind::Protocol`] error for a
-//!    malformed or truncated frame, an unknown opcode, a Setup or a Result
-//!    for a seqno with no call in flight.
+//! 4. The connection ends as the stream says (protocol 3.1, 10, 11):
+//!    orderly for an end of stream at a frame boundary or a Hangup whose
+//!    payload is empty or SPS `Error` success; with the controller's reason
+//!    ([`ErrorKind::Remote`], its message) for a Hangup carrying an `Error`
+//!    failure; a [`ErrorKind::Protocol`] error for any other Hangup payload
+//!    (`Could not deserialize hangup info`), a malformed or truncated
+//!    frame, an unknown opcode, a Setup, a Result of kind 2 or above
+//!    (`Malformed result message: invalid kind N`, whatever its seqno) or a
+//!    Result for a seqno with no call in flight (`No call for sequence
+//!    number N`).
 //! 5. Answers have the declared SPS result type (or are empty: an
 //!    out-of-band error), and agree with a model where the model knows the
-//!    answer: reservations (aligned, disjoint, counted by the memory manager,
-//!    gone from the address space once released), a forged instance changes
-//!    nothing, writes then reads of untouched reservations round-trip, a
+//!    answer: reservations (any page multiple; aligned, disjoint, counted
+//!    by the memory manager, gone from the address space once released;
+//!    size 0 maps nothing and answers address 0, whose release then
+//!    succeeds once, as LLVM 22), whether a release succeeds (every base
+//!    a live reservation, none holding initialized regions), a forged
+//!    instance changes nothing, writes then reads of untouched reservations round-trip, a
 //!    write with any target outside every reservation writes nothing, the
-//!    harmless functions return what they compute, the dylib manager's
-//!    process handle and symbol rules.
+//!    harmless functions return what they compute (JIT'd code calling the
+//!    controller gets a kind 0 Result's bytes, a kind 1 Result's message as
+//!    an out-of-band error, an error when the Result ended the session),
+//!    the dylib manager's process handle and symbol rules.
 //! 6. Shutdown always completes (bounded waits, no hang) and leaves nothing
 //!    behind: no reservation, no open library, no mapping.
 //!
@@ -58,6 +70,7 @@
 //! [`Session`]: orc_rt::session::Session
 //! [`WireControllerAccess`]: orc_executor::wire::WireControllerAccess
 //! [`ErrorKind::Panic`]: orc_rt::error::ErrorKind::Panic
+//! [`ErrorKind::Remote`]: orc_rt::error::ErrorKind::Remote
 //! [`ErrorKind::Protocol`]: orc_rt::error::ErrorKind::Protocol
 //! [`Framer`]: framer::Framer
 //! [`Header::decode`]: orc_executor::wire::Header::decode

@@ -1196,6 +1196,12 @@ impl SessionHandle {
                  waiting would deadlock; shutdown was requested and completes when this work returns",
             ));
         }
+        if markers::holds_taken_guards(self.shared.id()) {
+            return Err(contract(
+                "wait_for_shutdown called on a thread that took an execution-scope guard still alive: \
+                 waiting would deadlock while this thread holds it; shutdown was requested and completes when the guard is dropped",
+            ));
+        }
         let mut st = lock(&self.shared.state);
         st.report_observed = true;
         while !Shared::is_finished(&st) {
@@ -1209,9 +1215,16 @@ impl SessionHandle {
     /// Enters the execution scope; fails with [`ErrorKind::ShuttingDown`]
     /// once shutdown has begun draining it. Hold the guard while running
     /// JIT'd code (or code loaded for it).
+    ///
+    /// Until the guard (and every clone of it) is dropped, wherever that
+    /// happens, this thread's [`wait_for_shutdown`](Self::wait_for_shutdown)
+    /// fails at once instead of waiting for itself. A guard meant for
+    /// another thread while this one waits comes from
+    /// [`scope_source`](Self::scope_source), which counts for no thread.
     #[inline]
     pub fn try_enter_scope(&self) -> Result<ExecutionScopeGuard, Error> {
-        self.shared.scope.try_enter()
+        let guard = self.shared.scope.try_enter()?;
+        Ok(guard.counted_in(markers::taken_guards(self.shared.id())))
     }
 
     /// Runs `f` inside the execution scope: `Some(f())`, or `None` without
@@ -1219,9 +1232,8 @@ impl SessionHandle {
     ///
     /// The thread counts as inside the session's work while `f` runs, so a
     /// [`wait_for_shutdown`](Self::wait_for_shutdown) from `f` fails instead
-    /// of deadlocking. (A bare guard from
-    /// [`try_enter_scope`](Self::try_enter_scope) can move between threads
-    /// and is not tracked.)
+    /// of deadlocking (as it does on a thread holding a guard from
+    /// [`try_enter_scope`](Self::try_enter_scope)).
     pub fn call_with_keepalive<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
         let _guard = self.shared.scope.retain()?;
         let _marker = Marker::enter(self.shared.id());

@@ -11,6 +11,8 @@ mod lex;
 mod parse;
 mod print;
 
+pub(crate) use print::behaviour as behaviour_text;
+
 use std::fmt;
 
 pub use parse::{parse, parse_with};
@@ -384,7 +386,7 @@ impl Value {
     /// own form is the `Display` one).
     pub fn brief(&self) -> String {
         match self {
-            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::services::hex(b)),
+            Value::Bytes(b) if b.len() > 32 => format!("bytes {}", crate::transcript::hex(b)),
             v => v.to_string(),
         }
     }

@@ -222,7 +222,8 @@ fn manager(m: &ManagerDecl) -> String {
     s
 }
 
-fn behaviour(b: &Behaviour) -> String {
+/// A manager behaviour as a script writes it.
+pub(crate) fn behaviour(b: &Behaviour) -> String {
     let mut s = match &b.outcome {
         Outcome::Ok => "ok".to_owned(),
         Outcome::Fail(m) => format!("fail {}", quote(m)),

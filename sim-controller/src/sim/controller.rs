@@ -7,19 +7,26 @@
 //! It owns only its own state; the world puts what it sends on the pipe and
 //! hands it what arrives.
 
-use crate::simulation::Provided;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use orc_executor::wire::{HEADER_SIZE, Opcode, SetupInfo, write_message};
-use orc_rt::{ExecutorAddr, sps};
+use orc_executor::wire::{HEADER_SIZE, Opcode, SetupInfo};
+use orc_rt::sps;
 
+use super::addresses::tag_name;
 use super::log::Log;
-use super::pipe::{Label, Message, header, opcode_name};
-use super::{JIT_BASE, STRIDE, TAG_BASE};
+use super::pipe::{Label, Message, frame, header, opcode_name, result_frame};
 use crate::scenario::{CallTarget, FaultKind, Reply, Scenario, SvcOp, Value};
 use crate::services::{self, Res};
 use crate::transcript::Shape;
+
+/// A controller-side handler the embedding program provides in Rust: the
+/// call's argument bytes in, the result bytes (or an out-of-band error
+/// message) out.
+pub type HandlerFn = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
+
+/// The provided handlers, by name.
+pub(crate) type ProvidedHandlers = BTreeMap<String, Arc<HandlerFn>>;
 
 /// Why a script step must wait before it can run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +86,8 @@ struct PendingReply {
 /// The controller's state.
 pub(crate) struct Controller {
     sc: Arc<Scenario>,
-    /// The embedding program's handlers.
-    provided: Arc<Provided>,
+    /// The embedding program's handlers, by name.
+    provided: Arc<ProvidedHandlers>,
     symbols: Option<BTreeMap<String, u64>>,
     ended: Option<String>,
     next_seq: u64,
@@ -105,7 +112,7 @@ pub(crate) struct Controller {
 
 impl Controller {
     /// A controller for scenario `sc`, before anything arrived.
-    pub(crate) fn new(sc: Arc<Scenario>, provided: Arc<Provided>) -> Self {
+    pub(crate) fn new(sc: Arc<Scenario>, provided: Arc<ProvidedHandlers>) -> Self {
         Controller {
             sc,
             provided,
@@ -585,7 +592,7 @@ impl Controller {
             Reply::Never => return None,
             Reply::Hangup => return Some(Reaction::Hangup),
             Reply::Close => return Some(Reaction::Close),
-            Reply::Provided => match self.provided.handlers.get(tag) {
+            Reply::Provided => match self.provided.get(tag) {
                 Some(f) => match f(args) {
                     Ok(bytes) => Res::Bytes(bytes),
                     Err(m) => Res::Error(m),
@@ -609,46 +616,4 @@ impl Controller {
 fn literal_addr(r: &str) -> Option<u64> {
     r.strip_prefix("0x")
         .and_then(|h| u64::from_str_radix(h, 16).ok())
-}
-
-/// The name of a controller tag (its handler), or the tag in hex.
-pub(crate) fn tag_name(sc: &Scenario, tag: u64) -> String {
-    if tag >= TAG_BASE
-        && (tag - TAG_BASE).is_multiple_of(STRIDE)
-        && let Some(h) = sc.handlers.get(((tag - TAG_BASE) / STRIDE) as usize)
-    {
-        return h.name.clone();
-    }
-    format!("{tag:#x}")
-}
-
-/// The tag address of handler `name`.
-pub(crate) fn tag_addr(sc: &Scenario, name: &str) -> ExecutorAddr {
-    let i = sc
-        .handlers
-        .iter()
-        .position(|h| h.name == name)
-        .expect("validated handler");
-    ExecutorAddr::new(TAG_BASE + i as u64 * STRIDE)
-}
-
-/// The address of JIT'd function `i`.
-pub(crate) fn jit_addr(i: usize) -> ExecutorAddr {
-    ExecutorAddr::new(JIT_BASE + i as u64 * STRIDE)
-}
-
-/// A whole message.
-pub(crate) fn frame(op: Opcode, seq: u64, tag: u64, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(HEADER_SIZE + payload.len());
-    write_message(&mut v, op, seq, ExecutorAddr::new(tag), payload).expect("writing to a Vec");
-    v
-}
-
-/// A Result message in LLVM main's dialect: kind 0 with the value's
-/// bytes, kind 1 with an out-of-band error's message.
-pub(crate) fn result_frame(seq: u64, res: &Res) -> Vec<u8> {
-    match res {
-        Res::Bytes(b) => frame(Opcode::Result, seq, 0, b),
-        Res::Error(m) => frame(Opcode::Result, seq, 1, &sps::to_vec(&m.as_str())),
-    }
 }

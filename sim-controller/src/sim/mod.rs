@@ -18,6 +18,7 @@
 //! session, the controller access or the services — they may run callbacks
 //! that log, which locks it.
 
+pub(crate) mod addresses;
 pub(crate) mod check;
 pub(crate) mod controller;
 mod executor;
@@ -39,7 +40,6 @@ use orc_rt::dispatcher::{QueuedAtShutdown, QueueingDispatcher};
 use orc_rt::{Session, SessionHandle, SessionHooks, SessionState};
 
 use crate::scenario::{Action, AwaitCond, FaultKind, QueuePolicy, Scenario, StateName, StepKind};
-use crate::simulation::Provided;
 use crate::transcript::{Shape, Transcript};
 
 use check::Checker;
@@ -50,13 +50,23 @@ use pipe::{Dir, Label, Message, Packet, Pipe, ReadOutcome, opcode_name};
 use schedule::{Ev, Schedule};
 use threads::{Hang, ParkError, Pool};
 
-/// Where simulated JIT'd functions live (a fake base, so transcripts hold
-/// no real address).
-pub const JIT_BASE: u64 = 0x1000_0000;
-/// Where the controller's handler tags live.
-pub const TAG_BASE: u64 = 0x2000_0000;
-/// Address stride between two functions or tags.
-pub const STRIDE: u64 = 0x100;
+pub use addresses::{JIT_BASE, STRIDE, TAG_BASE};
+
+/// What an embedding program provides to every run
+/// ([`Simulation`](crate::simulation::Simulation)).
+#[derive(Default)]
+pub(crate) struct Provided {
+    /// Sets the program's services up in a run's session, once it is
+    /// built; returns the bootstrap symbols they publish.
+    pub(crate) install: Option<Arc<InstallFn>>,
+    pub(crate) handlers: Arc<controller::ProvidedHandlers>,
+    pub(crate) process: Option<orc_rt::session::ProcessInfo>,
+}
+
+/// See [`Provided::install`].
+pub(crate) type InstallFn = dyn Fn(&Arc<World>, &SessionHandle) -> Result<Vec<(String, orc_rt::ExecutorAddr)>, orc_rt::Error>
+    + Send
+    + Sync;
 
 /// Knobs of one run.
 #[derive(Debug, Clone)]
@@ -329,6 +339,8 @@ pub(crate) struct World {
     /// services published in this run.
     pub(crate) provided: Arc<Provided>,
     pub(crate) provided_symbols: OnceLock<Vec<(String, orc_rt::ExecutorAddr)>>,
+    /// The host program's thread (`enter`, `wait-shutdown`).
+    pub(crate) host: executor::HostThread,
     max_steps: u64,
     /// A simulated thread kept the baton too long (a deadlock).
     hung: std::sync::atomic::AtomicBool,
@@ -377,7 +389,7 @@ impl World {
                 sched,
                 log: Log::new(triggers),
                 pipe: Pipe::new(sc.pipe_capacity),
-                ctl: Controller::new(sc.clone(), provided.clone()),
+                ctl: Controller::new(sc.clone(), provided.handlers.clone()),
                 book: Book::default(),
                 checks: Checker::new(!matches!(
                     sc.on_disconnect,
@@ -401,6 +413,7 @@ impl World {
             async_c_addrs: OnceLock::new(),
             provided,
             provided_symbols: OnceLock::new(),
+            host: executor::HostThread::default(),
             max_steps: cfg.max_steps,
             hung: std::sync::atomic::AtomicBool::new(false),
             swarm: cfg.swarm.then(|| SwarmPlan::for_seed(cfg.seed)),
@@ -712,7 +725,7 @@ impl World {
                 (label, format!("send Result of {name} ({what})"))
             }
             Opcode::CallWrapper => {
-                let tag = controller::tag_name(&self.sc, h.tag.value());
+                let tag = addresses::tag_name(&self.sc, h.tag.value());
                 let label = match label {
                     Some(l) => l,
                     None => Label::CallTag(tag.clone(), p.pipe.count_ccall(&tag)),

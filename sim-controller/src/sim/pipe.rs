@@ -19,9 +19,11 @@
 
 use std::collections::VecDeque;
 
-use orc_executor::wire::{HEADER_SIZE, Header, Opcode};
+use orc_executor::wire::{HEADER_SIZE, Header, Opcode, write_message};
+use orc_rt::{ExecutorAddr, sps};
 
 use crate::scenario::{Fault, FaultKind, HeaderField, MsgSel};
+use crate::services::Res;
 
 /// Which way bytes flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,12 +308,18 @@ impl Pipe {
         if self.down {
             return;
         }
+        self.push_end_of_stream(Dir::ToController, now, rng_latency);
+    }
+
+    /// Sends the end of the stream in direction `dir`, behind what is on
+    /// its way.
+    fn push_end_of_stream(&mut self, dir: Dir, now: u64, latency: u64) {
         self.next_no += 1;
         let no = self.next_no;
         self.push(
-            Dir::ToController,
+            dir,
             now,
-            rng_latency,
+            latency,
             Packet {
                 no,
                 due: 0,
@@ -524,24 +532,7 @@ impl Pipe {
         }
         self.ctl_closed = true;
         self.woken = true;
-        self.next_no += 1;
-        let no = self.next_no;
-        self.push(
-            Dir::ToExecutor,
-            now,
-            lat,
-            Packet {
-                no,
-                due: 0,
-                bytes: Vec::new(),
-                ends_message: true,
-                label: Label::Other,
-                text: "end of stream".into(),
-                reorder: false,
-                then_close: false,
-                eof: true,
-            },
-        );
+        self.push_end_of_stream(Dir::ToExecutor, now, lat);
     }
 
     /// The transport is gone under both sides (the controller vanished or a
@@ -726,6 +717,22 @@ pub(crate) fn selects(sel: &MsgSel, no: u64, label: &Label) -> bool {
         (MsgSel::CallTag(t, n), Label::CallTag(x, k)) => t == x && n == k,
         (MsgSel::Reply(t, n), Label::Reply(x, k)) => t == x && n == k,
         _ => false,
+    }
+}
+
+/// A whole message.
+pub(crate) fn frame(op: Opcode, seq: u64, tag: u64, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER_SIZE + payload.len());
+    write_message(&mut v, op, seq, ExecutorAddr::new(tag), payload).expect("writing to a Vec");
+    v
+}
+
+/// A Result message in LLVM main's dialect: kind 0 with the value's
+/// bytes, kind 1 with an out-of-band error's message.
+pub(crate) fn result_frame(seq: u64, res: &Res) -> Vec<u8> {
+    match res {
+        Res::Bytes(b) => frame(Opcode::Result, seq, 0, b),
+        Res::Error(m) => frame(Opcode::Result, seq, 1, &sps::to_vec(&m.as_str())),
     }
 }
 

@@ -7,11 +7,9 @@
 //! request is checked to lie inside one reservation, and the region not to
 //! overlap an initialized or in-progress one, *before* any byte is written.
 //!
-//! With [`with_empty_reservations`](MemoryManager::with_empty_reservations)
-//! (as `orc-executor` runs it), as LLVM 22: a reservation of 0 bytes
-//! succeeds with address 0 (LLVM maps nothing and records an empty
-//! reservation there; `lli` asks for one at shutdown), and releasing it
-//! succeeds once. Without, a size of 0 is refused as invalid.
+//! As LLVM 22: a reservation of 0 bytes succeeds with address 0 (LLVM maps
+//! nothing and records an empty reservation there; `lli` asks for one at
+//! shutdown), and releasing it succeeds once.
 
 pub mod sps_ci;
 
@@ -51,8 +49,6 @@ pub struct MemoryManager {
     page_size: u64,
     /// The largest reservation granted.
     max_reservation: u64,
-    /// Whether a reservation of 0 bytes succeeds (LLVM 22's behaviour).
-    empty_reservations: bool,
     /// An empty reservation at address 0 is live (LLVM 22 keeps one such
     /// entry, however many times it is reserved).
     zero_reserved: AtomicBool,
@@ -89,17 +85,8 @@ impl MemoryManager {
             actions,
             page_size: crate::sys::page_size(),
             max_reservation: u64::MAX,
-            empty_reservations: false,
             zero_reserved: AtomicBool::new(false),
         }
-    }
-
-    /// Grants reservations of 0 bytes as LLVM 22's executor does: address
-    /// 0, nothing mapped, released once (default: refused as an invalid
-    /// size).
-    pub fn with_empty_reservations(mut self, allowed: bool) -> Self {
-        self.empty_reservations = allowed;
-        self
     }
 
     /// Refuses reservations larger than `bytes` (default: only the OS
@@ -111,17 +98,17 @@ impl MemoryManager {
 
     /// Maps `size` bytes (a multiple of the page size) read+write and
     /// returns the base. A size of 0 maps nothing and returns address 0, as
-    /// LLVM 22's executor does, if empty reservations are allowed.
+    /// LLVM 22's executor does.
     pub fn reserve(&self, size: u64) -> Result<ExecutorAddr, Error> {
-        if size == 0 && self.empty_reservations {
+        if size == 0 {
             self.zero_reserved.store(true, Ordering::Relaxed);
             return Ok(ExecutorAddr::NULL);
         }
-        if size == 0 || !size.is_multiple_of(self.page_size) {
+        if !size.is_multiple_of(self.page_size) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "reserve size {size:#x} is not a non-zero multiple of the page size {:#x}",
+                    "reserve size {size:#x} is not a multiple of the page size {:#x}",
                     self.page_size
                 ),
             ));

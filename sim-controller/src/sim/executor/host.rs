@@ -2,12 +2,66 @@
 //! cloned and released (on another thread, as host code may), on-detach
 //! and on-shutdown callbacks, and a blocking wait for shutdown.
 
-use std::sync::{Arc, Weak};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
 
 use orc_rt::ExecutionScopeGuard;
 
 use super::super::World;
 use crate::lifecycle::Phase;
+
+/// The host program's own thread: host steps that take a guard or wait
+/// for shutdown run there, whichever simulated thread plays the script
+/// step, so the runtime sees one host thread (it refuses a wait for
+/// shutdown on a thread that took a guard still alive). The step waits for
+/// the job without yielding, so the run stays deterministic.
+#[derive(Default)]
+pub(crate) struct HostThread {
+    thread: Mutex<Option<(Sender<HostJob>, JoinHandle<()>)>>,
+}
+
+/// A job for the host thread.
+type HostJob = Box<dyn FnOnce() + Send>;
+
+impl HostThread {
+    /// Runs `f` on the host thread (started on first use) and returns its
+    /// result.
+    fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (reply, result) = channel();
+        {
+            let mut t = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+            let (jobs, _) = t.get_or_insert_with(|| {
+                let (tx, rx) = channel::<HostJob>();
+                let h = std::thread::Builder::new()
+                    .name("sim-host".into())
+                    .spawn(move || {
+                        for job in rx {
+                            job();
+                        }
+                    })
+                    .expect("spawning the simulation's host thread");
+                (tx, h)
+            });
+            let job = Box::new(move || {
+                let _ = reply.send(f());
+            });
+            jobs.send(job)
+                .expect("the host thread runs until the world ends");
+        }
+        result.recv().expect("the host thread answers every job")
+    }
+}
+
+impl Drop for HostThread {
+    fn drop(&mut self) {
+        let t = self.thread.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some((jobs, h)) = t.take() {
+            drop(jobs);
+            let _ = h.join();
+        }
+    }
+}
 
 /// An execution-scope guard the simulation counts (see `book::Live`).
 pub(crate) struct SimGuard {
@@ -70,7 +124,8 @@ pub(crate) fn check_grant(w: &World, actor: &str) {
 
 /// The `enter G` step.
 pub(crate) fn enter(w: &Arc<World>, name: &str) {
-    match w.session().try_enter_scope() {
+    let session = w.session();
+    match w.host.run(move || session.try_enter_scope()) {
         Ok(g) => {
             check_grant(w, "host");
             let g = SimGuard::new(w, g, true);
@@ -145,7 +200,8 @@ pub(crate) fn wait_shutdown(w: &Arc<World>) {
         "host",
         format!("wait_for_shutdown() (holding {holds} guard(s))"),
     );
-    match w.session().wait_for_shutdown() {
+    let session = w.session();
+    match w.host.run(move || session.wait_for_shutdown()) {
         Ok(r) => w.note(
             "host",
             format!("wait_for_shutdown → shut down ({} errors)", r.errors.len()),

@@ -232,7 +232,7 @@ impl Body {
                 let weak = w.me.clone();
                 let tag2 = tag.clone();
                 w.session().call_controller(
-                    super::super::controller::tag_addr(&w.sc, tag),
+                    super::super::addresses::tag_addr(&w.sc, tag),
                     value_buffer(v),
                     move |res| {
                         let Some(w) = weak.upgrade() else { return };

@@ -23,10 +23,11 @@ use orc_rt::{
 };
 
 pub(crate) use book::Book;
+pub(crate) use host::HostThread;
 pub(crate) use transport::{PipeWait, SimTransport};
 
 use super::World;
-use super::controller::jit_addr;
+use super::addresses::jit_addr;
 use crate::lifecycle::Phase;
 use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
 use crate::transcript::Shape;
@@ -87,8 +88,10 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
         let installed = orc_executor::services::ExecutorServices::install(&session.handle())?;
         let _ = w.services.set(installed);
     }
-    let provided = w.provided.install(w, &session.handle())?;
-    let _ = w.provided_symbols.set(provided);
+    if let Some(install) = &w.provided.install {
+        let symbols = install(w, &session.handle())?;
+        let _ = w.provided_symbols.set(symbols);
+    }
     // The watcher is registered first, so it runs last (newest first): it
     // marks the very end of shutdown.
     let weak = w.me.clone();

@@ -16,8 +16,9 @@ use orc_rt::{
 };
 
 use super::super::World;
-use super::super::controller::{frame, result_frame, tag_name};
+use super::super::addresses::tag_name;
 use super::super::pipe::{Label, Message, Packet, header};
+use super::super::pipe::{frame, result_frame};
 use crate::scenario::{AttachHow, FaultKind};
 use crate::services::Res;
 use crate::transcript::Shape;
