@@ -16,9 +16,14 @@
 #
 # Environment: CARGO_TARGET_DIR (default target/fuzz: the sanitizer flags
 # need their own), FUZZ_TOOLCHAIN (default +nightly; "" with
-# RUSTC_BOOTSTRAP=1 works on stable), FUZZ_ARGS (extra libFuzzer flags).
+# RUSTC_BOOTSTRAP=1 works on stable), FUZZ_ARGS (extra libFuzzer flags),
+# FUZZ_PROJECT (default the repository root: the folder, relative to the
+# root, whose fuzz/ to run, e.g. examples/kv-service; the paths above are
+# then under it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+cd "${FUZZ_PROJECT:-.}"
 
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
@@ -27,7 +32,7 @@ if [ $# -gt 0 ]; then
 else
   mapfile -t targets < <(ls fuzz/fuzz_targets | sed -n 's/\.rs$//p' | sort)
 fi
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/fuzz}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/fuzz}
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 toolchain=${FUZZ_TOOLCHAIN-+nightly}
 mkdir -p fuzz/logs
@@ -81,7 +86,7 @@ for t in "${targets[@]}"; do
     {
       echo "fuzz/run.sh: $t failed; log: $log"
       [ -n "$panic" ] && echo "  $panic"
-      [ -n "$artifact" ] && echo "  reproduce: cargo $toolchain fuzz run --debug-assertions $t $artifact"
+      [ -n "$artifact" ] && echo "  reproduce (in $PWD): cargo $toolchain fuzz run --debug-assertions $t $artifact"
     } >&2
   fi
   rows+=("$(printf '| %-15s | %12s | %8s | %6s | %7s | %6s | %7s | %s |' \
@@ -89,7 +94,7 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "fuzz/run.sh: ${secs}s per target, ASan + debug assertions ($(date -u +%Y-%m-%dT%H:%MZ))"
+echo "fuzz/run.sh: ${FUZZ_PROJECT:+$FUZZ_PROJECT: }${secs}s per target, ASan + debug assertions ($(date -u +%Y-%m-%dT%H:%MZ))"
 printf '| %-15s | %12s | %8s | %6s | %7s | %6s | %7s | %s |\n' \
   target execs exec/s cov ft corpus rss_mb result
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' -----------------  -------------- ---------- -------- --------- -------- --------- --------
