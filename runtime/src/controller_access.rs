@@ -68,6 +68,17 @@ pub trait ControllerAccess: Send + Sync {
     /// Sends the result of the controller's call `call_id` back to it; after
     /// disconnection, drops it.
     fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer);
+
+    /// The handler of the controller's call `call_id` has returned (or its
+    /// task was dropped unrun), whether or not it sent the result: an
+    /// asynchronous handler sends it later, from whatever completes it. An
+    /// access that waits for the calls still running before it reports the
+    /// end of the connection stops waiting for this one here: a result sent
+    /// later holds nothing up (spec 8.8). Called after the result when the
+    /// handler sent it itself. Default: nothing.
+    fn wrapper_handler_returned(&self, call_id: u64) {
+        let _ = call_id;
+    }
 }
 
 type ReturnFn = Box<dyn FnOnce(WrapperFunctionBuffer) + Send + 'static>;

@@ -34,9 +34,10 @@
 //! Ending: whichever thread sees the end first (end of stream, a Hangup,
 //! a protocol or I/O error, a failed write, `disconnect`) decides it once
 //! (`end`): nothing more is delivered, our pending calls are failed, new
-//! ones refused. The session is told once the controller's calls still
-//! running have finished (their results still go out), except after
-//! `disconnect`, which tells it at once. `disconnect` queues the Hangup
+//! ones refused. The session is told once the handlers of the controller's
+//! calls still running have returned (their results still go out; one an
+//! asynchronous handler sends later is reported lost, spec 8.8), except
+//! after `disconnect`, which tells it at once. `disconnect` queues the Hangup
 //! behind everything queued and seals the queue in one critical section:
 //! nothing follows the Hangup (a later result is reported lost), and
 //! `disconnect` returns without writing: the role holder or the reader
@@ -162,8 +163,10 @@ struct CallState {
     next_seqno: u64,
     /// Set once the connection is ending: no new calls go out.
     disconnecting: bool,
-    /// The controller's calls delivered to the session and not answered yet.
-    in_flight: usize,
+    /// The controller's calls whose handler is still running: delivered to
+    /// the session, neither answered nor returned from (by seqno; a count,
+    /// should a controller reuse one).
+    running: BTreeMap<u64, u32>,
     /// How the connection ended, kept until the calls in flight are done.
     ending: Option<Result<(), Error>>,
     /// `notify_disconnected` ran (or is running).
@@ -174,6 +177,21 @@ struct CallState {
     /// `finish` was asked for during the drain, or by a `disconnect` inside
     /// a delivery (the reader tells the session once it returned).
     finish_requested: bool,
+}
+
+impl CallState {
+    /// Call `call_id`'s handler is done (answered or returned from):
+    /// whether it was counted as running.
+    fn stop_running(&mut self, call_id: u64) -> bool {
+        match self.running.get_mut(&call_id) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.running.remove(&call_id);
+            }
+            None => return false,
+        }
+        true
+    }
 }
 
 /// The output queue (see the module docs). Bytes are counted as stream
@@ -334,7 +352,7 @@ impl WireControllerAccess {
                 pending: BTreeMap::new(),
                 next_seqno: 1,
                 disconnecting: false,
-                in_flight: 0,
+                running: BTreeMap::new(),
                 ending: None,
                 notified: false,
                 draining: false,
@@ -693,7 +711,7 @@ impl WireControllerAccess {
         let finish_now = {
             let mut calls = lock(&self.calls);
             calls.draining = false;
-            calls.in_flight == 0 || calls.finish_requested
+            calls.running.is_empty() || calls.finish_requested
         };
         if finish_now && delivering {
             // Not here: telling the session runs its detach, which joins the
@@ -734,7 +752,7 @@ impl WireControllerAccess {
         let due = {
             let calls = lock(&self.calls);
             calls.ending.is_some()
-                && (calls.in_flight == 0 || calls.finish_requested)
+                && (calls.running.is_empty() || calls.finish_requested)
                 && !calls.notified
                 && !calls.draining
         };
@@ -927,7 +945,7 @@ impl WireControllerAccess {
         let _delivering = Delivering(DELIVERING.with(|d| d.replace(self as *const Self as usize)));
         match msg.opcode {
             Opcode::CallWrapper => {
-                lock(&self.calls).in_flight += 1;
+                *lock(&self.calls).running.entry(msg.seqno).or_insert(0) += 1;
                 self.hooks
                     .handle_wrapper_call(msg.tag, msg.payload, msg.seqno);
                 Ok(true)
@@ -1071,10 +1089,10 @@ impl ControllerAccess for WireControllerAccess {
     fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {
         let (notified, finish_after) = {
             let mut calls = lock(&self.calls);
-            calls.in_flight = calls.in_flight.saturating_sub(1);
+            let was_running = calls.stop_running(call_id);
             (
                 calls.notified,
-                calls.ending.is_some() && calls.in_flight == 0,
+                was_running && calls.ending.is_some() && calls.running.is_empty(),
             )
         };
         if notified {
@@ -1105,6 +1123,22 @@ impl ControllerAccess for WireControllerAccess {
             self.end_after_send_error(e);
         }
         if finish_after {
+            probe::hit(probes::TOLD_AFTER_LAST_CALL);
+            self.finish();
+        }
+    }
+
+    fn wrapper_handler_returned(&self, call_id: u64) {
+        // An asynchronous handler returned without its result: once the
+        // connection ended, that result holds nothing up (spec 8.8); if it
+        // was the last call running, the session is told now (or, inside a
+        // delivery, by the reader once the delivery returned).
+        let finish_now = {
+            let mut calls = lock(&self.calls);
+            let was_running = calls.stop_running(call_id);
+            was_running && calls.ending.is_some() && calls.running.is_empty()
+        };
+        if finish_now && !self.delivering_here() {
             probe::hit(probes::TOLD_AFTER_LAST_CALL);
             self.finish();
         }

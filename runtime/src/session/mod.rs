@@ -337,6 +337,12 @@ impl SharedArc {
     }
 
     fn handle_wrapper_call(&self, addr: ExecutorAddr, args: WrapperFunctionBuffer, call_id: u64) {
+        // Tells the access when the handler is done, on every path below
+        // (a task dropped unrun included).
+        let returned = HandlerReturned {
+            shared: self.clone(),
+            call_id,
+        };
         // Denied after shutdown began: drop the call silently (8.7, 8.9).
         let Some(guard) = self.scope.retain() else {
             crate::probe::hit(crate::probe::CALL_AFTER_SHUTDOWN_BEGAN);
@@ -388,6 +394,7 @@ impl SharedArc {
             let _marker = Marker::enter(shared.id());
             shared.run_wrapper(addr, target, args, call_id);
             drop(guard);
+            drop(returned);
         }));
     }
 
@@ -875,6 +882,22 @@ impl Owned {
 #[derive(Clone)]
 pub struct SessionHandle {
     shared: SharedArc,
+}
+
+/// Tells the controller access that the handler of the controller's call
+/// `call_id` is done, when dropped ([`ControllerAccess::wrapper_handler_returned`]).
+struct HandlerReturned {
+    shared: SharedArc,
+    call_id: u64,
+}
+
+impl Drop for HandlerReturned {
+    fn drop(&mut self) {
+        let ca = lock(&self.shared.ca).clone();
+        if let Some(ca) = ca {
+            ca.wrapper_handler_returned(self.call_id);
+        }
+    }
 }
 
 impl SessionHandle {

@@ -419,4 +419,8 @@ impl orc_rt::ControllerAccess for InConnect {
     fn send_wrapper_result(&self, call_id: u64, result: WrapperFunctionBuffer) {
         self.inner.send_wrapper_result(call_id, result);
     }
+
+    fn wrapper_handler_returned(&self, call_id: u64) {
+        self.inner.wrapper_handler_returned(call_id);
+    }
 }
