@@ -18,9 +18,9 @@ use crate::lifecycle::{CallbackId, End, Lifecycle};
 use crate::scenario::{ExpectKind, ResultExpect, Scenario, StateName};
 use crate::services::Res;
 
-/// What the checks need to know about a run.
+/// What the checks need to know about one session.
 #[derive(Debug, Default)]
-pub(crate) struct Checker {
+pub(crate) struct SessionChecks {
     /// The session's lifecycle (managers, callbacks, the disconnect
     /// report, controller calls), checked by the shared rules.
     pub(crate) lifecycle: Lifecycle,
@@ -30,6 +30,14 @@ pub(crate) struct Checker {
     /// A guard was denied (the scope is closed for good).
     pub(crate) denied_seen: bool,
     pub(crate) rm_shutdown_started: bool,
+}
+
+/// What the checks need to know about a run.
+#[derive(Debug, Default)]
+pub(crate) struct Checker {
+    /// Each session's checks (0: the default session, then the scenario's
+    /// `session` lines in order): their lifecycles are independent.
+    pub(crate) sessions: Vec<SessionChecks>,
     /// `shutdown_then` callbacks of `shutdown-threads`.
     pub(crate) thread_callbacks: u32,
     /// Per sequence number of the controller's calls: (handle, times the
@@ -49,12 +57,25 @@ struct WireCall {
 }
 
 impl Checker {
-    /// `disconnect_handler`: the script installs an on-disconnect handler.
-    pub(crate) fn new(disconnect_handler: bool) -> Self {
+    /// `disconnect_handler`: the script installs an on-disconnect handler
+    /// on the default session; `others`: the further sessions, each with
+    /// the simulation's own handler.
+    pub(crate) fn new(disconnect_handler: bool, others: usize) -> Self {
+        let session = |handler| SessionChecks {
+            lifecycle: Lifecycle::new(handler),
+            ..SessionChecks::default()
+        };
         Checker {
-            lifecycle: Lifecycle::new(disconnect_handler),
+            sessions: std::iter::once(session(disconnect_handler))
+                .chain((0..others).map(|_| session(true)))
+                .collect(),
             ..Checker::default()
         }
+    }
+
+    /// The checks of the default session.
+    pub(crate) fn default_session(&mut self) -> &mut SessionChecks {
+        &mut self.sessions[0]
     }
 
     /// The executor read the controller's call `seq` (`closed`: its scope
@@ -89,27 +110,42 @@ impl Checker {
     }
 }
 
-/// Runs the end-of-run checks and the expectations.
-pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Option<SessionState>) {
+/// How a session ended: shut down (and its callbacks ran), and its state
+/// (`None` if it was never built).
+pub(crate) type SessionEnd = (bool, Option<SessionState>);
+
+/// Runs the end-of-run checks and the expectations; `ends` has one entry
+/// per session, the default one first.
+pub(crate) fn finish(p: &mut Parts, sc: &Scenario, ends: &[SessionEnd]) {
     let r = std::mem::take(&mut p.checks);
     let mut v: Vec<String> = Vec::new();
     let ev = |i: usize| p.log.line(i);
 
-    // The lifecycle rules (`crate::lifecycle`, spec 6 to 8).
-    let detached = state.is_some_and(|s| s >= SessionState::Detached);
-    v.extend(r.lifecycle.end_violations(End {
-        detached,
-        shut_down,
-        tasks_may_be_dropped: false,
-        incoming_all_answered: false,
-    }));
+    for (s, (checks, &(shut_down, state))) in r.sessions.iter().zip(ends).enumerate() {
+        // A further session's violations name it; the default session's
+        // read as they always did.
+        let prefix = match s {
+            0 => String::new(),
+            s => format!("session {}: ", sc.sessions[s - 1].name),
+        };
+        // The lifecycle rules (`crate::lifecycle`, spec 6 to 8), each
+        // session on its own.
+        let detached = state.is_some_and(|s| s >= SessionState::Detached);
+        let lifecycle = checks.lifecycle.end_violations(End {
+            detached,
+            shut_down,
+            tasks_may_be_dropped: false,
+            incoming_all_answered: false,
+        });
+        v.extend(lifecycle.into_iter().map(|l| format!("{prefix}{l}")));
 
-    // Every dispatched task ran or was dropped (spec 9).
-    if shut_down && p.book.live.queued_tasks > 0 {
-        v.push(format!(
-            "{} dispatched task(s) neither ran nor were dropped",
-            p.book.live.queued_tasks
-        ));
+        // Every dispatched task ran or was dropped (spec 9).
+        let queued = p.book.live[s].queued_tasks;
+        if shut_down && queued > 0 {
+            v.push(format!(
+                "{prefix}{queued} dispatched task(s) neither ran nor were dropped"
+            ));
+        }
     }
 
     // Calls read after the scope closed got no result (spec 8.7).
@@ -191,7 +227,9 @@ pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Optio
                     ));
                 }
             }
-            ExpectKind::State(s) => {
+            ExpectKind::State(session, s) => {
+                let i = sc.session_index(session.as_deref()).unwrap_or(0);
+                let (shut_down, state) = ends.get(i).copied().unwrap_or((false, None));
                 let ok = match s {
                     StateName::ShutDown => shut_down,
                     StateName::Start => state == Some(SessionState::Start),
@@ -200,7 +238,8 @@ pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Optio
                 };
                 if !ok {
                     fails.push(format!(
-                        "expect (line {line}): final state {s}, got {state:?}"
+                        "expect (line {line}): final state{} {s}, got {state:?}",
+                        crate::scenario::after_space(session)
                     ));
                 }
             }
