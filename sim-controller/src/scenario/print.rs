@@ -543,6 +543,49 @@ expect state shut-down
     }
 
     #[test]
+    fn sessions_round_trip() {
+        let text = r#"# rule: x
+manager a in A detach ok request-shutdown B wait-shutdown shutdown ok wait-shutdown A add-manager (c in B)
+manager b detach ok request-shutdown
+session A
+session B
+jit f: enter A, enter, leave, leave, shutdown A, detach B, wait-shutdown A, wait-shutdown, dispatch f in B, dispatch f, add-manager d in A
+fault on "x" shutdown A
+fault at-step 3 detach B
+---
+enter g1 in A
+enter g2
+wait-shutdown B
+wait-shutdown
+detach A
+shutdown B
+on-detach d1 in A
+on-shutdown s1 in B
+add-manager e in B detach ok after 1
+check state A start
+check state attached
+await state B shut-down
+await state detached
+expect state A shut-down
+expect state shut-down
+"#;
+        round_trip("sessions.scn", text).unwrap();
+        let printed = parse("sessions.scn", text).unwrap().to_scn();
+        for line in [
+            "session A\nsession B\nmanager a in A detach ok request-shutdown B wait-shutdown shutdown ok wait-shutdown A add-manager (c in B)\n",
+            "manager b detach ok request-shutdown\n",
+            "jit f: enter A, enter, leave, leave, shutdown A, detach B, wait-shutdown A, wait-shutdown, dispatch f in B, dispatch f, add-manager d in A\n",
+            "fault on \"x\" shutdown A\nfault at-step 3 detach B\n",
+            "enter g1 in A\nenter g2\nwait-shutdown B\nwait-shutdown\ndetach A\nshutdown B\n",
+            "on-detach d1 in A\non-shutdown s1 in B\nadd-manager e in B detach ok after 1\n",
+            "check state A start\ncheck state attached\nawait state B shut-down\nawait state detached\n",
+            "expect state A shut-down\nexpect state shut-down\n",
+        ] {
+            assert!(printed.contains(line), "{line:?} not in:\n{printed}");
+        }
+    }
+
+    #[test]
     fn repeats_print_expanded() {
         let sc = parse(
             "t.scn",
