@@ -19,12 +19,18 @@
 #   metric  llvm=X unit  ours=Y unit  ratio=R  (target >= T: met|NOT MET; what)
 # where the ratio is oriented so that bigger is better for us (LLVM's time /
 # ours for times, ours / LLVM's for rates); then our figures against the
-# machine's floor (limits, this run):
+# machine's floor (benches/limits, run once per session right after that
+# session's executors, so that each ratio pairs figures taken under the same
+# load):
 #   metric  ours=X unit  floor=Y unit  ratio=R  (target <= T: met|NOT MET; what)
-# with ratio = ours / floor, and at the end, over the LLVM ratios with a target,
+# with ratio = the median over sessions of that session's ours / floor (X
+# and Y are the medians of the figures), and at the end, over the LLVM
+# ratios with a target,
 #   worst ratio R (metric)
+# The clang-repl ratio is likewise the median of each alternated pair's
+# LLVM time / ours.
 #
-# Environment: SESSIONS (5), CLANG_REPL_RUNS (10; 0 skips), CORPUS_SESSIONS
+# Environment: SESSIONS (5), CLANG_REPL_RUNS (20; 0 skips), CORPUS_SESSIONS
 # (2; 0 skips the corpus), EPC_BENCH_FLAGS (extra epc-bench flags, e.g.
 # "--iters 2000 --reps 3" for a quick look), LIMITS_FLAGS (default "--iters
 # 5000 --reps 3"), LLVM_EXECUTOR (default
@@ -34,7 +40,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 SESSIONS=${SESSIONS:-5}
-CLANG_REPL_RUNS=${CLANG_REPL_RUNS:-10}
+CLANG_REPL_RUNS=${CLANG_REPL_RUNS:-20}
 CORPUS_SESSIONS=${CORPUS_SESSIONS:-2}
 EPC_BENCH_FLAGS=${EPC_BENCH_FLAGS:-}
 LIMITS_FLAGS=${LIMITS_FLAGS:---iters 5000 --reps 3}
@@ -65,9 +71,6 @@ bash "$REPO/benches/limits/build.sh" "$TOOLS"
 OURS="$TARGET/release/orc-executor"
 
 echo "# machine: $(uname -srm), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# limits $LIMITS_FLAGS" >&2
-# shellcheck disable=SC2086
-"$TOOLS/limits" $LIMITS_FLAGS >"$WORK/limits"
 
 executor() { if [ "$1" = ours ]; then echo "$OURS"; else echo "$LLVM_EXECUTOR"; fi; }
 
@@ -86,7 +89,11 @@ for s in $(seq 1 "$SESSIONS"); do
         >>"$WORK/$side.$s"
     done
   done
+  echo "# session $s/$SESSIONS: limits $LIMITS_FLAGS" >&2
+  # shellcheck disable=SC2086
+  "$TOOLS/limits" $LIMITS_FLAGS >"$WORK/limits.$s"
 done
+echo "# load after the sessions: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # clang-repl with an out-of-process executor: start-up, the ORC runtime's
 # bootstrap, two incremental modules, shut-down. Wall time of the whole
@@ -194,9 +201,16 @@ def verdict(ok, target, what, sign=">="):
 
 
 llvm, ours = medians("llvm"), medians("ours")
-limits = load(f"{work}/limits")
-print("# floor (benches/limits, this run): "
-      + ", ".join(f"{k} {fmt(v[0])} {v[1]}" for k, v in limits.items() if v[0] is not None))
+# Per session: the floor figures, and our figures of the same session.
+limit_runs = [load(f"{work}/limits.{s}") for s in range(1, sessions + 1)]
+our_runs = [load(f"{work}/ours.{s}") for s in range(1, sessions + 1)]
+limits = {}
+for k in limit_runs[0]:
+    got = [r[k] for r in limit_runs if k in r and r[k][0] is not None]
+    if got:
+        limits[k] = (statistics.median(v for v, _ in got), got[0][1])
+print("# floor (benches/limits, median over the sessions): "
+      + ", ".join(f"{k} {fmt(v[0])} {v[1]}" for k, v in limits.items()))
 print(f"# {sessions} sessions per executor, alternating; each figure is the median over sessions")
 
 ratios = {}
@@ -233,11 +247,16 @@ if repl_runs > 0:
         print(f"{'clang_repl':22s} llvm={lm} ms  ours={om} ms  ratio=0.00  "
               f"(target >= 1.00: NOT MET; ours failed {of} of {repl_runs}, llvm {lf})")
     else:
-        r = lm / om
+        # Pair by pair (both runs of a pair succeeded): they ran back to
+        # back, under the same load.
+        with open(f"{work}/repl.llvm") as fl, open(f"{work}/repl.ours") as fo:
+            pairs = [(float(a), float(b)) for a, b in zip(fl, fo)
+                     if "failed" not in a and "failed" not in b]
+        r = statistics.median(a / b for a, b in pairs)
         ratios["clang_repl"] = r
         print(f"{'clang_repl':22s} llvm={lm:.1f} ms  ours={om:.1f} ms  ratio={r:.2f}  "
               + verdict(r >= 1.0, 1.0, "never slower: clang-repl --oop-executor, whole run "
-                        f"of a two-line program, median of {repl_runs}")
+                        f"of a two-line program, median of {len(pairs)} pairs")
               + f"  [ours {min(ot):.0f}..{max(ot):.0f}, llvm {min(lt):.0f}..{max(lt):.0f}]")
 
 if corpus_sessions > 0:
@@ -267,13 +286,16 @@ if corpus_sessions > 0:
 
 for name, metric, figure, sign, target, what in FLOORS:
     o, f = ours[metric], limits.get(figure, (None,))
-    if o is None or f[0] is None:
+    pairs = [(r[metric][0], l[figure][0]) for r, l in zip(our_runs, limit_runs)
+             if r.get(metric, (None,))[0] is not None and l.get(figure, (None,))[0] is not None]
+    if o is None or f[0] is None or not pairs:
         print(f"{name:22s} ours={o and fmt(o[0])} floor={f[0]}  unmeasured ({what})")
         continue
-    r = o[0] / f[0]
+    r = statistics.median(x / y for x, y in pairs)
     ok = r <= target if sign == "<=" else r >= target
     print(f"{name:22s} ours={fmt(o[0])} {o[1]}  floor={fmt(f[0])} {f[1]}  ratio={r:.2f}  "
-          + verdict(ok, target, f"{what}; {figure}", sign))
+          + verdict(ok, target, f"{what}; {figure}", sign)
+          + f"  [per session {', '.join(f'{x / y:.2f}' for x, y in pairs)}]")
 
 worst = min(ratios, key=ratios.get)
 print(f"worst ratio {ratios[worst]:.2f} ({worst})")

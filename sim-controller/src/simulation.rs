@@ -113,6 +113,15 @@ impl ServiceContext<'_> {
         self.session
     }
 
+    /// The run's OS: the backend the built-in services use in this run
+    /// (deterministic, placed by the seed, shared with no other run). A
+    /// service built on `orc_executor::os::Os` takes it to be simulated
+    /// the same way; a service may also define functions or libraries in
+    /// it for the controller to find.
+    pub fn os(&self) -> &orc_executor::os::SimulatedOs {
+        &self.w.os
+    }
+
     /// Registers `entry` as wrapper function `name` (one of the names the
     /// service declared) and publishes it in the Setup message.
     pub fn register(&mut self, name: &str, entry: WrapperEntry) -> Result<(), Error> {

@@ -193,3 +193,53 @@ fn a_failing_setup_is_reported() {
     assert!(!o.passed());
     assert!(o.render().contains("no database"), "{}", o.render());
 }
+
+/// A service that maps memory on the run's OS and keeps it in its manager,
+/// which unmaps it at shutdown unless `leak`.
+fn mapping_service(leak: bool) -> Simulation {
+    use orc_executor::os::Os;
+    struct Holder(Option<orc_executor::os::SimulatedMapping>, bool);
+    impl ResourceManager for Holder {
+        fn name(&self) -> &str {
+            "holder"
+        }
+        fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+            done.ok();
+        }
+        fn shutdown(&mut self, done: OnComplete) {
+            if self.1 {
+                std::mem::forget(self.0.take());
+            }
+            self.0 = None;
+            done.ok();
+        }
+    }
+    Simulation::builder()
+        .script(
+            "map.scn",
+            "# rule: example: a service's mapping is unmapped by shutdown\n---\nshutdown\n",
+        )
+        .service(&[], move |ctx| {
+            let mapping = ctx
+                .os()
+                .map(8192)
+                .map_err(|e| Error::new(orc_rt::ErrorKind::Io, e.to_string()))?;
+            ctx.add_resource_manager(Holder(Some(mapping), leak));
+            Ok(())
+        })
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn what_a_service_leaves_on_the_run_os_after_shutdown_is_a_violation() {
+    let o = mapping_service(false).run(0);
+    assert!(o.passed(), "{:?} {:?}", o.violations, o.failures);
+    let o = mapping_service(true).run(0);
+    assert!(!o.passed());
+    let all = o.violations.join("\n");
+    assert!(
+        all.contains("left OS resources behind after shutdown") && all.contains("regions: 1"),
+        "{all}"
+    );
+}

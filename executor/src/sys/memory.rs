@@ -5,6 +5,7 @@
 
 use std::io;
 use std::ptr;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use orc_rt::addr::{ExecutorAddr, ExecutorAddrRange};
@@ -55,6 +56,51 @@ pub(crate) struct Region {
     len: usize,
     /// For a POSIX shared-memory object: its name, unlinked on drop.
     shm_name: Option<std::ffi::CString>,
+    /// The protections this process gave the pages (see [`ProtMap`]).
+    /// Changed only under the write lock, together with the `mprotect`; a
+    /// direct write holds the read lock while it copies.
+    prots: RwLock<ProtMap>,
+}
+
+/// The protections of a region's pages as we set them, as runs: `(offset,
+/// bits)` sorted by offset, the first at 0, each up to the next (or the
+/// region's end). Only [`Region::write_direct`] reads it: a write into
+/// pages we made writable ourselves needs no kernel check.
+#[derive(Debug)]
+struct ProtMap(Vec<(usize, u8)>);
+
+impl ProtMap {
+    fn new(bits: u8) -> Self {
+        ProtMap(vec![(0, bits)])
+    }
+
+    /// The index of the run holding `off`.
+    fn run_at(&self, off: usize) -> usize {
+        self.0.partition_point(|&(start, _)| start <= off) - 1
+    }
+
+    /// Gives `[start, end)` the protection `bits` (`end` within the region
+    /// of `len` bytes).
+    fn set(&mut self, start: usize, end: usize, bits: u8, len: usize) {
+        let after = self.0[self.run_at(end.min(len - 1))].1;
+        self.0.retain(|&(s, _)| s < start || s > end);
+        let at = self.0.partition_point(|&(s, _)| s < start);
+        self.0.insert(at, (start, bits));
+        if end < len {
+            self.0.insert(at + 1, (end, after));
+        }
+        // Neighbours with the same bits merge, so the runs stay few.
+        self.0.dedup_by(|next, prev| next.1 == prev.1);
+    }
+
+    /// Whether every page of `[start, end)` is writable.
+    fn writable(&self, start: usize, end: usize) -> bool {
+        let first = self.run_at(start);
+        self.0[first..]
+            .iter()
+            .take_while(|&&(s, _)| s < end)
+            .all(|&(_, bits)| bits & Prot::WRITE != 0)
+    }
 }
 
 // SAFETY: a Region is an address range and the right to unmap it; all
@@ -115,6 +161,7 @@ impl Region {
             base: p as usize,
             len,
             shm_name: None,
+            prots: RwLock::new(ProtMap::new(Prot::RW.0)),
         })
     }
 
@@ -179,6 +226,7 @@ impl Region {
             base: p as usize,
             len,
             shm_name: Some(c_name),
+            prots: RwLock::new(ProtMap::new(0)),
         })
     }
 
@@ -215,6 +263,7 @@ impl Region {
             base: p as usize,
             len: len as usize,
             shm_name: None,
+            prots: RwLock::new(ProtMap::new(Prot::RW.0)),
         })
     }
 
@@ -309,14 +358,51 @@ impl Region {
         if end <= start {
             return Ok(());
         }
+        // Under the write lock: no direct write is copying meanwhile.
+        let mut prots = self.prots.write().unwrap_or_else(|p| p.into_inner());
         // SAFETY: page-aligned span inside our own mapping; changing its
         // protection cannot invalidate any Rust reference (none point here).
         let rc = unsafe { libc::mprotect(start as *mut libc::c_void, end - start, prot.to_os()) };
+        // A failed mprotect may have changed some of the pages: count them
+        // as not writable, so writes there take the kernel-checked path.
+        let bits = if rc == 0 { prot.0 } else { 0 };
+        prots.set(start - self.base, end - self.base, bits, self.len);
         if rc == 0 {
             Ok(())
         } else {
             Err(io::Error::last_os_error())
         }
+    }
+
+    /// Copies `bytes` to `addr` without a system call if every page they
+    /// land on is one we made writable ourselves (private mappings only: a
+    /// shared object's size is the controller's too). `false`: nothing was
+    /// written; the caller takes the kernel-checked path.
+    ///
+    /// The protections are those this process set through [`Self::protect`]
+    /// and [`Self::fill`]; JIT'd code that changes a reservation's pages
+    /// behind the memory manager's back makes such a write fault, as any
+    /// write by LLVM's executor would.
+    fn write_direct(&self, addr: ExecutorAddr, bytes: &[u8]) -> bool {
+        if self.shm_name.is_some() || bytes.is_empty() {
+            return false;
+        }
+        let Ok(off) = self.offset_of(addr, bytes.len() as u64) else {
+            return false;
+        };
+        let prots = self.prots.read().unwrap_or_else(|p| p.into_inner());
+        if !prots.writable(off, off + bytes.len()) {
+            return false;
+        }
+        // SAFETY: `offset_of` checked that the target lies inside our
+        // mapping; its pages are writable (we set them so, and the read lock
+        // keeps `protect_span` from changing that until the copy is done);
+        // no Rust reference points into a region (type invariant), and
+        // `bytes` is a separate buffer.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), (self.base + off) as *mut u8, bytes.len())
+        };
+        true
     }
 
     /// Sets the protection of the pages covering `[addr, addr + len)`.
@@ -374,8 +460,10 @@ static VM_SYSCALLS_USABLE: AtomicBool = AtomicBool::new(true);
 const MAX_IOV: usize = 1024;
 
 /// Copies each `(addr, bytes)` of `writes` into our own memory, checking
-/// first that every target lies inside one of `regions`. The kernel refuses
-/// (EFAULT) pages whose protection forbids writing, so a write into
+/// first that every target lies inside one of `regions`. Pages we made
+/// writable ourselves are written directly (no system call: a small write
+/// costs the controller's round trip only); for any other page the kernel
+/// refuses (EFAULT) a protection that forbids writing, so a write into
 /// finalized code is an error, not a crash.
 pub(crate) fn write_checked<'r>(
     regions: impl Iterator<Item = &'r Region> + Clone,
@@ -389,24 +477,25 @@ pub(crate) fn write_checked<'r>(
             return Err(outside_reservations_error(addr, bytes.len()));
         }
     }
-    for chunk in writes.chunks(MAX_IOV) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .map(|(addr, bytes)| (bytes.as_ptr() as *mut libc::c_void, *addr, bytes.len()))
-            .collect();
-        // SAFETY: the local buffers are live byte slices; the targets lie
-        // inside mappings we own (checked above) that no Rust reference
-        // points into.
-        if unsafe { kernel_checked_copy(Direction::IntoOurMemory, &entries) }? {
+    // In order, as a later write may overlap an earlier one: into pages we
+    // made writable ourselves directly, anything else through the kernel,
+    // which refuses a page whose protection forbids writing.
+    for &(addr, bytes) in writes {
+        if regions.clone().any(|r| r.write_direct(addr, bytes)) {
             continue;
         }
-        for (addr, bytes) in chunk {
-            // SAFETY: inside a mapping we own (checked above); without the
-            // kernel's check a write to a read-only page would fault, the
-            // same as LLVM's executor, but only on systems that filter
-            // process_vm_writev.
-            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), addr.to_ptr::<u8>(), bytes.len()) };
+        let entry = [(bytes.as_ptr() as *mut libc::c_void, addr, bytes.len())];
+        // SAFETY: the local buffer is a live byte slice; the target lies
+        // inside a mapping we own (checked above) that no Rust reference
+        // points into.
+        if unsafe { kernel_checked_copy(Direction::IntoOurMemory, &entry) }? {
+            continue;
         }
+        // SAFETY: inside a mapping we own (checked above); without the
+        // kernel's check a write to a read-only page would fault, the same
+        // as LLVM's executor, but only on systems that filter
+        // process_vm_writev.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), addr.to_ptr::<u8>(), bytes.len()) };
     }
     Ok(())
 }
@@ -625,6 +714,60 @@ mod tests {
                 .contains(&format!("{:#x}", (base + page).value())),
             "{ro}"
         );
+    }
+
+    #[test]
+    fn the_protection_map_follows_every_protect() {
+        const P: usize = 4096;
+        let len = 8 * P;
+        let mut m = ProtMap::new(Prot::RW.0);
+        assert!(m.writable(0, len));
+        m.set(2 * P, 4 * P, Prot::READ | Prot::EXEC, len);
+        assert_eq!(m.0, [(0, 3), (2 * P, 5), (4 * P, 3)]);
+        assert!(m.writable(0, 2 * P) && m.writable(4 * P, len));
+        assert!(!m.writable(2 * P - 1, 2 * P + 1), "straddles into RX");
+        assert!(!m.writable(3 * P, 3 * P + 8));
+        // Overlapping the end, then back to RW: the runs merge again.
+        m.set(3 * P, len, 0, len);
+        assert_eq!(m.0, [(0, 3), (2 * P, 5), (3 * P, 0)]);
+        m.set(0, len, Prot::RW.0, len);
+        assert_eq!(m.0, [(0, 3)]);
+        m.set(0, P, 1, len);
+        assert_eq!(m.0, [(0, 1), (P, 3)]);
+        assert!(!m.writable(0, 1) && m.writable(P, P + 1));
+    }
+
+    #[test]
+    fn direct_writes_only_where_we_made_the_pages_writable() {
+        let page = super::super::page_size();
+        let r = Region::map(page * 3).unwrap();
+        let base = r.range().start;
+        assert!(r.write_direct(base + 5, b"direct"));
+        r.protect(base + page, page, Prot::from_bits(Prot::READ))
+            .unwrap();
+        assert!(!r.write_direct(base + page + 8, b"x"), "read-only page");
+        assert!(!r.write_direct(base + page - 1, b"xy"), "straddles it");
+        assert!(r.write_direct(base + page * 2, b"after"));
+        assert!(!r.write_direct(base + page * 3 - 1, b"xy"), "outside");
+        r.protect(base + page, page, Prot::RW).unwrap();
+        assert!(r.write_direct(base + page - 1, b"xy"));
+        let mut got = [0u8; 6];
+        read_checked(&mut [(base + 5, &mut got[..])]).unwrap();
+        assert_eq!(&got, b"direct");
+        // A fill makes its pages writable again after a finalization.
+        r.protect(base, page * 3, Prot::from_bits(Prot::READ | Prot::EXEC))
+            .unwrap();
+        assert!(write_checked([&r].into_iter(), &[(base, b"no")]).is_err());
+        r.fill(base, page, b"yes").unwrap();
+        assert!(r.write_direct(base, b"ok"));
+        // Shared memory always takes the kernel's path.
+        let name = format!("/orc-rt-direct-{}", std::process::id());
+        let shared = Region::map_shared(&name, page).unwrap();
+        shared
+            .protect(shared.range().start, page, Prot::RW)
+            .unwrap();
+        assert!(!shared.write_direct(shared.range().start, b"x"));
+        write_checked([&shared].into_iter(), &[(shared.range().start, b"x")]).unwrap();
     }
 
     #[test]

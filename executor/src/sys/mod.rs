@@ -3,8 +3,9 @@
 //! dlopen/dlsym, the unwinder's frame registry, the GDB JIT interface).
 //!
 //! Everything here exposes a safe interface whose checks are local: memory
-//! is only touched through a [`memory::Region`] this module mapped, or
-//! through the kernel's fault-checked process-memory copies.
+//! is only touched through a [`memory::Region`] this module mapped (directly
+//! only where it set the pages writable itself), or through the kernel's
+//! fault-checked process-memory copies.
 
 pub(crate) mod dylib;
 pub(crate) mod eh_frame;

@@ -1,6 +1,8 @@
 //! The simulation: the real executor stack (session, `orc-executor`'s
 //! controller access and services) driven by a simulated controller over a
-//! simulated byte pipe, under a deterministic scheduler.
+//! simulated byte pipe, under a deterministic scheduler. The services run
+//! on a `SimulatedOs` of the run's own: addresses come from the seed, and
+//! runs made in parallel share no memory.
 //!
 //! One [`World`] per run. Its parts own their state and change it through
 //! their methods: the [`Schedule`](schedule::Schedule) (virtual time,
@@ -34,6 +36,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use orc_executor::os::SimulatedOs;
 use orc_executor::transport::Readiness;
 use orc_executor::wire::Opcode;
 use orc_rt::dispatcher::{QueuedAtShutdown, QueueingDispatcher};
@@ -333,9 +336,12 @@ pub(crate) struct World {
     /// The real executor services, when the scenario installs them, and
     /// the bootstrap symbols they publish.
     pub(crate) services: OnceLock<(
-        orc_executor::services::ExecutorServices,
+        orc_executor::services::ExecutorServices<SimulatedOs>,
         orc_rt::BootstrapInfo,
     )>,
+    /// This run's OS: the services' memory, libraries and published
+    /// addresses, chosen by the run's seed and shared with no other run.
+    pub(crate) os: SimulatedOs,
     /// The model controller access, when the scenario uses it.
     pub(crate) model: OnceLock<Arc<executor::model::ModelAccess>>,
     /// The addresses of the `async-c` JIT'd functions: (index, address).
@@ -418,6 +424,7 @@ impl World {
             hooks: OnceLock::new(),
             queues,
             services: OnceLock::new(),
+            os: executor::simulated_process(cfg.seed),
             model: OnceLock::new(),
             async_c_addrs: OnceLock::new(),
             provided,

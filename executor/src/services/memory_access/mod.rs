@@ -2,8 +2,9 @@
 //! `__llvm_orc_bootstrap_mem_*` wrappers; spec 15).
 //!
 //! **Deviation from LLVM 22** (safer): writes must land inside a reservation
-//! of the memory manager, and every access is fault-checked by the kernel,
-//! so a bad address or a write into finalized code is an error result, not a
+//! of the memory manager; a write into pages we made writable ourselves is a
+//! plain copy, and every other access is fault-checked by the kernel, so a
+//! bad address or a write into finalized code is an error result, not a
 //! crash. Reads may target any mapped, readable address (the controller's
 //! `-check` expressions read through GOT entries into libraries).
 //!

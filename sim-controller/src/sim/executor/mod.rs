@@ -149,7 +149,9 @@ fn build_session(w: &Arc<World>) -> Result<Session, Error> {
     if w.sc.services {
         // The real services: their managers are the oldest, so they shut
         // down last, after the simulated ones.
-        let installed = orc_executor::services::ExecutorServices::install(&session.handle())?;
+        let options = orc_executor::services::ServiceOptions::new_in(w.os.clone());
+        let installed =
+            orc_executor::services::ExecutorServices::install_with(&session.handle(), options)?;
         let _ = w.services.set(installed);
     }
     if let Some(install) = &w.provided.install {
@@ -261,6 +263,33 @@ fn shutdown_watcher(w: &Arc<World>, s: usize, report: &orc_rt::ShutdownReport) {
                 .violation("the memory manager still holds reservations after shutdown");
         }
     }
+    // The built-in services and the program's own, on the run's OS.
+    let live = w.os.live_resources();
+    if live != orc_executor::testing::LiveResources::default() {
+        p.log.violation(format!(
+            "the services left OS resources behind after shutdown: {live:?}"
+        ));
+    }
+}
+
+/// The C library names the simulated process exports (what the empty
+/// path opens), at addresses of the simulated OS's function range where
+/// no function is defined: lookups find them, calling one fails.
+const PROCESS_SYMBOLS: &[&str] = &["malloc", "free", "memcpy", "memset", "abort", "printf"];
+
+/// A run's OS: deterministic, placed by the run's seed, exporting
+/// [`PROCESS_SYMBOLS`].
+pub(crate) fn simulated_process(seed: u64) -> orc_executor::os::SimulatedOs {
+    let os = orc_executor::os::SimulatedOs::new(seed);
+    // Below the range `define_function` fills, so never a defined one.
+    let base = orc_executor::os::SimulatedOs::FUNCTION_BASE - 0x1000;
+    os.add_process_symbols(
+        PROCESS_SYMBOLS
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, orc_rt::ExecutorAddr::new(base + 16 * i as u64))),
+    );
+    os
 }
 
 /// The `attach` step: the controller access connects (and sends Setup).
