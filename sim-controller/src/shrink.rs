@@ -282,7 +282,7 @@ fn expect_mode(k: &ExpectKind, rest: &str, transcript: &Transcript) -> String {
                 None => mask_numbers(rest),
             }
         }
-        ExpectKind::State(_) => mask_numbers(rest),
+        ExpectKind::State(..) => mask_numbers(rest),
     }
 }
 
@@ -302,7 +302,9 @@ fn expect_text(k: &ExpectKind) -> String {
             format!("order {}", ps.join(" < "))
         }
         ExpectKind::Count(p, n) => format!("count {p:?} {n}"),
-        ExpectKind::State(s) => format!("state {s}"),
+        ExpectKind::State(session, s) => {
+            format!("state{} {s}", crate::scenario::after_space(session))
+        }
     }
 }
 
@@ -967,8 +969,8 @@ fn simpler_behaviours(b: &Behaviour) -> Vec<Behaviour> {
         }
     };
     push(&|c| c.add_manager = None);
-    push(&|c| c.request_shutdown = false);
-    push(&|c| c.wait_shutdown = false);
+    push(&|c| c.request_shutdown = None);
+    push(&|c| c.wait_shutdown = None);
     push(&|c| c.after = None);
     push(&|c| {
         c.outcome = Outcome::Ok;
@@ -1005,8 +1007,8 @@ fn value_detail(v: &Value) -> usize {
 fn behaviour_detail(b: &Behaviour) -> usize {
     usize::from(b.outcome != Outcome::Ok)
         + usize::from(b.after.is_some())
-        + usize::from(b.request_shutdown)
-        + usize::from(b.wait_shutdown)
+        + usize::from(b.request_shutdown.is_some())
+        + usize::from(b.wait_shutdown.is_some())
 }
 
 /// The header settings [`Shrinker::header_pass`] resets, one at a time:

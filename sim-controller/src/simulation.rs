@@ -151,6 +151,7 @@ impl ServiceContext<'_> {
             .w
             .parts()
             .checks
+            .default_session()
             .lifecycle
             .manager_added(&format!("rm {name}"), true);
         self.session.add_resource_manager(Recorded {
@@ -228,7 +229,10 @@ impl<R: ResourceManager> Recorded<R> {
         if let Some(w) = self.w.upgrade() {
             let mut p = w.parts();
             p.log.note(self.actor.clone(), text);
-            p.checks.lifecycle.manager_called(self.id, phase);
+            p.checks
+                .default_session()
+                .lifecycle
+                .manager_called(self.id, phase);
         }
     }
 
@@ -248,7 +252,10 @@ impl<R: ResourceManager> Recorded<R> {
                 };
                 let mut p = w.parts();
                 p.log.note(actor, text);
-                p.checks.lifecycle.manager_completed(id, phase);
+                p.checks
+                    .default_session()
+                    .lifecycle
+                    .manager_completed(id, phase);
             }
             done.complete(result);
         })

@@ -72,6 +72,10 @@ pub struct Scenario {
     pub dispatcher: DispatcherDecl,
     /// What the session's on-disconnect handler does.
     pub on_disconnect: OnDisconnect,
+    /// Further sessions in the same process (`session NAME`), in
+    /// declaration order. The default session, the one the controller
+    /// attaches to, has no name.
+    pub sessions: Vec<SessionDecl>,
     /// Resource managers, in registration order.
     pub managers: Vec<ManagerDecl>,
     /// Simulated JIT'd functions, in registration order.
@@ -110,6 +114,31 @@ impl Scenario {
     pub fn jit(&self, name: &str) -> Option<&JitDecl> {
         self.jits.iter().find(|j| j.name == name)
     }
+
+    /// The index of a session as the simulation numbers them: 0 for the
+    /// default session (`None`), 1 and up for the `session` lines in
+    /// order; `None` if no such session is declared.
+    pub fn session_index(&self, name: Option<&str>) -> Option<usize> {
+        match name {
+            None => Some(0),
+            Some(n) => self
+                .sessions
+                .iter()
+                .position(|s| s.name == n)
+                .map(|i| i + 1),
+        }
+    }
+}
+
+/// `session NAME`: a further session in the same process, with no
+/// controller (it never attaches: its disconnect report is `Ok`, spec 8.6
+/// step 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDecl {
+    /// How scripts name it.
+    pub name: String,
+    /// Where it was declared.
+    pub pos: Pos,
 }
 
 /// Which `ControllerAccess` the simulated executor uses.
@@ -186,14 +215,16 @@ pub struct Behaviour {
     pub outcome: Outcome,
     /// Complete asynchronously, this many ticks later (0 = inline).
     pub after: Option<u64>,
-    /// Request session shutdown from inside the callback first.
-    pub request_shutdown: bool,
+    /// Request shutdown from inside the callback first: of the manager's
+    /// own session (`Some(None)`) or of the named one.
+    pub request_shutdown: Option<Option<String>>,
     /// Add this manager to the session from inside the callback first.
     pub add_manager: Option<Box<ManagerDecl>>,
-    /// Wait (blocking, as host code would) for the session to shut down
-    /// from inside the callback: the runtime must refuse instead of
-    /// deadlocking.
-    pub wait_shutdown: bool,
+    /// Wait (blocking, as host code would) for a session to shut down from
+    /// inside the callback: for the manager's own session (`Some(None)`)
+    /// the runtime must refuse instead of deadlocking; another one
+    /// (`Some(Some(NAME))`) is waited for.
+    pub wait_shutdown: Option<Option<String>>,
 }
 
 impl Default for Behaviour {
@@ -201,9 +232,9 @@ impl Default for Behaviour {
         Behaviour {
             outcome: Outcome::Ok,
             after: None,
-            request_shutdown: false,
+            request_shutdown: None,
             add_manager: None,
-            wait_shutdown: false,
+            wait_shutdown: None,
         }
     }
 }
@@ -221,11 +252,14 @@ pub enum Outcome {
     Forget,
 }
 
-/// `manager NAME [detach B] [shutdown B]`.
+/// `manager NAME [in SESSION] [detach B] [shutdown B]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagerDecl {
     /// Its name in the transcript.
     pub name: String,
+    /// `in SESSION`: the session it belongs to. `None`: the default
+    /// session; for a manager a callback adds, the callback's session.
+    pub session: Option<String>,
     /// What `detach` does.
     pub detach: Behaviour,
     /// What `shutdown` does.
@@ -265,8 +299,9 @@ pub enum JitAbi {
 /// One operation of a JIT'd function's body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// Take an execution-scope guard; if denied, stop and return an error.
-    Enter,
+    /// Take an execution-scope guard (of the named session, else of the
+    /// default one); if denied, stop and return an error.
+    Enter(Option<String>),
     /// Release the newest guard this body holds.
     Leave,
     /// Clone the newest guard (an independent retain, which may be empty).
@@ -281,24 +316,26 @@ pub enum Op {
     Return(Value),
     /// Send the wrapper's result N ticks later, from a timer (no guard).
     ReturnLater(u64, Value),
-    /// `session.shutdown()`.
-    Shutdown,
+    /// `session.shutdown()` (of the named session, else of the default
+    /// one).
+    Shutdown(Option<String>),
     /// `session.detach()`.
-    Detach,
+    Detach(Option<String>),
     /// `session.wait_for_shutdown()`.
-    WaitShutdown,
+    WaitShutdown(Option<String>),
     /// Suspend until an event matching the pattern has been logged.
     Wait(String),
     /// Start a JIT thread named T running FN.
     Spawn(String, String),
-    /// `session.dispatch(task running FN)`.
-    Dispatch(String),
+    /// `session.dispatch(task running FN)`, on the named session's
+    /// dispatcher (`dispatch FN in SESSION`), else the default one's.
+    Dispatch(String, Option<String>),
     /// Panic with the message.
     Panic(String),
     /// `keepalive N`: `session.call_with_keepalive` around N ticks of work.
     Keepalive(u64),
     /// `add-manager NAME ...`: add a manager from JIT'd code.
-    AddManager(ManagerDecl),
+    AddManager(Box<ManagerDecl>),
 }
 
 /// `handler TAG: [calls FN VALUE,] REPLY [after N]`: a controller-side
@@ -479,14 +516,14 @@ impl fmt::Display for MsgSel {
     }
 }
 
-/// Something done to the session or the transport: a body step, or what a
+/// Something done to a session or the transport: a body step, or what a
 /// fault trigger does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// `session.detach()`.
-    Detach,
-    /// `session.shutdown()`.
-    Shutdown,
+    /// `session.detach()`, of the named session (else the default one).
+    Detach(Option<String>),
+    /// `session.shutdown()`, of the named session (else the default one).
+    Shutdown(Option<String>),
     /// `session.shutdown()` from N threads at once (real threads).
     ShutdownThreads(u32),
     /// The controller hangs up (orderly remote disconnect).
@@ -498,13 +535,20 @@ pub enum Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Detach => f.write_str("detach"),
-            Action::Shutdown => f.write_str("shutdown"),
+            Action::Detach(s) => write!(f, "detach{}", after_space(s)),
+            Action::Shutdown(s) => write!(f, "shutdown{}", after_space(s)),
             Action::ShutdownThreads(n) => write!(f, "shutdown-threads {n}"),
             Action::Hangup => f.write_str("hangup"),
             Action::Close => f.write_str("close"),
         }
     }
+}
+
+/// ` NAME` for a named session, nothing for the default one.
+pub(crate) fn after_space(session: &Option<String>) -> String {
+    session
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" {s}"))
 }
 
 /// `fault ...`.
@@ -567,8 +611,9 @@ pub enum AwaitCond {
     Done(String),
     /// An event matching the pattern was logged.
     Pattern(String),
-    /// The session reached this state.
-    State(StateName),
+    /// The session (the named one, else the default one) reached this
+    /// state.
+    State(Option<String>, StateName),
     /// Nothing is left to run but timers further than the script's own.
     Idle,
 }
@@ -620,13 +665,15 @@ pub enum StepKind {
     /// Start a JIT thread T running FN (host code, not a task).
     Spawn(String, String),
     /// Add a manager after the session started.
-    AddManager(ManagerDecl),
-    /// Register an on-detach callback.
-    OnDetach(String),
+    AddManager(Box<ManagerDecl>),
+    /// Register an on-detach callback (`in SESSION`, else with the default
+    /// session).
+    OnDetach(String, Option<String>),
     /// Register an on-shutdown callback.
-    OnShutdown(String),
-    /// The host takes a named execution-scope guard.
-    Enter(String),
+    OnShutdown(String, Option<String>),
+    /// The host takes a named execution-scope guard (of the session named
+    /// after `in`, else of the default one).
+    Enter(String, Option<String>),
     /// The host releases it (on another thread).
     Leave(String),
     /// The controller calls an executor service as H.
@@ -634,12 +681,13 @@ pub enum StepKind {
     /// `clone G G2`: host code clones guard G (an independent retain,
     /// empty once the scope is closed) as G2.
     CloneGuard(String, String),
-    /// `wait-shutdown`: host code blocks in `wait_for_shutdown`, holding
-    /// whatever guards it holds (the runtime should detect a wait that
-    /// can never end).
-    WaitShutdown,
-    /// `check state STATE`: the session is in this state at this point.
-    CheckState(StateName),
+    /// `wait-shutdown [SESSION]`: host code blocks in the session's
+    /// `wait_for_shutdown`, holding whatever guards it holds (the runtime
+    /// should detect a wait that can never end).
+    WaitShutdown(Option<String>),
+    /// `check state [SESSION] STATE`: the session is in this state at this
+    /// point.
+    CheckState(Option<String>, StateName),
 }
 
 /// A request to the real executor services, by their LLVM 22 bootstrap
@@ -798,8 +846,9 @@ pub enum ExpectKind {
     Order(Vec<String>),
     /// Exactly N events match.
     Count(String, u64),
-    /// The session ended in this state.
-    State(StateName),
+    /// The session (the named one, else the default one) ended in this
+    /// state.
+    State(Option<String>, StateName),
 }
 
 /// An expectation with its position.

@@ -25,6 +25,7 @@ const HEADER_WORDS: &[&str] = &[
     "access",
     "pipe",
     "reach",
+    "session",
 ];
 
 /// Words that start a script line.
@@ -57,6 +58,30 @@ const BODY_WORDS: &[&str] = &[
     "resolve",
     "expect",
 ];
+
+/// Words that may not name a session: where a session name is optional,
+/// they are read as what they say (with the operations of a JIT'd
+/// function's body, [`OP_WORDS`]).
+const RESERVED_SESSION_NAMES: &[&str] = &[
+    "in",
+    "start",
+    "attached",
+    "detached",
+    "shut-down",
+    "detach",
+    "shutdown",
+    "after",
+    "request-shutdown",
+    "wait-shutdown",
+    "add-manager",
+    "ok",
+    "fail",
+    "panic",
+    "forget",
+];
+
+/// The session states, as scripts name them.
+const STATES: &[&str] = &["start", "attached", "detached", "shut-down"];
 
 /// Words that start a value.
 const VALUE_WORDS: &[&str] = &["empty", "u64", "u32", "bool", "str", "bytes", "error"];
@@ -91,6 +116,7 @@ pub fn parse_with(
             latency: (1, 3),
             dispatcher: DispatcherDecl::default(),
             on_disconnect: OnDisconnect::Log,
+            sessions: Vec::new(),
             managers: Vec::new(),
             jits: Vec::new(),
             handlers: Vec::new(),
@@ -111,6 +137,7 @@ pub fn parse_with(
         first_deviation: None,
         rule_without_colon: None,
         last_line: 0,
+        session_refs: Vec::new(),
     };
     for h in handlers {
         p.sc.handlers.push(HandlerDecl {
@@ -187,6 +214,8 @@ struct Parser {
     /// A comment that looks like a rule without its colon.
     rule_without_colon: Option<Pos>,
     last_line: usize,
+    /// Every session named (declared or not), and where.
+    session_refs: Vec<(String, Pos)>,
 }
 
 impl Parser {
@@ -203,6 +232,7 @@ impl Parser {
                 "expected `---` between the header and the script (the file has none)".into(),
             ));
         }
+        self.check_session_refs()?;
         validate(&self.sc, self.first_deviation).map_err(|(pos, msg)| {
             // The innermost repeat around the line (inner ones close first).
             let hint = self
@@ -230,6 +260,23 @@ impl Parser {
                     "no `# rule:` line: every scenario names the rule it checks (`# rule: spec N.M ...`, `# rule: protocol N ...` or `# rule: fault: ...`){hint}"
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// Every session named is declared (`session NAME`, anywhere in the
+    /// header).
+    fn check_session_refs(&self) -> PResult<()> {
+        let declared: Vec<&str> = self.sc.sessions.iter().map(|s| s.name.as_str()).collect();
+        for (name, pos) in &self.session_refs {
+            if declared.contains(&name.as_str()) {
+                continue;
+            }
+            let hint = match closest(name, &declared) {
+                Some(d) => format!("did you mean `{d}`?"),
+                None => format!("declare it in the header: `session {name}`"),
+            };
+            return Err((*pos, format!("`{name}` is not a declared session ({hint})")));
         }
         Ok(())
     }
@@ -286,6 +333,7 @@ impl Parser {
                 i: 0,
                 line: line_no,
                 end_col: raw.chars().count() + 1,
+                sessions: Vec::new(),
             };
             let item = match &first.tok {
                 Tok::Word(w) if w == "---" && toks.len() == 1 => {
@@ -423,12 +471,14 @@ impl Parser {
                         i: 0,
                         line: l.line,
                         end_col: l.end_col,
+                        sessions: Vec::new(),
                     };
                     let r = if self.separator.is_some() {
                         self.body_line(&mut c)
                     } else {
                         self.header_line(&mut c)
                     };
+                    self.session_refs.append(&mut c.sessions);
                     r.map_err(|(pos, msg)| match env.iter().rfind(|b| b.value > 1) {
                         Some(b) => (
                             pos,
@@ -542,6 +592,9 @@ struct Cursor {
     i: usize,
     line: usize,
     end_col: usize,
+    /// The sessions this line names, and where (checked once the header
+    /// is known).
+    sessions: Vec<(String, Pos)>,
 }
 
 impl Cursor {
@@ -620,6 +673,40 @@ impl Cursor {
             ));
         }
         Ok((w, pos))
+    }
+
+    /// A session's name (whether it is declared is checked at the end).
+    fn session(&mut self) -> PResult<String> {
+        let (n, pos) = self.name("session name")?;
+        self.sessions.push((n.clone(), pos));
+        Ok(n)
+    }
+
+    /// `in SESSION`, if it follows.
+    fn in_session(&mut self) -> PResult<Option<String>> {
+        if self.eat_word("in") {
+            Ok(Some(self.session()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A session's name, if a word follows that is none of `others` (the
+    /// words that may follow here instead); a near miss of one of them is
+    /// a typo, not a session.
+    fn opt_session(&mut self, others: &[&str]) -> PResult<Option<String>> {
+        match self.peek_word() {
+            Some(w) if !others.contains(&w) => {
+                if let Some(o) = closest(w, others) {
+                    return Err((
+                        self.pos(),
+                        format!("unknown word `{w}` (did you mean `{o}`?)"),
+                    ));
+                }
+                Ok(Some(self.session()?))
+            }
+            _ => Ok(None),
+        }
     }
 
     fn peek_word(&self) -> Option<&str> {
@@ -985,6 +1072,20 @@ impl Parser {
                     _ => OnDisconnect::Panic(c.string("the panic message (a quoted string)")?),
                 };
             }
+            "session" => {
+                let (name, npos) = c.name("session name")?;
+                if RESERVED_SESSION_NAMES.contains(&name.as_str())
+                    || OP_WORDS.contains(&name.as_str())
+                {
+                    return Err((
+                        npos,
+                        format!(
+                            "`{name}` cannot name a session: where a session name may follow, it is read as a keyword"
+                        ),
+                    ));
+                }
+                self.sc.sessions.push(SessionDecl { name, pos });
+            }
             "manager" => {
                 let m = manager(c, pos)?;
                 self.sc.managers.push(m);
@@ -1138,7 +1239,8 @@ impl Parser {
                 {
                     AwaitCond::Pattern(c.pattern()?)
                 } else if c.eat_word("state") {
-                    AwaitCond::State(state_name(c)?)
+                    let (session, state) = session_state(c)?;
+                    AwaitCond::State(session, state)
                 } else if c.eat_word("idle") {
                     AwaitCond::Idle
                 } else {
@@ -1156,20 +1258,21 @@ impl Parser {
                 let (f, _) = c.name("function name")?;
                 StepKind::Spawn(t, f)
             }
-            "add-manager" => StepKind::AddManager(added_manager(c, pos)?),
-            "on-detach" => StepKind::OnDetach(c.name("callback name")?.0),
-            "on-shutdown" => StepKind::OnShutdown(c.name("callback name")?.0),
-            "enter" => StepKind::Enter(c.name("guard name")?.0),
+            "add-manager" => StepKind::AddManager(Box::new(added_manager(c, pos)?)),
+            "on-detach" => StepKind::OnDetach(c.name("callback name")?.0, c.in_session()?),
+            "on-shutdown" => StepKind::OnShutdown(c.name("callback name")?.0, c.in_session()?),
+            "enter" => StepKind::Enter(c.name("guard name")?.0, c.in_session()?),
             "leave" => StepKind::Leave(c.name("guard name")?.0),
             "clone" => {
                 let (g, _) = c.name("guard name")?;
                 let (g2, _) = c.name("a name for the clone")?;
                 StepKind::CloneGuard(g, g2)
             }
-            "wait-shutdown" => StepKind::WaitShutdown,
+            "wait-shutdown" => StepKind::WaitShutdown(c.opt_session(&[])?),
             "check" => {
                 c.keyword(&["state"])?;
-                StepKind::CheckState(state_name(c)?)
+                let (session, state) = session_state(c)?;
+                StepKind::CheckState(session, state)
             }
             "reserve" | "write" | "read" | "release" | "initialize" | "deinitialize" | "open"
             | "resolve" => {
@@ -1190,12 +1293,14 @@ impl Parser {
     }
 }
 
-/// `manager NAME [detach B] [shutdown B]`, after `manager`: ends at the end
-/// of the line, a `,` or a `)`.
+/// `manager NAME [in SESSION] [detach B] [shutdown B]`, after `manager`:
+/// ends at the end of the line, a `,` or a `)`.
 fn manager(c: &mut Cursor, pos: Pos) -> PResult<ManagerDecl> {
     let (name, _) = c.name("manager name")?;
+    let session = c.in_session()?;
     let mut m = ManagerDecl {
         name,
+        session,
         detach: Behaviour::default(),
         shutdown: Behaviour::default(),
         pos,
@@ -1240,8 +1345,8 @@ fn added_manager(c: &mut Cursor, pos: Pos) -> PResult<ManagerDecl> {
 /// What may follow a callback's outcome.
 const MODIFIERS: [&str; 4] = ["after", "request-shutdown", "wait-shutdown", "add-manager"];
 
-/// `OUTCOME [after N] [request-shutdown] [wait-shutdown] [add-manager (M)]`
-/// for the callback `which`.
+/// `OUTCOME [after N] [request-shutdown [S]] [wait-shutdown [S]]
+/// [add-manager (M)]` for the callback `which`.
 fn behaviour(c: &mut Cursor, which: &str) -> PResult<Behaviour> {
     let outcomes = ["ok", "fail", "panic", "forget"];
     let (o, opos) = c.keyword(&outcomes)?;
@@ -1293,8 +1398,17 @@ fn behaviour(c: &mut Cursor, which: &str) -> PResult<Behaviour> {
                 }
                 b.after = Some(c.number("a number of ticks")?);
             }
-            "request-shutdown" => b.request_shutdown = true,
-            "wait-shutdown" => b.wait_shutdown = true,
+            "request-shutdown" | "wait-shutdown" => {
+                let mut others = vec!["detach", "shutdown"];
+                others.extend(MODIFIERS);
+                others.extend(outcomes);
+                let session = Some(c.opt_session(&others)?);
+                if *m == "request-shutdown" {
+                    b.request_shutdown = session;
+                } else {
+                    b.wait_shutdown = session;
+                }
+            }
             _ => {
                 let mpos = c.pos();
                 if !c.eat_punct('(') {
@@ -1310,28 +1424,31 @@ fn behaviour(c: &mut Cursor, which: &str) -> PResult<Behaviour> {
     }
 }
 
+/// The operations of a JIT'd function's body.
+const OP_WORDS: &[&str] = &[
+    "enter",
+    "leave",
+    "clone",
+    "work",
+    "call",
+    "call-async",
+    "return",
+    "return-later",
+    "shutdown",
+    "detach",
+    "wait-shutdown",
+    "wait",
+    "spawn",
+    "dispatch",
+    "panic",
+    "keepalive",
+    "add-manager",
+];
+
 fn op(c: &mut Cursor) -> PResult<Op> {
-    let (k, kpos) = c.keyword(&[
-        "enter",
-        "leave",
-        "clone",
-        "work",
-        "call",
-        "call-async",
-        "return",
-        "return-later",
-        "shutdown",
-        "detach",
-        "wait-shutdown",
-        "wait",
-        "spawn",
-        "dispatch",
-        "panic",
-        "keepalive",
-        "add-manager",
-    ])?;
+    let (k, kpos) = c.keyword(OP_WORDS)?;
     Ok(match k.as_str() {
-        "enter" => Op::Enter,
+        "enter" => Op::Enter(c.opt_session(OP_WORDS)?),
         "leave" => Op::Leave,
         "clone" => Op::Clone,
         "work" => Op::Work(c.number("a number of ticks")?),
@@ -1348,18 +1465,18 @@ fn op(c: &mut Cursor) -> PResult<Op> {
             let n = c.number("a number of ticks")?;
             Op::ReturnLater(n, c.value()?)
         }
-        "shutdown" => Op::Shutdown,
-        "detach" => Op::Detach,
-        "wait-shutdown" => Op::WaitShutdown,
+        "shutdown" => Op::Shutdown(c.opt_session(OP_WORDS)?),
+        "detach" => Op::Detach(c.opt_session(OP_WORDS)?),
+        "wait-shutdown" => Op::WaitShutdown(c.opt_session(OP_WORDS)?),
         "wait" => Op::Wait(c.pattern()?),
         "spawn" => {
             let (t, _) = c.name("thread name")?;
             let (f, _) = c.name("function name")?;
             Op::Spawn(t, f)
         }
-        "dispatch" => Op::Dispatch(c.name("function name")?.0),
+        "dispatch" => Op::Dispatch(c.name("function name")?.0, c.in_session()?),
         "keepalive" => Op::Keepalive(c.number("a number of ticks")?),
-        "add-manager" => Op::AddManager(added_manager(c, kpos)?),
+        "add-manager" => Op::AddManager(Box::new(added_manager(c, kpos)?)),
         _ => Op::Panic(c.string("the panic message (a quoted string)")?),
     })
 }
@@ -1471,8 +1588,8 @@ fn msg_sel(c: &mut Cursor, trailing: usize) -> PResult<MsgSel> {
 fn action(c: &mut Cursor) -> PResult<Action> {
     let (k, _) = c.keyword(&["detach", "shutdown", "shutdown-threads", "hangup", "close"])?;
     Ok(match k.as_str() {
-        "detach" => Action::Detach,
-        "shutdown" => Action::Shutdown,
+        "detach" => Action::Detach(c.opt_session(&[])?),
+        "shutdown" => Action::Shutdown(c.opt_session(&[])?),
         "shutdown-threads" => {
             let p = c.pos();
             let n = c.number("a number of threads")?;
@@ -1486,8 +1603,25 @@ fn action(c: &mut Cursor) -> PResult<Action> {
     })
 }
 
+/// `[SESSION] STATE`: a session only if two words follow.
+fn session_state(c: &mut Cursor) -> PResult<(Option<String>, StateName)> {
+    let two_words = matches!(
+        c.toks.get(c.i + 1),
+        Some(Token {
+            tok: Tok::Word(_),
+            ..
+        })
+    );
+    let session = if two_words {
+        c.opt_session(STATES)?
+    } else {
+        None
+    };
+    Ok((session, state_name(c)?))
+}
+
 fn state_name(c: &mut Cursor) -> PResult<StateName> {
-    let (k, _) = c.keyword(&["start", "attached", "detached", "shut-down"])?;
+    let (k, _) = c.keyword(STATES)?;
     Ok(match k.as_str() {
         "start" => StateName::Start,
         "attached" => StateName::Attached,
@@ -1700,7 +1834,8 @@ fn expect(c: &mut Cursor) -> PResult<ExpectKind> {
         }
         Some("state") => {
             c.next();
-            Ok(ExpectKind::State(state_name(c)?))
+            let (session, state) = session_state(c)?;
+            Ok(ExpectKind::State(session, state))
         }
         Some(_) => {
             let (h, _) = c.name("a call handle")?;
@@ -1795,6 +1930,10 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
         Ok(())
     }
     unique(
+        sc.sessions.iter().map(|s| (s.name.as_str(), s.pos)),
+        "session",
+    )?;
+    unique(
         all_managers(sc)
             .into_iter()
             .map(|m| (m.name.as_str(), m.pos)),
@@ -1822,7 +1961,7 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                         ),
                     ));
                 }
-                Op::Spawn(_, f) | Op::Dispatch(f) if !has_jit(f) => {
+                Op::Spawn(_, f) | Op::Dispatch(f, _) if !has_jit(f) => {
                     return Err((
                         j.pos,
                         format!(
@@ -1949,7 +2088,7 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                     ));
                 }
             }
-            StepKind::OnDetach(n) | StepKind::OnShutdown(n) => {
+            StepKind::OnDetach(n, _) | StepKind::OnShutdown(n, _) => {
                 if let Some(first) = callbacks.insert(n.as_str(), s.pos) {
                     return Err((
                         s.pos,
@@ -1965,7 +2104,7 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
                     format!("`{h}` is not a call handle defined by an earlier `call`"),
                 ));
             }
-            StepKind::Enter(g) => {
+            StepKind::Enter(g, _) => {
                 if let Some(first) = guards.insert(g.as_str(), s.pos) {
                     return Err((
                         s.pos,
@@ -2041,20 +2180,22 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
             _ => {}
         }
     }
-    let mut state_at: Option<Pos> = None;
+    let mut state_at: BTreeMap<Option<&str>, Pos> = BTreeMap::new();
     for e in &sc.expects {
         match &e.kind {
             ExpectKind::Result(h, _) if !handles.contains_key(h.as_str()) => {
                 return Err((e.pos, format!("`{h}` is not a call handle of the script")));
             }
-            ExpectKind::State(_) => {
-                if let Some(first) = state_at {
+            ExpectKind::State(s, _) => {
+                if let Some(first) = state_at.insert(s.as_deref(), e.pos) {
                     return Err((
                         e.pos,
-                        format!("repeated `expect state` (the first is at {first})"),
+                        format!(
+                            "repeated `expect state{}` (the first is at {first})",
+                            after_space(s)
+                        ),
                     ));
                 }
-                state_at = Some(e.pos);
             }
             _ => {}
         }
@@ -2113,7 +2254,7 @@ expect state shut-down
         let m = &sc.managers[0];
         assert_eq!(m.detach.outcome, Outcome::Fail("d".into()));
         assert_eq!(m.detach.after, Some(3));
-        assert!(m.shutdown.request_shutdown);
+        assert_eq!(m.shutdown.request_shutdown, Some(None));
         assert_eq!(sc.jits[0].ops.len(), 5);
         assert_eq!(
             sc.jits[0].ops[2],
@@ -2160,14 +2301,14 @@ expect c1 done
         assert_eq!(sc.pipe_capacity, 4096);
         assert_eq!(sc.probes[0].pattern, "rm late: detach");
         let a = &sc.managers[0];
-        assert!(a.detach.wait_shutdown);
+        assert_eq!(a.detach.wait_shutdown, Some(None));
         let b = a.detach.add_manager.as_deref().unwrap();
         assert_eq!(b.name, "b");
         assert_eq!(b.detach.outcome, Outcome::Fail("x".into()));
         assert_eq!(b.detach.after, Some(2));
         assert_eq!(b.shutdown.add_manager.as_deref().unwrap().name, "c");
         assert_eq!(a.shutdown.outcome, Outcome::Forget);
-        assert!(a.shutdown.request_shutdown);
+        assert_eq!(a.shutdown.request_shutdown, Some(None));
         assert_eq!(sc.jits[0].abi, JitAbi::AsyncC);
         assert_eq!(sc.jits[0].ops[0], Op::Keepalive(3));
         let Op::AddManager(d) = &sc.jits[0].ops[1] else {
@@ -2198,11 +2339,11 @@ expect c1 done
         assert_eq!(
             kinds[..5],
             [
-                &StepKind::Enter("g1".into()),
+                &StepKind::Enter("g1".into(), None),
                 &StepKind::CloneGuard("g1".into(), "g2".into()),
                 &StepKind::Leave("g1".into()),
-                &StepKind::WaitShutdown,
-                &StepKind::CheckState(StateName::Attached),
+                &StepKind::WaitShutdown(None),
+                &StepKind::CheckState(None, StateName::Attached),
             ]
         );
         assert_eq!(
@@ -2554,7 +2695,47 @@ expect c1 ok
         ),
         (
             "manger m\n---\n",
-            "t.scn:1:1: error: unknown word `manger` (did you mean `manager`?); expected one of `seed`, `latency`, `dispatcher`, `on-disconnect`, `manager`, `jit`, `handler`, `fault`, `services`, `wire`, `access`, `pipe`, `reach`",
+            "t.scn:1:1: error: unknown word `manger` (did you mean `manager`?); expected one of `seed`, `latency`, `dispatcher`, `on-disconnect`, `manager`, `jit`, `handler`, `fault`, `services`, `wire`, `access`, `pipe`, `reach`, `session`",
+        ),
+        (
+            "---\nenter g in B\n",
+            "t.scn:2:12: error: `B` is not a declared session (declare it in the header: `session B`)",
+        ),
+        (
+            "session left\n---\nshutdown lfet\n",
+            "t.scn:3:10: error: `lfet` is not a declared session (did you mean `left`?)",
+        ),
+        (
+            "session left\nmanager m in rihgt\n---\n",
+            "t.scn:2:14: error: `rihgt` is not a declared session (declare it in the header: `session rihgt`)",
+        ),
+        (
+            "session in\n---\n",
+            "t.scn:1:9: error: `in` cannot name a session: where a session name may follow, it is read as a keyword",
+        ),
+        (
+            "session wait\n---\n",
+            "t.scn:1:9: error: `wait` cannot name a session: where a session name may follow, it is read as a keyword",
+        ),
+        (
+            "session a\nsession a\n---\n",
+            "t.scn:2:1: error: session `a` is declared twice (the first is at 1:1)",
+        ),
+        (
+            "session a\n---\nexpect state a shut-down\nexpect state a detached\n",
+            "t.scn:4:1: error: repeated `expect state a` (the first is at 3:1)",
+        ),
+        (
+            "session a\n---\ncheck state a shut-dwn\n",
+            "t.scn:3:15: error: unknown word `shut-dwn` (did you mean `shut-down`?); expected one of `start`, `attached`, `detached`, `shut-down`",
+        ),
+        (
+            "session a\nmanager m detach ok wait-shutdwn\n---\n",
+            "t.scn:2:21: error: unknown word `wait-shutdwn` (did you mean `wait-shutdown`?); expected one of `detach`, `shutdown`, `after`, `request-shutdown`, `wait-shutdown`, `add-manager`",
+        ),
+        (
+            "session a\njit f: enter a leave\n---\n",
+            "t.scn:2:16: error: expected `,`, found `leave`",
         ),
         (
             "manager a detach ok afterr 3\n---\n",

@@ -68,6 +68,9 @@ impl Scenario {
         for p in &self.probes {
             line(&mut out, format_args!("reach {}", quote(&p.pattern)));
         }
+        for s in &self.sessions {
+            line(&mut out, format_args!("session {}", s.name));
+        }
         for m in &self.managers {
             line(&mut out, format_args!("manager {}", manager(m)));
         }
@@ -127,6 +130,9 @@ impl Scenario {
             }
         }
         let mut sc = self.clone();
+        for s in &mut sc.sessions {
+            s.pos = Pos::default();
+        }
         sc.managers.iter_mut().for_each(manager);
         for j in &mut sc.jits {
             j.pos = Pos::default();
@@ -211,9 +217,10 @@ fn opt_value(v: &Value) -> String {
     }
 }
 
-/// `NAME [detach B] [shutdown B]`.
+/// `NAME [in SESSION] [detach B] [shutdown B]`.
 fn manager(m: &ManagerDecl) -> String {
     let mut s = m.name.clone();
+    s.push_str(&in_session(&m.session));
     for (which, b) in [("detach", &m.detach), ("shutdown", &m.shutdown)] {
         if *b != Behaviour::default() {
             let _ = write!(s, " {which} {}", behaviour(b));
@@ -233,11 +240,11 @@ pub(crate) fn behaviour(b: &Behaviour) -> String {
     if let Some(n) = b.after {
         let _ = write!(s, " after {n}");
     }
-    if b.request_shutdown {
-        s.push_str(" request-shutdown");
+    if let Some(session) = &b.request_shutdown {
+        let _ = write!(s, " request-shutdown{}", after_space(session));
     }
-    if b.wait_shutdown {
-        s.push_str(" wait-shutdown");
+    if let Some(session) = &b.wait_shutdown {
+        let _ = write!(s, " wait-shutdown{}", after_space(session));
     }
     if let Some(m) = &b.add_manager {
         let _ = write!(s, " add-manager ({})", manager(m));
@@ -245,9 +252,16 @@ pub(crate) fn behaviour(b: &Behaviour) -> String {
     s
 }
 
+/// ` in SESSION`, or nothing for the default session.
+fn in_session(session: &Option<String>) -> String {
+    session
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" in {s}"))
+}
+
 fn op(o: &Op) -> String {
     match o {
-        Op::Enter => "enter".into(),
+        Op::Enter(s) => format!("enter{}", after_space(s)),
         Op::Leave => "leave".into(),
         Op::Clone => "clone".into(),
         Op::Work(n) => format!("work {n}"),
@@ -255,12 +269,12 @@ fn op(o: &Op) -> String {
         Op::CallAsync(t, v) => format!("call-async {t}{}", opt_value(v)),
         Op::Return(v) => format!("return {}", value(v)),
         Op::ReturnLater(n, v) => format!("return-later {n} {}", value(v)),
-        Op::Shutdown => "shutdown".into(),
-        Op::Detach => "detach".into(),
-        Op::WaitShutdown => "wait-shutdown".into(),
+        Op::Shutdown(s) => format!("shutdown{}", after_space(s)),
+        Op::Detach(s) => format!("detach{}", after_space(s)),
+        Op::WaitShutdown(s) => format!("wait-shutdown{}", after_space(s)),
         Op::Wait(p) => format!("wait {}", quote(p)),
         Op::Spawn(t, f) => format!("spawn {t} {f}"),
-        Op::Dispatch(f) => format!("dispatch {f}"),
+        Op::Dispatch(f, s) => format!("dispatch {f}{}", in_session(s)),
         Op::Panic(m) => format!("panic {}", quote(m)),
         Op::Keepalive(n) => format!("keepalive {n}"),
         Op::AddManager(m) => format!("add-manager {}", manager(m)),
@@ -322,18 +336,20 @@ fn step(k: &StepKind) -> String {
             AwaitCond::Running(h) => format!("await {h} running"),
             AwaitCond::Done(h) => format!("await {h} done"),
             AwaitCond::Pattern(p) => format!("await {}", quote(p)),
-            AwaitCond::State(s) => format!("await state {s}"),
+            AwaitCond::State(session, s) => format!("await state{} {s}", after_space(session)),
             AwaitCond::Idle => "await idle".into(),
         },
         StepKind::Spawn(t, f) => format!("spawn {t} {f}"),
         StepKind::AddManager(m) => format!("add-manager {}", manager(m)),
-        StepKind::OnDetach(n) => format!("on-detach {n}"),
-        StepKind::OnShutdown(n) => format!("on-shutdown {n}"),
-        StepKind::Enter(g) => format!("enter {g}"),
+        StepKind::OnDetach(n, s) => format!("on-detach {n}{}", in_session(s)),
+        StepKind::OnShutdown(n, s) => format!("on-shutdown {n}{}", in_session(s)),
+        StepKind::Enter(g, s) => format!("enter {g}{}", in_session(s)),
         StepKind::Leave(g) => format!("leave {g}"),
         StepKind::CloneGuard(g, g2) => format!("clone {g} {g2}"),
-        StepKind::WaitShutdown => "wait-shutdown".into(),
-        StepKind::CheckState(s) => format!("check state {s}"),
+        StepKind::WaitShutdown(s) => format!("wait-shutdown{}", after_space(s)),
+        StepKind::CheckState(session, s) => {
+            format!("check state{} {s}", after_space(session))
+        }
         StepKind::Service(h, op) => match op {
             SvcOp::Reserve(n) => format!("reserve {h} {n}"),
             SvcOp::Write(r, off, v) => format!("write {h} {r} {off} {}", value(v)),
@@ -389,7 +405,7 @@ fn expect(k: &ExpectKind) -> String {
             format!("order {}", ps.join(" < "))
         }
         ExpectKind::Count(p, n) => format!("count {} {n}", quote(p)),
-        ExpectKind::State(s) => format!("state {s}"),
+        ExpectKind::State(session, s) => format!("state{} {s}", after_space(session)),
     }
 }
 
@@ -527,6 +543,49 @@ expect state shut-down
     }
 
     #[test]
+    fn sessions_round_trip() {
+        let text = r#"# rule: x
+manager a in A detach ok request-shutdown B wait-shutdown shutdown ok wait-shutdown A add-manager (c in B)
+manager b detach ok request-shutdown
+session A
+session B
+jit f: enter A, enter, leave, leave, shutdown A, detach B, wait-shutdown A, wait-shutdown, dispatch f in B, dispatch f, add-manager d in A
+fault on "x" shutdown A
+fault at-step 3 detach B
+---
+enter g1 in A
+enter g2
+wait-shutdown B
+wait-shutdown
+detach A
+shutdown B
+on-detach d1 in A
+on-shutdown s1 in B
+add-manager e in B detach ok after 1
+check state A start
+check state attached
+await state B shut-down
+await state detached
+expect state A shut-down
+expect state shut-down
+"#;
+        round_trip("sessions.scn", text).unwrap();
+        let printed = parse("sessions.scn", text).unwrap().to_scn();
+        for line in [
+            "session A\nsession B\nmanager a in A detach ok request-shutdown B wait-shutdown shutdown ok wait-shutdown A add-manager (c in B)\n",
+            "manager b detach ok request-shutdown\n",
+            "jit f: enter A, enter, leave, leave, shutdown A, detach B, wait-shutdown A, wait-shutdown, dispatch f in B, dispatch f, add-manager d in A\n",
+            "fault on \"x\" shutdown A\nfault at-step 3 detach B\n",
+            "enter g1 in A\nenter g2\nwait-shutdown B\nwait-shutdown\ndetach A\nshutdown B\n",
+            "on-detach d1 in A\non-shutdown s1 in B\nadd-manager e in B detach ok after 1\n",
+            "check state A start\ncheck state attached\nawait state B shut-down\nawait state detached\n",
+            "expect state A shut-down\nexpect state shut-down\n",
+        ] {
+            assert!(printed.contains(line), "{line:?} not in:\n{printed}");
+        }
+    }
+
+    #[test]
     fn repeats_print_expanded() {
         let sc = parse(
             "t.scn",
@@ -584,10 +643,16 @@ mod proptests {
         ])
     }
 
+    /// A session reference, as a placeholder `build` resolves (`None`:
+    /// the default session).
+    fn session() -> impl Strategy<Value = Option<String>> {
+        prop::option::weighted(0.3, (0usize..4).prop_map(|i| i.to_string()))
+    }
+
     fn action() -> impl Strategy<Value = Action> {
         prop_oneof![
-            Just(Action::Detach),
-            Just(Action::Shutdown),
+            session().prop_map(Action::Detach),
+            session().prop_map(Action::Shutdown),
             (1u32..=64).prop_map(Action::ShutdownThreads),
             Just(Action::Hangup),
             Just(Action::Close),
@@ -597,9 +662,10 @@ mod proptests {
     /// A manager (named later), callbacks nesting managers `depth` deep.
     fn manager(depth: u32) -> BoxedStrategy<ManagerDecl> {
         let b = behaviour(depth);
-        (b.clone(), b)
-            .prop_map(|(detach, shutdown)| ManagerDecl {
+        (session(), b.clone(), b)
+            .prop_map(|(session, detach, shutdown)| ManagerDecl {
                 name: String::new(),
+                session,
                 detach,
                 shutdown,
                 pos: Pos::default(),
@@ -622,8 +688,8 @@ mod proptests {
         (
             outcome,
             prop::option::of(0u64..5),
-            any::<bool>(),
-            any::<bool>(),
+            prop::option::of(session()),
+            prop::option::of(session()),
             nested,
         )
             .prop_map(
@@ -654,7 +720,7 @@ mod proptests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            Just(Op::Enter),
+            session().prop_map(Op::Enter),
             Just(Op::Leave),
             Just(Op::Clone),
             (0u64..9).prop_map(Op::Work),
@@ -662,15 +728,15 @@ mod proptests {
             (tag(), arg_value()).prop_map(|(t, v)| Op::CallAsync(t, v)),
             value().prop_map(Op::Return),
             (0u64..9, value()).prop_map(|(n, v)| Op::ReturnLater(n, v)),
-            Just(Op::Shutdown),
-            Just(Op::Detach),
-            Just(Op::WaitShutdown),
+            session().prop_map(Op::Shutdown),
+            session().prop_map(Op::Detach),
+            session().prop_map(Op::WaitShutdown),
             text().prop_map(Op::Wait),
             ("t[0-9]", jit_name()).prop_map(|(t, f)| Op::Spawn(t, f)),
-            jit_name().prop_map(Op::Dispatch),
+            (jit_name(), session()).prop_map(|(f, s)| Op::Dispatch(f, s)),
             text().prop_map(Op::Panic),
             (0u64..9).prop_map(Op::Keepalive),
-            manager(1).prop_map(Op::AddManager),
+            manager(1).prop_map(|m| Op::AddManager(Box::new(m))),
         ]
     }
 
@@ -713,12 +779,12 @@ mod proptests {
         Kind(StepKind),
         Call(usize, Value),
         Await(usize, u8),
-        Enter,
+        Enter(Option<String>),
         Leave(usize),
         Clone(usize),
         Spawn(String),
-        OnDetach,
-        OnShutdown,
+        OnDetach(Option<String>),
+        OnShutdown(Option<String>),
         Reserve(u64),
         Write(usize, u64, Value),
         Read(usize, u64, u64),
@@ -760,22 +826,22 @@ mod proptests {
             action().prop_map(StepKind::Act),
             (0u64..9).prop_map(StepKind::Tick),
             text().prop_map(|p| StepKind::Await(AwaitCond::Pattern(p))),
-            state().prop_map(|s| StepKind::Await(AwaitCond::State(s))),
+            (session(), state()).prop_map(|(n, s)| StepKind::Await(AwaitCond::State(n, s))),
             Just(StepKind::Await(AwaitCond::Idle)),
-            manager(2).prop_map(StepKind::AddManager),
-            Just(StepKind::WaitShutdown),
-            state().prop_map(StepKind::CheckState),
+            manager(2).prop_map(|m| StepKind::AddManager(Box::new(m))),
+            session().prop_map(StepKind::WaitShutdown),
+            (session(), state()).prop_map(|(n, s)| StepKind::CheckState(n, s)),
         ];
         prop_oneof![
             kind.prop_map(StepGen::Kind),
             (any::<usize>(), arg_value()).prop_map(|(t, v)| StepGen::Call(t, v)),
             (any::<usize>(), 0u8..3).prop_map(|(h, k)| StepGen::Await(h, k)),
-            Just(StepGen::Enter),
+            session().prop_map(StepGen::Enter),
             any::<usize>().prop_map(StepGen::Leave),
             any::<usize>().prop_map(StepGen::Clone),
             jit_name().prop_map(StepGen::Spawn),
-            Just(StepGen::OnDetach),
-            Just(StepGen::OnShutdown),
+            session().prop_map(StepGen::OnDetach),
+            session().prop_map(StepGen::OnShutdown),
             (1u64..9999).prop_map(StepGen::Reserve),
             (any::<usize>(), 0u64..99, arg_value()).prop_map(|(r, o, v)| StepGen::Write(r, o, v)),
             (any::<usize>(), 0u64..99, 0u64..99).prop_map(|(r, o, n)| StepGen::Read(r, o, n)),
@@ -850,7 +916,7 @@ mod proptests {
                 .prop_map(|(h, r)| (Some(h), ExpectKind::Result(String::new(), r))),
             vec(text(), 2..4).prop_map(|p| (None, ExpectKind::Order(p))),
             (text(), 0u64..4).prop_map(|(p, n)| (None, ExpectKind::Count(p, n))),
-            state().prop_map(|s| (None, ExpectKind::State(s))),
+            (session(), state()).prop_map(|(n, s)| (None, ExpectKind::State(n, s))),
         ]
     }
 
@@ -867,6 +933,7 @@ mod proptests {
                 Just(OnDisconnect::Shutdown),
                 text().prop_map(OnDisconnect::Panic),
             ],
+            sessions in 0usize..3,
             managers in vec(manager(2), 0..3),
             jits in vec(jit(), 3),
             handlers in vec(handler(), 2),
@@ -878,7 +945,7 @@ mod proptests {
             expects in vec(expect(), 0..6),
         ) -> Scenario {
             build(Raw {
-                rules, deviations, seed, latency, dispatcher, on_disconnect, managers, jits,
+                rules, deviations, seed, latency, dispatcher, on_disconnect, sessions, managers, jits,
                 handlers, flags, pipe, probes, faults, steps, expects,
             })
         }
@@ -891,6 +958,7 @@ mod proptests {
         latency: (u64, u64),
         dispatcher: (bool, QueuePolicy),
         on_disconnect: OnDisconnect,
+        sessions: usize,
         managers: Vec<ManagerDecl>,
         jits: Vec<JitDecl>,
         handlers: Vec<HandlerDecl>,
@@ -922,6 +990,7 @@ mod proptests {
                 at_shutdown: r.dispatcher.1,
             },
             on_disconnect: r.on_disconnect,
+            sessions: Vec::new(),
             managers: r.managers,
             jits: r.jits,
             handlers: r.handlers,
@@ -994,10 +1063,10 @@ mod proptests {
                         _ => AwaitCond::Done(h),
                     },
                 })),
-                StepGen::Enter => {
+                StepGen::Enter(s) => {
                     guards += 1;
                     live.push(format!("g{guards}"));
-                    Some(StepKind::Enter(format!("g{guards}")))
+                    Some(StepKind::Enter(format!("g{guards}"), s))
                 }
                 StepGen::Leave(i) if !live.is_empty() => {
                     Some(StepKind::Leave(live.remove(i % live.len())))
@@ -1010,8 +1079,8 @@ mod proptests {
                 }
                 StepGen::Leave(_) | StepGen::Clone(_) => None,
                 StepGen::Spawn(f) => Some(StepKind::Spawn(fresh("t"), f)),
-                StepGen::OnDetach => Some(StepKind::OnDetach(fresh("cb"))),
-                StepGen::OnShutdown => Some(StepKind::OnShutdown(fresh("cb"))),
+                StepGen::OnDetach(s) => Some(StepKind::OnDetach(fresh("cb"), s)),
+                StepGen::OnShutdown(s) => Some(StepKind::OnShutdown(fresh("cb"), s)),
                 g => {
                     sc.services = true;
                     let h = fresh("s");
@@ -1120,15 +1189,20 @@ mod proptests {
                 });
             }
         }
-        let mut state = false;
+        let mut states = Vec::new();
         for (h, mut kind) in r.expects {
             match (&mut kind, h) {
                 (ExpectKind::Result(name, _), Some(i)) => match pick(&calls, i) {
                     Some(h) => *name = h,
                     None => continue,
                 },
-                (ExpectKind::State(_), _) if state => continue,
-                (ExpectKind::State(_), _) => state = true,
+                (ExpectKind::State(s, _), _) => {
+                    resolve_session(s, r.sessions);
+                    if states.contains(s) {
+                        continue;
+                    }
+                    states.push(s.clone());
+                }
                 _ => {}
             }
             sc.expects.push(Expect {
@@ -1136,7 +1210,81 @@ mod proptests {
                 pos: Pos::default(),
             });
         }
+        sc.sessions = (1..=r.sessions)
+            .map(|i| SessionDecl {
+                name: format!("sess{i}"),
+                pos: Pos::default(),
+            })
+            .collect();
+        resolve_sessions(&mut sc, r.sessions);
         sc
+    }
+
+    /// A placeholder session reference as one of the `n` sessions
+    /// (`sess1`...), or the default session if there are none.
+    fn resolve_session(s: &mut Option<String>, n: usize) {
+        *s = match (s.as_deref(), n) {
+            (Some(i), 1..) => Some(format!("sess{}", i.parse::<usize>().unwrap_or(0) % n + 1)),
+            _ => None,
+        };
+    }
+
+    /// Resolves every placeholder session reference but the expectations'
+    /// (already resolved).
+    fn resolve_sessions(sc: &mut Scenario, n: usize) {
+        fn manager(m: &mut ManagerDecl, n: usize) {
+            resolve_session(&mut m.session, n);
+            for b in [&mut m.detach, &mut m.shutdown] {
+                for s in [&mut b.request_shutdown, &mut b.wait_shutdown]
+                    .into_iter()
+                    .flatten()
+                {
+                    resolve_session(s, n);
+                }
+                if let Some(x) = &mut b.add_manager {
+                    manager(x, n);
+                }
+            }
+        }
+        fn action(a: &mut Action, n: usize) {
+            if let Action::Detach(s) | Action::Shutdown(s) = a {
+                resolve_session(s, n);
+            }
+        }
+        for m in &mut sc.managers {
+            manager(m, n);
+        }
+        for j in &mut sc.jits {
+            for o in &mut j.ops {
+                match o {
+                    Op::Enter(s)
+                    | Op::Shutdown(s)
+                    | Op::Detach(s)
+                    | Op::WaitShutdown(s)
+                    | Op::Dispatch(_, s) => resolve_session(s, n),
+                    Op::AddManager(m) => manager(m, n),
+                    _ => {}
+                }
+            }
+        }
+        for f in &mut sc.faults {
+            if let FaultKind::AtStep(_, a) | FaultKind::On(_, a) = &mut f.kind {
+                action(a, n);
+            }
+        }
+        for st in &mut sc.steps {
+            match &mut st.kind {
+                StepKind::Act(a) => action(a, n),
+                StepKind::AddManager(m) => manager(m, n),
+                StepKind::OnDetach(_, s)
+                | StepKind::OnShutdown(_, s)
+                | StepKind::Enter(_, s)
+                | StepKind::WaitShutdown(s)
+                | StepKind::CheckState(s, _)
+                | StepKind::Await(AwaitCond::State(s, _)) => resolve_session(s, n),
+                _ => {}
+            }
+        }
     }
 
     proptest! {

@@ -18,9 +18,9 @@ use crate::lifecycle::{CallbackId, End, Lifecycle};
 use crate::scenario::{ExpectKind, ResultExpect, Scenario, StateName};
 use crate::services::Res;
 
-/// What the checks need to know about a run.
+/// What the checks need to know about one session.
 #[derive(Debug, Default)]
-pub(crate) struct Checker {
+pub(crate) struct SessionChecks {
     /// The session's lifecycle (managers, callbacks, the disconnect
     /// report, controller calls), checked by the shared rules.
     pub(crate) lifecycle: Lifecycle,
@@ -30,6 +30,14 @@ pub(crate) struct Checker {
     /// A guard was denied (the scope is closed for good).
     pub(crate) denied_seen: bool,
     pub(crate) rm_shutdown_started: bool,
+}
+
+/// What the checks need to know about a run.
+#[derive(Debug, Default)]
+pub(crate) struct Checker {
+    /// Each session's checks (0: the default session, then the scenario's
+    /// `session` lines in order): their lifecycles are independent.
+    pub(crate) sessions: Vec<SessionChecks>,
     /// `shutdown_then` callbacks of `shutdown-threads`.
     pub(crate) thread_callbacks: u32,
     /// Per sequence number of the controller's calls: (handle, times the
@@ -49,12 +57,25 @@ struct WireCall {
 }
 
 impl Checker {
-    /// `disconnect_handler`: the script installs an on-disconnect handler.
-    pub(crate) fn new(disconnect_handler: bool) -> Self {
+    /// `disconnect_handler`: the script installs an on-disconnect handler
+    /// on the default session; `others`: the further sessions, each with
+    /// the simulation's own handler.
+    pub(crate) fn new(disconnect_handler: bool, others: usize) -> Self {
+        let session = |handler| SessionChecks {
+            lifecycle: Lifecycle::new(handler),
+            ..SessionChecks::default()
+        };
         Checker {
-            lifecycle: Lifecycle::new(disconnect_handler),
+            sessions: std::iter::once(session(disconnect_handler))
+                .chain((0..others).map(|_| session(true)))
+                .collect(),
             ..Checker::default()
         }
+    }
+
+    /// The checks of the default session.
+    pub(crate) fn default_session(&mut self) -> &mut SessionChecks {
+        &mut self.sessions[0]
     }
 
     /// The executor read the controller's call `seq` (`closed`: its scope
@@ -89,28 +110,57 @@ impl Checker {
     }
 }
 
-/// Runs the end-of-run checks and the expectations.
-pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Option<SessionState>) {
+/// How a session ended: shut down (and its callbacks ran), and its state
+/// (`None` if it was never built).
+pub(crate) type SessionEnd = (bool, Option<SessionState>);
+
+/// The end-of-run rules of each session on its own: the lifecycle rules
+/// (`crate::lifecycle`, spec 6 to 8) on the session's own records, and
+/// every task its dispatcher accepted ran or was dropped (spec 9).
+/// `names`: the further sessions' names; `ends` and `queued` (tasks still
+/// counted as queued): one entry per session, the default one first. A
+/// further session's violations name it; the default session's read as
+/// they always did.
+fn session_violations(
+    sessions: &[SessionChecks],
+    names: &[&str],
+    ends: &[SessionEnd],
+    queued: &[u64],
+) -> Vec<String> {
+    let mut v = Vec::new();
+    for (s, (checks, &(shut_down, state))) in sessions.iter().zip(ends).enumerate() {
+        let prefix = match s {
+            0 => String::new(),
+            s => format!("session {}: ", names[s - 1]),
+        };
+        let detached = state.is_some_and(|s| s >= SessionState::Detached);
+        let lifecycle = checks.lifecycle.end_violations(End {
+            detached,
+            shut_down,
+            tasks_may_be_dropped: false,
+            incoming_all_answered: false,
+        });
+        v.extend(lifecycle.into_iter().map(|l| format!("{prefix}{l}")));
+        let queued = queued.get(s).copied().unwrap_or(0);
+        if shut_down && queued > 0 {
+            v.push(format!(
+                "{prefix}{queued} dispatched task(s) neither ran nor were dropped"
+            ));
+        }
+    }
+    v
+}
+
+/// Runs the end-of-run checks and the expectations; `ends` has one entry
+/// per session, the default one first.
+pub(crate) fn finish(p: &mut Parts, sc: &Scenario, ends: &[SessionEnd]) {
     let r = std::mem::take(&mut p.checks);
     let mut v: Vec<String> = Vec::new();
     let ev = |i: usize| p.log.line(i);
 
-    // The lifecycle rules (`crate::lifecycle`, spec 6 to 8).
-    let detached = state.is_some_and(|s| s >= SessionState::Detached);
-    v.extend(r.lifecycle.end_violations(End {
-        detached,
-        shut_down,
-        tasks_may_be_dropped: false,
-        incoming_all_answered: false,
-    }));
-
-    // Every dispatched task ran or was dropped (spec 9).
-    if shut_down && p.book.live.queued_tasks > 0 {
-        v.push(format!(
-            "{} dispatched task(s) neither ran nor were dropped",
-            p.book.live.queued_tasks
-        ));
-    }
+    let names: Vec<&str> = sc.sessions.iter().map(|s| s.name.as_str()).collect();
+    let queued: Vec<u64> = p.book.live.iter().map(|l| l.queued_tasks).collect();
+    v.extend(session_violations(&r.sessions, &names, ends, &queued));
 
     // Calls read after the scope closed got no result (spec 8.7).
     for c in r.wire.values() {
@@ -191,7 +241,9 @@ pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Optio
                     ));
                 }
             }
-            ExpectKind::State(s) => {
+            ExpectKind::State(session, s) => {
+                let i = sc.session_index(session.as_deref()).unwrap_or(0);
+                let (shut_down, state) = ends.get(i).copied().unwrap_or((false, None));
                 let ok = match s {
                     StateName::ShutDown => shut_down,
                     StateName::Start => state == Some(SessionState::Start),
@@ -200,7 +252,8 @@ pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Optio
                 };
                 if !ok {
                     fails.push(format!(
-                        "expect (line {line}): final state {s}, got {state:?}"
+                        "expect (line {line}): final state{} {s}, got {state:?}",
+                        crate::scenario::after_space(session)
                     ));
                 }
             }
@@ -211,5 +264,100 @@ pub(crate) fn finish(p: &mut Parts, sc: &Scenario, shut_down: bool, state: Optio
     }
     for f in fails {
         p.log.failure(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Phase;
+
+    /// A correct run of one session: managers `old` and `new` (newest
+    /// first), one callback per phase; the actors name the session.
+    fn correct(l: &mut Lifecycle, of: &str) {
+        let old = l.manager_added(&format!("rm old{of}"), true);
+        let new = l.manager_added(&format!("rm new{of}"), true);
+        let d = l.callback_added(&format!("cb d{of}"), Phase::Detach, true);
+        let s = l.callback_added(&format!("cb s{of}"), Phase::Shutdown, true);
+        l.disconnect_reported();
+        for phase in [Phase::Detach, Phase::Shutdown] {
+            for m in [new, old] {
+                l.manager_called(m, phase);
+                l.manager_completed(m, phase);
+            }
+            l.callback_ran(if phase == Phase::Detach { d } else { s });
+        }
+    }
+
+    const SHUT_DOWN: SessionEnd = (true, Some(SessionState::ShutDown));
+
+    #[test]
+    fn each_session_is_checked_on_its_own() {
+        let mut c = Checker::new(true, 1);
+        correct(&mut c.sessions[0].lifecycle, "");
+        // Session B detaches its older manager first, and shuts a manager
+        // down before its on-detach callback ran.
+        let l = &mut c.sessions[1].lifecycle;
+        let old = l.manager_added("rm old (B)", true);
+        let new = l.manager_added("rm new (B)", true);
+        let d = l.callback_added("cb d (B)", Phase::Detach, true);
+        l.disconnect_reported();
+        l.manager_called(old, Phase::Detach);
+        l.manager_completed(old, Phase::Detach);
+        l.manager_called(new, Phase::Detach);
+        l.manager_completed(new, Phase::Detach);
+        for m in [new, old] {
+            l.manager_called(m, Phase::Shutdown);
+            l.manager_completed(m, Phase::Shutdown);
+        }
+        l.callback_ran(d);
+        let v = session_violations(&c.sessions, &["B"], &[SHUT_DOWN; 2], &[0, 0]);
+        assert_eq!(
+            v,
+            [
+                "session B: cb d (B) (on-detach) had not run when the first shutdown was called",
+                "session B: rm old (B): detach called before rm new (B) (newer) completed its detach",
+            ]
+        );
+    }
+
+    #[test]
+    fn interleaved_sessions_break_nothing_but_one_record_would() {
+        // Session B shuts down entirely while A is between its detach and
+        // its shutdown: each session's order holds.
+        let mut c = Checker::new(true, 1);
+        let mut both = Lifecycle::new(true);
+        for l in [&mut c.sessions[1].lifecycle, &mut both] {
+            correct(l, " (B)");
+        }
+        for l in [&mut c.sessions[0].lifecycle, &mut both] {
+            correct(l, "");
+        }
+        let v = session_violations(&c.sessions, &["B"], &[SHUT_DOWN; 2], &[0, 0]);
+        assert_eq!(v, Vec::<String>::new());
+        // One record for both sessions would see A's managers detached
+        // after B's were shut down.
+        assert!(!both.end_violations(End::default()).is_empty());
+    }
+
+    #[test]
+    fn what_a_session_left_undone_is_named() {
+        let mut c = Checker::new(true, 1);
+        correct(&mut c.sessions[0].lifecycle, "");
+        c.sessions[1].lifecycle.manager_added("rm m (B)", true);
+        c.sessions[1]
+            .lifecycle
+            .callback_added("cb s (B)", Phase::Shutdown, false);
+        let v = session_violations(&c.sessions, &["B"], &[SHUT_DOWN, SHUT_DOWN], &[0, 2]);
+        assert_eq!(
+            v,
+            [
+                "session B: the session detached but never reported its disconnect",
+                "session B: rm m (B): the session shut down without calling its detach",
+                "session B: rm m (B): the session shut down without calling its shutdown",
+                "session B: cb s (B) (on-shutdown) never ran",
+                "session B: 2 dispatched task(s) neither ran nor were dropped",
+            ]
+        );
     }
 }

@@ -196,7 +196,7 @@ pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provide
         }
         None => Pool::new(cfg.hang_timeout, looper),
     };
-    let session = match executor::build_session(&world) {
+    let sessions = match executor::build_sessions(&world) {
         Ok(s) => Some(s),
         Err(e) => {
             world.failure(format!(
@@ -210,11 +210,11 @@ pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provide
     if let Some(plan) = &world.swarm {
         world.note("sim", format!("swarm plan of seed {}: {plan}", cfg.seed));
     }
-    if let Some(session) = &session {
-        world.drive(&mut pool, session, cfg.liveness_ticks);
+    if let Some(sessions) = &sessions {
+        world.drive(&mut pool, sessions, cfg.liveness_ticks);
     }
     // A session whose shutdown never completed would block in `drop`.
-    if let Some(session) = session {
+    for session in sessions.into_iter().flatten() {
         if session.is_shut_down() && !pool.hung {
             drop(session);
         } else {
@@ -330,8 +330,13 @@ pub(crate) struct World {
     parts: Mutex<Parts>,
     pub(crate) me: Weak<World>,
     pub(crate) session: OnceLock<SessionHandle>,
+    /// The further sessions (`session NAME`), in declaration order: index
+    /// `s - 1` is session `s`.
+    pub(crate) others: OnceLock<Vec<SessionHandle>>,
     pub(crate) hooks: OnceLock<SessionHooks>,
-    pub(crate) queue: QueueingDispatcher,
+    /// Each session's dispatcher queue (0: the default session's), drained
+    /// by the scheduler.
+    pub(crate) queues: Vec<QueueingDispatcher>,
     /// The real executor services, when the scenario installs them, and
     /// the bootstrap symbols they publish.
     pub(crate) services: OnceLock<(
@@ -394,17 +399,20 @@ impl World {
             QueuePolicy::Drop => QueuedAtShutdown::Drop,
         };
         let sc = Arc::new(sc.clone());
+        let queues = (0..=sc.sessions.len())
+            .map(|_| QueueingDispatcher::with_policy(policy))
+            .collect();
         Arc::new_cyclic(|me| World {
             parts: Mutex::new(Parts {
                 sched,
                 log: Log::new(triggers),
                 pipe: Pipe::new(sc.pipe_capacity),
                 ctl: Controller::new(sc.clone(), provided.handlers.clone()),
-                book: Book::default(),
-                checks: Checker::new(!matches!(
-                    sc.on_disconnect,
-                    crate::scenario::OnDisconnect::None
-                )),
+                book: Book::new(1 + sc.sessions.len()),
+                checks: Checker::new(
+                    !matches!(sc.on_disconnect, crate::scenario::OnDisconnect::None),
+                    sc.sessions.len(),
+                ),
                 script: Script::default(),
                 pipe_waiters: Vec::new(),
                 pattern_waiters: Vec::new(),
@@ -416,8 +424,9 @@ impl World {
             sc,
             me: me.clone(),
             session: OnceLock::new(),
+            others: OnceLock::new(),
             hooks: OnceLock::new(),
-            queue: QueueingDispatcher::with_policy(policy),
+            queues,
             services: OnceLock::new(),
             os: executor::simulated_process(cfg.seed),
             model: OnceLock::new(),
@@ -441,6 +450,63 @@ impl World {
 
     pub(crate) fn session(&self) -> SessionHandle {
         self.session.get().expect("the session is built").clone()
+    }
+
+    /// Session `s`: 0 is the default one, 1 and up the scenario's
+    /// `session` lines in order.
+    pub(crate) fn session_at(&self, s: usize) -> SessionHandle {
+        match s {
+            0 => self.session(),
+            s => self.others.get().expect("the sessions are built")[s - 1].clone(),
+        }
+    }
+
+    /// The number of the session a script names (`None`: the default one;
+    /// names are validated by the parser).
+    pub(crate) fn session_index(&self, name: Option<&str>) -> usize {
+        self.sc.session_index(name).expect("validated")
+    }
+
+    /// The name of session `s`, `None` for the default one.
+    pub(crate) fn session_name(&self, s: usize) -> Option<&str> {
+        s.checked_sub(1).map(|i| self.sc.sessions[i].name.as_str())
+    }
+
+    /// The transcript's actor `actor` of session `s`: as it is for the
+    /// default session, `actor (S)` for session S.
+    pub(crate) fn scoped(&self, s: usize, actor: &str) -> String {
+        match self.session_name(s) {
+            None => actor.to_owned(),
+            Some(n) => format!("{actor} ({n})"),
+        }
+    }
+
+    /// The actor `KIND NAME` of session `s` (`rm a`, `cb d1`, `task 3`):
+    /// `KIND NAME (S)` for session S.
+    pub(crate) fn member(&self, s: usize, kind: &str, name: impl std::fmt::Display) -> String {
+        self.scoped(s, &format!("{kind} {name}"))
+    }
+
+    /// How the transcript calls session `s`'s method `m`: `m` for the
+    /// default session, `S.m` for session S.
+    pub(crate) fn method(&self, s: usize, m: &str) -> String {
+        match self.session_name(s) {
+            None => m.to_owned(),
+            Some(n) => format!("{n}.{m}"),
+        }
+    }
+
+    /// ` in S` after a step of session S, nothing for the default one.
+    pub(crate) fn in_session(&self, s: usize) -> String {
+        self.session_name(s)
+            .map_or_else(String::new, |n| format!(" in {n}"))
+    }
+
+    /// What session `s`'s dispatcher does with queued tasks at shutdown
+    /// (every session's dispatcher follows the scenario's `dispatcher`
+    /// line).
+    pub(crate) fn queue_policy(&self, _s: usize) -> QueuePolicy {
+        self.sc.dispatcher.at_shutdown
     }
 
     pub(crate) fn hooks(&self) -> SessionHooks {
@@ -1050,13 +1116,15 @@ impl World {
     /// Performs a session or transport action.
     pub(crate) fn act(self: &Arc<Self>, a: &Action, actor: &str, why: &str) {
         match a {
-            Action::Detach => {
-                self.note(actor, format!("detach(){why}"));
-                self.session().detach();
+            Action::Detach(named) => {
+                let s = self.session_index(named.as_deref());
+                self.note(actor, format!("{}(){why}", self.method(s, "detach")));
+                self.session_at(s).detach();
             }
-            Action::Shutdown => {
-                self.note(actor, format!("shutdown(){why}"));
-                self.session().shutdown();
+            Action::Shutdown(named) => {
+                let s = self.session_index(named.as_deref());
+                self.note(actor, format!("{}(){why}", self.method(s, "shutdown")));
+                self.session_at(s).shutdown();
             }
             Action::ShutdownThreads(n) => {
                 self.note(
@@ -1165,25 +1233,37 @@ impl World {
                 let actor = format!("jit {t}");
                 self.start_thread(move |w| executor::jit::thread_main(w, actor, func));
             }
-            StepKind::AddManager(m) => executor::managers::add(self, m, true),
-            StepKind::OnDetach(n) => executor::host::on_detach(self, n),
-            StepKind::OnShutdown(n) => executor::host::on_shutdown(self, n),
-            StepKind::Enter(g) => executor::host::enter(self, g),
+            StepKind::AddManager(m) => executor::managers::add(self, m, true, 0),
+            StepKind::OnDetach(n, named) => {
+                executor::host::on_detach(self, n, self.session_index(named.as_deref()))
+            }
+            StepKind::OnShutdown(n, named) => {
+                executor::host::on_shutdown(self, n, self.session_index(named.as_deref()))
+            }
+            StepKind::Enter(g, named) => {
+                executor::host::enter(self, g, self.session_index(named.as_deref()))
+            }
             StepKind::Leave(g) => executor::host::leave(self, g),
             StepKind::CloneGuard(g, g2) => executor::host::clone(self, g, g2),
-            StepKind::WaitShutdown => executor::host::wait_shutdown(self),
-            StepKind::CheckState(s) => {
-                let session = self.session();
+            StepKind::WaitShutdown(named) => {
+                executor::host::wait_shutdown(self, self.session_index(named.as_deref()))
+            }
+            StepKind::CheckState(named, s) => {
+                let session = self.session_at(self.session_index(named.as_deref()));
                 let now = session.state();
                 let holds = match s {
                     StateName::ShutDown => session.is_shut_down(),
                     s => now == state_of(*s),
                 };
+                let which = crate::scenario::after_space(named);
                 if holds {
-                    self.note("script", format!("check state {s}: ok"));
+                    self.note("script", format!("check state{which} {s}: ok"));
                 } else {
+                    let of = named
+                        .as_ref()
+                        .map_or_else(|| "the session".to_owned(), |n| format!("session {n}"));
                     self.failure(format!(
-                        "check state (line {}): the session is {now:?}, not {s}",
+                        "check state (line {}): {of} is {now:?}, not {s}",
                         step.pos.line
                     ));
                 }
@@ -1208,20 +1288,30 @@ impl World {
     /// Runs the script, then the owner's shutdown, then reports what is
     /// stuck. On the run's thread; never calls session code itself except
     /// read-only queries.
-    fn drive(self: &Arc<Self>, pool: &mut Pool, session: &Session, liveness: u64) {
+    /// `sessions`: the default session first, then the further ones.
+    fn drive(self: &Arc<Self>, pool: &mut Pool, sessions: &[Session], liveness: u64) {
+        let session = &sessions[0];
         let progress = || self.progress();
         // Phase 1: the script and everything it causes.
         if self.settle(pool.run(Box::new(|| {}), progress)).is_err() {
             return;
         }
         self.script_leftovers();
-        // Phase 2: the owner lets go of the session: shutdown, which must
+        // Phase 2: the owner lets go of its sessions: shutdown, which must
         // complete within the liveness bound.
-        if !session.is_shut_down() && !self.parts().stopped {
+        let pending: Vec<usize> = (0..sessions.len())
+            .filter(|&s| !sessions[s].is_shut_down())
+            .collect();
+        if !pending.is_empty() && !self.parts().stopped {
             {
                 let mut p = self.parts();
-                p.log
-                    .note("sim", "end of script: shutting the session down");
+                for &s in &pending {
+                    let text = match self.session_name(s) {
+                        None => "end of script: shutting the session down".to_owned(),
+                        Some(n) => format!("end of script: shutting session {n} down"),
+                    };
+                    p.log.note("sim", text);
+                }
                 let deadline = p.sched.later(liveness);
                 p.deadline = Some(deadline);
             }
@@ -1229,7 +1319,9 @@ impl World {
             let r = pool.run(
                 Box::new(move || {
                     w.hook_this_thread();
-                    w.session().shutdown()
+                    for s in pending {
+                        w.session_at(s).shutdown();
+                    }
                 }),
                 progress,
             );
@@ -1267,12 +1359,17 @@ impl World {
         for g in self.parts().book.take_all_guards() {
             drop(g);
         }
-        if !session.is_shut_down() {
-            let live = self.parts().book.live;
-            self.violation(format!(
-                "shutdown never completed (the simulation knows of: {})",
-                live.describe()
-            ));
+        for (s, session) in sessions.iter().enumerate() {
+            if !session.is_shut_down() {
+                let live = self.parts().book.live[s];
+                let of = self
+                    .session_name(s)
+                    .map_or_else(String::new, |n| format!("session {n}: "));
+                self.violation(format!(
+                    "{of}shutdown never completed (the simulation knows of: {})",
+                    live.describe()
+                ));
+            }
         }
     }
 
@@ -1445,8 +1542,8 @@ impl World {
             AwaitCond::Running(h) => p.book.is_running(h),
             AwaitCond::Done(h) => p.ctl.call_rec(h).is_some_and(|c| c.result.is_some()),
             AwaitCond::Pattern(pat) => p.log.any(pat),
-            AwaitCond::State(s) => {
-                let session = self.session();
+            AwaitCond::State(named, s) => {
+                let session = self.session_at(self.session_index(named.as_deref()));
                 match s {
                     StateName::ShutDown => session.is_shut_down(),
                     s => session.state() >= state_of(*s),
@@ -1487,8 +1584,10 @@ impl World {
             for (dir, i) in p.pipe.ready(now) {
                 cands.push(Cand::Packet(dir, i));
             }
-            for i in 0..self.queue.len() {
-                cands.push(Cand::Task(i));
+            for (s, q) in self.queues.iter().enumerate() {
+                for i in 0..q.len() {
+                    cands.push(Cand::Task(s, i));
+                }
             }
             if !cands.is_empty() {
                 let pick = p.sched.pick(cands.len());
@@ -1539,8 +1638,8 @@ impl World {
                 let w = self.clone();
                 return Work::Run(Box::new(move || w.deliver(dir, packet)));
             }
-            Cand::Task(i) => {
-                let q = self.queue.clone();
+            Cand::Task(s, i) => {
+                let q = self.queues[s].clone();
                 return Work::Run(Box::new(move || {
                     q.run_at(i);
                 }));
@@ -1593,9 +1692,13 @@ impl World {
             p.log.violation(HANG);
             return self.outcome(&p);
         }
-        let shut_down = self.session.get().is_some_and(|s| s.is_shut_down());
-        let state = self.session.get().map(|s| s.state());
-        check::finish(&mut p, &self.sc, shut_down, state);
+        let end =
+            |s: Option<&SessionHandle>| (s.is_some_and(|s| s.is_shut_down()), s.map(|s| s.state()));
+        let mut ends = vec![end(self.session.get())];
+        for i in 0..self.sc.sessions.len() {
+            ends.push(end(self.others.get().map(|o| &o[i])));
+        }
+        check::finish(&mut p, &self.sc, &ends);
         self.outcome(&p)
     }
 
@@ -1632,7 +1735,8 @@ enum Cand {
     Script,
     Timer(usize),
     Packet(Dir, usize),
-    Task(usize),
+    /// A task queued by session `.0`'s dispatcher.
+    Task(usize, usize),
 }
 
 enum Work {
@@ -1655,7 +1759,9 @@ pub(crate) fn describe_await(c: &AwaitCond) -> String {
         AwaitCond::Running(h) => format!("{h} running"),
         AwaitCond::Done(h) => format!("{h} done"),
         AwaitCond::Pattern(p) => format!("{p:?}"),
-        AwaitCond::State(s) => format!("state {s}"),
+        AwaitCond::State(named, s) => {
+            format!("state{} {s}", crate::scenario::after_space(named))
+        }
         AwaitCond::Idle => "idle".to_owned(),
     }
 }

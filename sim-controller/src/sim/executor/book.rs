@@ -1,14 +1,14 @@
 //! What the simulation knows of the executor side: the execution-scope
-//! guards it can see (so no manager may shut down while one lives), which
-//! calls' wrappers started, the host's named guards, task and thread
-//! numbers.
+//! guards it can see, per session (so no manager may shut down while a
+//! guard of its session lives), which calls' wrappers started, the host's
+//! named guards, task and thread numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::host::SimGuard;
 
-/// Who holds the execution scope, as far as the simulation knows: each
-/// count is a live guard.
+/// Who holds one session's execution scope, as far as the simulation
+/// knows: each count is a live guard.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Live {
     pub(crate) queued_tasks: u64,
@@ -55,21 +55,33 @@ impl Live {
 }
 
 /// See the module docs.
-#[derive(Default)]
 pub(crate) struct Book {
-    /// The live guards.
-    pub(crate) live: Live,
+    /// The live guards of each session (0: the default one, then the
+    /// scenario's `session` lines in order).
+    pub(crate) live: Vec<Live>,
     running: BTreeSet<String>,
     host_guards: BTreeMap<String, SimGuard>,
-    next_task: u64,
+    /// The last task number of each session.
+    next_task: Vec<u64>,
     next_thread: u64,
 }
 
 impl Book {
-    /// A fresh task number.
-    pub(crate) fn new_task(&mut self) -> u64 {
-        self.next_task += 1;
-        self.next_task
+    /// The book of a run with `sessions` sessions.
+    pub(crate) fn new(sessions: usize) -> Self {
+        Book {
+            live: vec![Live::default(); sessions],
+            running: BTreeSet::new(),
+            host_guards: BTreeMap::new(),
+            next_task: vec![0; sessions],
+            next_thread: 0,
+        }
+    }
+
+    /// A fresh task number of session `s` (each session numbers its own).
+    pub(crate) fn new_task(&mut self, s: usize) -> u64 {
+        self.next_task[s] += 1;
+        self.next_task[s]
     }
 
     /// A fresh thread number.

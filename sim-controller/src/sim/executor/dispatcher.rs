@@ -1,6 +1,7 @@
-//! The session's dispatcher in the simulation: a queue the scheduler
-//! drains, one task at a time, in an order the seed picks; it may hold one
-//! execution-scope guard for all its work (the seed's pattern).
+//! A session's dispatcher in the simulation: a queue the scheduler drains,
+//! one task at a time, in an order the seed picks; it may hold one
+//! execution-scope guard for all its work (the seed's pattern). Each
+//! session has its own.
 
 use std::sync::{Mutex, Weak};
 
@@ -16,11 +17,14 @@ pub(crate) struct SimDispatcher {
     pub(crate) inner: QueueingDispatcher,
     pub(crate) w: Weak<World>,
     pub(crate) guard: Mutex<Option<ExecutionScopeGuard>>,
+    /// The session it dispatches for.
+    pub(crate) s: usize,
 }
 
 /// Logs a task's start and end, or that it was dropped unrun.
 struct TaskTracker {
     w: Weak<World>,
+    s: usize,
     n: u64,
     started: bool,
 }
@@ -30,10 +34,11 @@ impl Drop for TaskTracker {
         if !self.started
             && let Some(w) = self.w.upgrade()
         {
+            let dispatcher = w.scoped(self.s, "dispatcher");
             let mut p = w.parts();
-            p.book.live.queued_tasks -= 1;
+            p.book.live[self.s].queued_tasks -= 1;
             p.log.note(
-                "dispatcher",
+                dispatcher,
                 format!("task {} dropped without running", self.n),
             );
         }
@@ -43,42 +48,47 @@ impl Drop for TaskTracker {
 impl TaskDispatcher for SimDispatcher {
     fn dispatch(&self, task: Task) {
         let Some(w) = self.w.upgrade() else { return };
+        let s = self.s;
         let n = {
             let mut p = w.parts();
-            let n = p.book.new_task();
-            p.book.live.queued_tasks += 1;
-            p.log.note("dispatcher", format!("task {n} queued"));
+            let n = p.book.new_task(s);
+            p.book.live[s].queued_tasks += 1;
+            p.log
+                .note(w.scoped(s, "dispatcher"), format!("task {n} queued"));
             n
         };
         let mut tracker = TaskTracker {
             w: self.w.clone(),
+            s,
             n,
             started: false,
         };
         self.inner.dispatch(Box::new(move || {
             tracker.started = true;
-            if let Some(w) = tracker.w.upgrade() {
+            let actor = tracker.w.upgrade().map(|w| {
+                let actor = w.member(s, "task", n);
                 let mut p = w.parts();
-                p.book.live.queued_tasks -= 1;
-                p.log.event(format!("task {n}"), "start", Shape::Begin);
-            }
+                p.book.live[s].queued_tasks -= 1;
+                p.log.event(&actor, "start", Shape::Begin);
+                actor
+            });
             task();
-            if let Some(w) = tracker.w.upgrade() {
-                w.parts().log.event(format!("task {n}"), "end", Shape::End);
+            if let (Some(w), Some(actor)) = (tracker.w.upgrade(), actor) {
+                w.parts().log.event(actor, "end", Shape::End);
             }
         }));
     }
 
     fn shutdown(&self) {
         if let Some(w) = self.w.upgrade() {
-            let policy = match w.sc.dispatcher.at_shutdown {
+            let policy = match w.queue_policy(self.s) {
                 QueuePolicy::Run => "run them now",
                 QueuePolicy::Keep => "keep them for the scheduler",
                 QueuePolicy::Drop => "drop them",
             };
             let queued = self.inner.len();
             w.parts().log.note(
-                "dispatcher",
+                w.scoped(self.s, "dispatcher"),
                 format!("shutdown: {queued} task(s) queued, {policy}"),
             );
         }
@@ -95,10 +105,11 @@ impl Drop for SimDispatcher {
             .unwrap_or_else(|e| e.into_inner().take());
         if let Some(g) = guard {
             if let Some(w) = self.w.upgrade() {
+                let dispatcher = w.scoped(self.s, "dispatcher");
                 let mut p = w.parts();
-                p.book.live.dispatcher_guard = false;
+                p.book.live[self.s].dispatcher_guard = false;
                 p.log.note(
-                    "dispatcher",
+                    dispatcher,
                     "dropped by the session: releases its execution-scope guard",
                 );
             }

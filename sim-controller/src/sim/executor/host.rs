@@ -68,23 +68,27 @@ pub(crate) struct SimGuard {
     pub(crate) g: Option<ExecutionScopeGuard>,
     w: Weak<World>,
     host: bool,
+    /// The session whose scope it holds.
+    pub(crate) s: usize,
 }
 
 impl SimGuard {
-    /// Counts `g` as held by host code (`host`) or JIT'd code.
-    pub(crate) fn new(w: &Arc<World>, g: ExecutionScopeGuard, host: bool) -> Self {
+    /// Counts `g`, a guard of session `s`, as held by host code (`host`)
+    /// or JIT'd code.
+    pub(crate) fn new(w: &Arc<World>, s: usize, g: ExecutionScopeGuard, host: bool) -> Self {
         {
             let mut p = w.parts();
             if host {
-                p.book.live.host_guards += 1;
+                p.book.live[s].host_guards += 1;
             } else {
-                p.book.live.jit_guards += 1;
+                p.book.live[s].jit_guards += 1;
             }
         }
         SimGuard {
             g: Some(g),
             w: w.me.clone(),
             host,
+            s,
         }
     }
 }
@@ -95,9 +99,9 @@ impl Drop for SimGuard {
             if let Some(w) = self.w.upgrade() {
                 let mut p = w.parts();
                 if self.host {
-                    p.book.live.host_guards -= 1;
+                    p.book.live[self.s].host_guards -= 1;
                 } else {
-                    p.book.live.jit_guards -= 1;
+                    p.book.live[self.s].jit_guards -= 1;
                 }
             }
             // Released outside the lock: the last release runs the rest of
@@ -107,38 +111,46 @@ impl Drop for SimGuard {
     }
 }
 
-/// Checks a granted guard against what the spec allows.
-pub(crate) fn check_grant(w: &World, actor: &str) {
+/// Checks a guard of session `s` just granted against what the spec
+/// allows (each session's scope on its own).
+pub(crate) fn check_grant(w: &World, s: usize, actor: &str) {
     let mut p = w.parts();
-    if p.checks.denied_seen {
+    let c = &p.checks.sessions[s];
+    let (denied, shutting_down) = (c.denied_seen, c.rm_shutdown_started);
+    let of = match s {
+        0 => String::new(),
+        s => format!(" of session {}", w.sc.sessions[s - 1].name),
+    };
+    if denied {
         p.log.violation(format!(
-            "{actor}: a guard was granted after an earlier one was denied"
+            "{actor}: a guard{of} was granted after an earlier one was denied"
         ));
     }
-    if p.checks.rm_shutdown_started {
+    if shutting_down {
         p.log.violation(format!(
-            "{actor}: a guard was granted after managers began shutting down"
+            "{actor}: a guard{of} was granted after managers began shutting down"
         ));
     }
 }
 
-/// The `enter G` step.
-pub(crate) fn enter(w: &Arc<World>, name: &str) {
-    let session = w.session();
+/// The `enter G [in SESSION]` step.
+pub(crate) fn enter(w: &Arc<World>, name: &str, s: usize) {
+    let session = w.session_at(s);
+    let what = format!("enter {name}{}", w.in_session(s));
     match w.host.run(move || session.try_enter_scope()) {
         Ok(g) => {
-            check_grant(w, "host");
-            let g = SimGuard::new(w, g, true);
+            check_grant(w, s, "host");
+            let g = SimGuard::new(w, s, g, true);
             let mut p = w.parts();
-            p.log.note("host", format!("enter {name}: ok"));
+            p.log.note("host", format!("{what}: ok"));
             p.book.keep_guard(name, g);
         }
         Err(e) => {
             let mut p = w.parts();
-            p.checks.denied_seen = true;
+            p.checks.sessions[s].denied_seen = true;
             p.log.note(
                 "host",
-                format!("enter {name}: denied ({}: {})", e.kind(), e.message()),
+                format!("{what}: denied ({}: {})", e.kind(), e.message()),
             );
         }
     }
@@ -150,18 +162,18 @@ pub(crate) fn clone(w: &Arc<World>, from: &str, to: &str) {
         .parts()
         .book
         .guard(from)
-        .and_then(|g| g.g.as_ref().cloned());
+        .and_then(|g| Some((g.s, g.g.as_ref().cloned()?)));
     match cloned {
-        Some(g) if g.is_held() => {
-            check_grant(w, "host");
-            let g = SimGuard::new(w, g, true);
+        Some((s, g)) if g.is_held() => {
+            check_grant(w, s, "host");
+            let g = SimGuard::new(w, s, g, true);
             let mut p = w.parts();
             p.log.note("host", format!("clone {from} as {to}: held"));
             p.book.keep_guard(to, g);
         }
-        Some(_) => {
+        Some((s, _)) => {
             let mut p = w.parts();
-            p.checks.denied_seen = true;
+            p.checks.sessions[s].denied_seen = true;
             p.log.note(
                 "host",
                 format!("clone {from} as {to}: empty (the scope is closed)"),
@@ -192,65 +204,74 @@ pub(crate) fn leave(w: &Arc<World>, name: &str) {
     }
 }
 
-/// The `wait-shutdown` step: host code blocks in `wait_for_shutdown`.
-/// Holding a guard, the wait could never end: the runtime must refuse it.
-pub(crate) fn wait_shutdown(w: &Arc<World>) {
-    let holds = w.parts().book.live.host_guards;
-    w.note(
-        "host",
-        format!("wait_for_shutdown() (holding {holds} guard(s))"),
-    );
-    let session = w.session();
+/// The `wait-shutdown [SESSION]` step: host code blocks in the session's
+/// `wait_for_shutdown`. Holding a guard of that session, the wait could
+/// never end: the runtime must refuse it. A guard of another session does
+/// not hold this one up: the wait must be granted (it blocks for real, so
+/// the session's shutdown must complete on the spot).
+pub(crate) fn wait_shutdown(w: &Arc<World>, s: usize) {
+    let holds: u64 = w.parts().book.live.iter().map(|l| l.host_guards).sum();
+    let call = w.method(s, "wait_for_shutdown");
+    w.note("host", format!("{call}() (holding {holds} guard(s))"));
+    let session = w.session_at(s);
     match w.host.run(move || session.wait_for_shutdown()) {
         Ok(r) => w.note(
             "host",
-            format!("wait_for_shutdown → shut down ({} errors)", r.errors.len()),
+            format!("{call} → shut down ({} errors)", r.errors.len()),
         ),
         Err(e) => w.note(
             "host",
-            format!("wait_for_shutdown → error {}: {}", e.kind(), e.message()),
+            format!("{call} → error {}: {}", e.kind(), e.message()),
         ),
     }
 }
 
-/// Registers an on-detach callback that logs.
-pub(crate) fn on_detach(w: &Arc<World>, name: &str) {
-    let late = w.session().state() >= orc_rt::SessionState::Detached;
+/// Registers an on-detach callback of session `s` that logs.
+pub(crate) fn on_detach(w: &Arc<World>, name: &str, s: usize) {
+    let session = w.session_at(s);
+    let late = session.state() >= orc_rt::SessionState::Detached;
+    let actor = w.member(s, "cb", name);
     let reg = {
         let mut p = w.parts();
-        p.log.note("script", format!("add_on_detach({name})"));
-        p.checks
+        p.log.note(
+            "script",
+            format!("{}({name})", w.method(s, "add_on_detach")),
+        );
+        p.checks.sessions[s]
             .lifecycle
-            .callback_added(&format!("cb {name}"), Phase::Detach, !late)
+            .callback_added(&actor, Phase::Detach, !late)
     };
     let weak = w.me.clone();
-    let name = name.to_owned();
-    w.session().add_on_detach(move || {
+    session.add_on_detach(move || {
         if let Some(w) = weak.upgrade() {
             let mut p = w.parts();
-            p.log.note(format!("cb {name}"), "on-detach");
-            p.checks.lifecycle.callback_ran(reg);
+            p.log.note(actor, "on-detach");
+            p.checks.sessions[s].lifecycle.callback_ran(reg);
         }
     });
 }
 
-/// Registers an on-shutdown callback that logs.
-pub(crate) fn on_shutdown(w: &Arc<World>, name: &str) {
-    let late = w.session().is_shut_down();
+/// Registers an on-shutdown callback of session `s` that logs.
+pub(crate) fn on_shutdown(w: &Arc<World>, name: &str, s: usize) {
+    let session = w.session_at(s);
+    let late = session.is_shut_down();
+    let actor = w.member(s, "cb", name);
     let reg = {
         let mut p = w.parts();
-        p.log.note("script", format!("add_on_shutdown({name})"));
-        p.checks
+        p.log.note(
+            "script",
+            format!("{}({name})", w.method(s, "add_on_shutdown")),
+        );
+        p.checks.sessions[s]
             .lifecycle
-            .callback_added(&format!("cb {name}"), Phase::Shutdown, !late)
+            .callback_added(&actor, Phase::Shutdown, !late)
     };
     let weak = w.me.clone();
-    let name = name.to_owned();
-    w.session().add_on_shutdown(move |_| {
+    session.add_on_shutdown(move |_| {
         if let Some(w) = weak.upgrade() {
             let mut p = w.parts();
-            p.log.note(format!("cb {name}"), "on-shutdown");
-            p.checks.lifecycle.callback_ran(reg);
+            p.log.note(actor, "on-shutdown");
+            p.checks.sessions[s].lifecycle.callback_ran(reg);
         }
     });
 }

@@ -24,13 +24,21 @@ enum Place {
     Thread,
 }
 
-/// Counts a running wrapper body (it sits on a task that holds a guard).
-struct BodyToken(std::sync::Weak<World>);
+/// Counts a running wrapper body (it sits on a task of session `.1` that
+/// holds a guard).
+struct BodyToken(std::sync::Weak<World>, usize);
+
+impl BodyToken {
+    fn new(w: &Arc<World>, s: usize) -> Self {
+        w.parts().book.live[s].bodies += 1;
+        BodyToken(w.me.clone(), s)
+    }
+}
 
 impl Drop for BodyToken {
     fn drop(&mut self) {
         if let Some(w) = self.0.upgrade() {
-            w.parts().book.live.bodies -= 1;
+            w.parts().book.live[self.1].bodies -= 1;
         }
     }
 }
@@ -51,9 +59,9 @@ pub(crate) fn wrapper_entry(w: &Arc<World>, func: usize, args: &[u8], ret: Wrapp
         Err(_) => ("?".to_owned(), args.to_vec()),
     };
     let actor = format!("jit {handle}");
+    let _token = BodyToken::new(w, 0);
     {
         let mut p = w.parts();
-        p.book.live.bodies += 1;
         p.book.started(&handle);
         let f = &w.sc.jits[func].name;
         let arg = if rest.is_empty() {
@@ -64,7 +72,6 @@ pub(crate) fn wrapper_entry(w: &Arc<World>, func: usize, args: &[u8], ret: Wrapp
         p.log
             .event(&actor, format!("start {f}({arg})"), Shape::Begin);
     }
-    let _token = BodyToken(w.me.clone());
     Body {
         w: w.clone(),
         actor,
@@ -166,22 +173,26 @@ impl Body {
     fn op(&mut self, op: &Op) -> Flow {
         let w = self.w.clone();
         match op {
-            Op::Enter => match w.session().try_enter_scope() {
-                Ok(g) => {
-                    check_grant(&w, &self.actor);
-                    self.guards.push(SimGuard::new(&w, g, false));
-                    self.log(format!("enter: ok (holds {})", self.guards.len()));
-                }
-                Err(e) => {
-                    w.parts().checks.denied_seen = true;
-                    self.log(format!("enter: denied ({}: {})", e.kind(), e.message()));
-                    if let Some(r) = self.ret.take() {
-                        self.log("returns the error: does not run JIT'd code");
-                        r.send_error(&e);
+            Op::Enter(named) => {
+                let s = w.session_index(named.as_deref());
+                let enter = format!("enter{}", crate::scenario::after_space(named));
+                match w.session_at(s).try_enter_scope() {
+                    Ok(g) => {
+                        check_grant(&w, s, &self.actor);
+                        self.guards.push(SimGuard::new(&w, s, g, false));
+                        self.log(format!("{enter}: ok (holds {})", self.guards.len()));
                     }
-                    return Flow::Stop;
+                    Err(e) => {
+                        w.parts().checks.sessions[s].denied_seen = true;
+                        self.log(format!("{enter}: denied ({}: {})", e.kind(), e.message()));
+                        if let Some(r) = self.ret.take() {
+                            self.log("returns the error: does not run JIT'd code");
+                            r.send_error(&e);
+                        }
+                        return Flow::Stop;
+                    }
                 }
-            },
+            }
             Op::Leave => match self.guards.pop() {
                 Some(g) => {
                     self.log(format!("leave (holds {})", self.guards.len()));
@@ -189,14 +200,18 @@ impl Body {
                 }
                 None => self.log("leave: holds no guard"),
             },
-            Op::Clone => match self.guards.last().and_then(|g| g.g.as_ref()).cloned() {
-                Some(g) if g.is_held() => {
-                    check_grant(&w, &self.actor);
-                    self.guards.push(SimGuard::new(&w, g, false));
+            Op::Clone => match self
+                .guards
+                .last()
+                .and_then(|g| Some((g.s, g.g.as_ref()?.clone())))
+            {
+                Some((s, g)) if g.is_held() => {
+                    check_grant(&w, s, &self.actor);
+                    self.guards.push(SimGuard::new(&w, s, g, false));
                     self.log(format!("clone guard: held (holds {})", self.guards.len()));
                 }
-                Some(_) => {
-                    w.parts().checks.denied_seen = true;
+                Some((s, _)) => {
+                    w.parts().checks.sessions[s].denied_seen = true;
                     self.log("clone guard: empty (the scope is closed)");
                 }
                 None => self.log("clone guard: holds no guard to clone"),
@@ -210,8 +225,7 @@ impl Body {
                 let s = w.session();
                 let mut flow = Flow::Next;
                 let ran = s.call_with_keepalive(|| {
-                    w.parts().book.live.bodies += 1;
-                    let _token = BodyToken(w.me.clone());
+                    let _token = BodyToken::new(&w, 0);
                     flow = self.wait(WakeOn::Ticks(*n));
                 });
                 match ran {
@@ -224,7 +238,11 @@ impl Body {
                 let blocking = matches!(op, Op::Call(..));
                 let (flag, call) = {
                     let mut p = w.parts();
-                    let call = p.checks.lifecycle.controller_call_started();
+                    let call = p
+                        .checks
+                        .default_session()
+                        .lifecycle
+                        .controller_call_started();
                     (p.sched.new_flag(), call)
                 };
                 self.log(format!("call_controller({tag}, {v})"));
@@ -239,7 +257,10 @@ impl Body {
                         let r = Res::from_buffer(&res);
                         let mut p = w.parts();
                         p.log.note(&actor, format!("{tag2} → {}", r.describe()));
-                        p.checks.lifecycle.controller_call_completed(call);
+                        p.checks
+                            .default_session()
+                            .lifecycle
+                            .controller_call_completed(call);
                         p.sched.set_flag(flag);
                     },
                 );
@@ -269,35 +290,50 @@ impl Body {
                 }
                 None => self.log("return-later: no caller to return to"),
             },
-            Op::Shutdown => {
-                self.log("shutdown()");
-                w.session().shutdown();
-                self.log("shutdown() returned");
+            Op::Shutdown(named) => {
+                let s = w.session_index(named.as_deref());
+                let call = w.method(s, "shutdown");
+                self.log(format!("{call}()"));
+                w.session_at(s).shutdown();
+                self.log(format!("{call}() returned"));
             }
-            Op::Detach => {
-                self.log("detach()");
-                w.session().detach();
-                self.log("detach() returned");
+            Op::Detach(named) => {
+                let s = w.session_index(named.as_deref());
+                let call = w.method(s, "detach");
+                self.log(format!("{call}()"));
+                w.session_at(s).detach();
+                self.log(format!("{call}() returned"));
             }
-            Op::WaitShutdown => {
+            Op::WaitShutdown(named) => {
+                let s = w.session_index(named.as_deref());
+                let call = w.method(s, "wait_for_shutdown");
                 if self.place == Place::Task {
-                    self.log("wait_for_shutdown() inside a dispatched task");
-                    match w.session().wait_for_shutdown() {
-                        Ok(r) => self.log(format!(
-                            "wait_for_shutdown → shut down ({} errors)",
-                            r.errors.len()
-                        )),
-                        Err(e) => self.log(format!(
-                            "wait_for_shutdown → error {}: {}",
-                            e.kind(),
-                            e.message()
-                        )),
+                    // Inside a task of another session the wait is granted
+                    // and blocks for real: that session's shutdown must
+                    // complete on the spot.
+                    self.log(format!("{call}() inside a dispatched task"));
+                    match w.session_at(s).wait_for_shutdown() {
+                        Ok(r) => {
+                            self.log(format!("{call} → shut down ({} errors)", r.errors.len()))
+                        }
+                        Err(e) => self.log(format!("{call} → error {}: {}", e.kind(), e.message())),
                     }
                 } else {
-                    self.log("waits for shutdown to complete");
-                    let f = self.wait(WakeOn::Pattern("session: shut down".into()));
+                    let (waits, sees) = match w.session_name(s) {
+                        None => (
+                            "waits for shutdown to complete".to_owned(),
+                            "sees the session shut down".to_owned(),
+                        ),
+                        Some(n) => (
+                            format!("waits for session {n}'s shutdown to complete"),
+                            format!("sees session {n} shut down"),
+                        ),
+                    };
+                    self.log(waits);
+                    let done = format!("{}: shut down", w.scoped(s, "session"));
+                    let f = self.wait(WakeOn::Pattern(done));
                     if matches!(f, Flow::Next) {
-                        self.log("sees the session shut down");
+                        self.log(sees);
                     }
                     return f;
                 }
@@ -314,16 +350,17 @@ impl Body {
                 let actor = format!("jit {t}");
                 w.start_thread(move |w| thread_main(w, actor, func));
             }
-            Op::Dispatch(f) => {
+            Op::Dispatch(f, named) => {
+                let s = w.session_index(named.as_deref());
                 let func = w.jit_index(f);
                 let n = w.parts().book.new_thread();
                 let actor = format!("jit {f}#{n}");
-                self.log(format!("session.dispatch({actor})"));
+                let session = w.session_name(s).unwrap_or("session");
+                self.log(format!("{session}.dispatch({actor})"));
                 let weak = w.me.clone();
-                let r = w.session().dispatch(move || {
+                let r = w.session_at(s).dispatch(move || {
                     let Some(w) = weak.upgrade() else { return };
-                    w.parts().book.live.bodies += 1;
-                    let _token = BodyToken(w.me.clone());
+                    let _token = BodyToken::new(&w, s);
                     w.parts().log.event(
                         &actor,
                         format!("start {}", w.sc.jits[func].name),
@@ -345,7 +382,7 @@ impl Body {
             }
             Op::AddManager(m) => {
                 self.log(format!("adds manager {}", m.name));
-                add_manager(&w, m, true);
+                add_manager(&w, m, true, 0);
             }
             Op::Panic(m) => {
                 self.log(format!("panics: {m}"));

@@ -41,72 +41,115 @@ struct SimManager {
     w: Weak<World>,
     index: ManagerId,
     decl: ManagerDecl,
+    /// The session it belongs to.
+    s: usize,
 }
 
-/// Registers manager `m` with the session (at build, or late).
-pub(crate) fn add(w: &Arc<World>, m: &ManagerDecl, late: bool) {
+/// Registers manager `m` with its session (at build, or late): the one it
+/// names (`in SESSION`), else session `context` (the default one, or the
+/// session of the callback that adds it).
+pub(crate) fn add(w: &Arc<World>, m: &ManagerDecl, late: bool, context: usize) {
+    let s = m
+        .session
+        .as_deref()
+        .map_or(context, |n| w.session_index(Some(n)));
+    let actor = w.member(s, "rm", &m.name);
     let index = {
         let mut p = w.parts();
         if late {
-            p.log
-                .note("script", format!("add manager {} (late)", m.name));
+            p.log.note(
+                "script",
+                format!("add manager {}{} (late)", m.name, w.in_session(s)),
+            );
         }
-        p.checks
-            .lifecycle
-            .manager_added(&format!("rm {}", m.name), !late)
+        p.checks.sessions[s].lifecycle.manager_added(&actor, !late)
     };
-    w.session().add_resource_manager(SimManager {
+    w.session_at(s).add_resource_manager(SimManager {
         w: w.me.clone(),
         index,
         decl: m.clone(),
+        s,
     });
 }
 
 impl SimManager {
-    fn actor(&self) -> String {
-        format!("rm {}", self.decl.name)
+    fn actor(&self, w: &World) -> String {
+        w.member(self.s, "rm", &self.decl.name)
+    }
+
+    /// The session a behaviour names (`None`: the manager's own), and how
+    /// the transcript calls its methods: `B.` for another session, nothing
+    /// for its own.
+    fn target(&self, w: &World, named: &Option<String>) -> (usize, String) {
+        let t = named
+            .as_deref()
+            .map_or(self.s, |n| w.session_index(Some(n)));
+        let prefix = if t == self.s {
+            String::new()
+        } else {
+            w.method(t, "")
+        };
+        (t, prefix)
     }
 
     fn complete(&self, w: &Arc<World>, what: &'static str, b: &Behaviour, done: OnComplete) {
-        let actor = self.actor();
-        if b.request_shutdown {
-            w.note(&actor, format!("requests shutdown from inside {what}"));
-            w.session().shutdown();
-            w.note(&actor, "shutdown() returned");
+        let actor = self.actor(w);
+        if let Some(named) = &b.request_shutdown {
+            let (t, on) = self.target(w, named);
+            let of = match named {
+                Some(n) if t != self.s => format!(" of {n}"),
+                _ => String::new(),
+            };
+            w.note(&actor, format!("requests shutdown{of} from inside {what}"));
+            w.session_at(t).shutdown();
+            w.note(&actor, format!("{on}shutdown() returned"));
         }
         if let Some(m) = &b.add_manager {
             w.note(
                 &actor,
                 format!("adds manager {} from inside {what}", m.name),
             );
-            add(w, m, true);
+            add(w, m, true, self.s);
         }
-        if b.wait_shutdown {
-            w.note(&actor, format!("wait_for_shutdown() from inside {what}"));
-            match w.session().wait_for_shutdown() {
-                Ok(_) => w.note(&actor, "wait_for_shutdown → shut down"),
+        if let Some(named) = &b.wait_shutdown {
+            let (t, on) = self.target(w, named);
+            w.note(
+                &actor,
+                format!("{on}wait_for_shutdown() from inside {what}"),
+            );
+            match w.session_at(t).wait_for_shutdown() {
+                Ok(_) => w.note(&actor, format!("{on}wait_for_shutdown → shut down")),
                 Err(e) => w.note(
                     &actor,
-                    format!("wait_for_shutdown → error {}: {}", e.kind(), e.message()),
+                    format!(
+                        "{on}wait_for_shutdown → error {}: {}",
+                        e.kind(),
+                        e.message()
+                    ),
                 ),
             }
         }
         let outcome = b.outcome.clone();
+        let s = self.s;
         match b.after {
             Some(n) if !matches!(outcome, Outcome::Panic(_)) => {
                 w.note(&actor, format!("{what} completes in {n} ticks"));
                 let idx = self.index;
-                w.after(n, move |w| finish_step(w, &actor, idx, what, outcome, done));
+                w.after(n, move |w| {
+                    finish_step(w, &actor, (s, idx), what, outcome, done)
+                });
             }
-            _ => finish_step(w, &actor, self.index, what, outcome, done),
+            _ => finish_step(w, &actor, (s, self.index), what, outcome, done),
         }
     }
 }
 
+/// Completes manager `idx` of session `s`'s step `what` as `outcome`
+/// says.
 fn finish_step(
     w: &Arc<World>,
     actor: &str,
-    idx: ManagerId,
+    (s, idx): (usize, ManagerId),
     what: &'static str,
     outcome: Outcome,
     done: OnComplete,
@@ -120,7 +163,9 @@ fn finish_step(
     {
         let mut p = w.parts();
         p.log.note(actor, text);
-        p.checks.lifecycle.manager_completed(idx, phase(what));
+        p.checks.sessions[s]
+            .lifecycle
+            .manager_completed(idx, phase(what));
     }
     match outcome {
         Outcome::Ok => done.ok(),
@@ -150,12 +195,15 @@ impl ResourceManager for SimManager {
     fn detach(&mut self, done: OnComplete, shutdown_requested: bool) {
         let Some(w) = self.w.upgrade() else { return };
         {
+            let actor = self.actor(&w);
             let mut p = w.parts();
             p.log.note(
-                self.actor(),
+                actor,
                 format!("detach(shutdown_requested={shutdown_requested})"),
             );
-            p.checks.lifecycle.manager_called(self.index, Phase::Detach);
+            p.checks.sessions[self.s]
+                .lifecycle
+                .manager_called(self.index, Phase::Detach);
         }
         let b = self.decl.detach.clone();
         self.complete(&w, "detach", &b, done);
@@ -164,17 +212,18 @@ impl ResourceManager for SimManager {
     fn shutdown(&mut self, done: OnComplete) {
         let Some(w) = self.w.upgrade() else { return };
         {
+            let actor = self.actor(&w);
             let mut p = w.parts();
-            p.log.note(self.actor(), "shutdown");
-            p.checks
-                .lifecycle
-                .manager_called(self.index, Phase::Shutdown);
-            p.checks.rm_shutdown_started = true;
-            if p.book.live.total() > 0 {
-                let held = p.book.live.describe();
+            p.log.note(&actor, "shutdown");
+            let c = &mut p.checks.sessions[self.s];
+            c.lifecycle.manager_called(self.index, Phase::Shutdown);
+            c.rm_shutdown_started = true;
+            // Only the guards of its own session hold a manager up.
+            let live = p.book.live[self.s];
+            if live.total() > 0 {
                 p.log.violation(format!(
-                    "rm {}: shutdown called while the execution scope is still retained ({held})",
-                    self.decl.name
+                    "{actor}: shutdown called while the execution scope is still retained ({})",
+                    live.describe()
                 ));
             }
         }

@@ -33,23 +33,32 @@ use crate::scenario::{AccessKind, AttachHow, FaultKind, JitAbi, OnDisconnect};
 use crate::transcript::Shape;
 use dispatcher::SimDispatcher;
 
-/// Builds the session: dispatcher, reporter, JIT'd functions, managers,
-/// on-disconnect handler and the simulation's own on-shutdown watcher.
-pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
+/// Builds the sessions, the default one first, then the scenario's
+/// further ones (`session NAME`), then adds every session's managers.
+pub(crate) fn build_sessions(w: &Arc<World>) -> Result<Vec<Session>, Error> {
+    let mut all = vec![build_session(w)?];
+    for s in 1..=w.sc.sessions.len() {
+        all.push(build_other_session(w, s)?);
+    }
+    let _ = w.others.set(all[1..].iter().map(Session::handle).collect());
+    for m in &w.sc.managers {
+        managers::add(w, m, false, 0);
+    }
+    Ok(all)
+}
+
+/// A builder of session `s`: process info, error reporter and a
+/// dispatcher the scheduler drains (holding a guard if the scenario says
+/// so).
+fn builder(w: &Arc<World>, s: usize) -> orc_rt::SessionBuilder {
     let weak = w.me.clone();
+    let actor = w.scoped(s, "session");
     let reporter = move |e: Error| {
         if let Some(w) = weak.upgrade() {
             w.note(
-                "session",
+                &actor,
                 format!("report_error: {}: {}", e.kind(), e.message()),
             );
-        }
-    };
-    let legacy = {
-        let weak = w.me.clone();
-        move |addr: orc_rt::ExecutorAddr, args: &[u8]| match weak.upgrade() {
-            Some(w) => legacy_call(&w, addr, args),
-            None => WrapperFunctionBuffer::out_of_band_error("simulation gone"),
         }
     };
     let builder = Session::builder()
@@ -59,27 +68,82 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
                 .clone()
                 .unwrap_or_else(|| ProcessInfo::new("x86_64-unknown-linux-gnu", 4096)),
         )
-        .call_unregistered_with(legacy)
         .error_reporter(reporter);
     let make = {
         let w = w.clone();
         move |guard: Option<ExecutionScopeGuard>| {
             if guard.is_some() {
-                w.parts().book.live.dispatcher_guard = true;
+                w.parts().book.live[s].dispatcher_guard = true;
             }
             SimDispatcher {
-                inner: w.queue.clone(),
+                inner: w.queues[s].clone(),
                 w: w.me.clone(),
                 guard: Mutex::new(guard),
+                s,
             }
         }
     };
-    let builder = if w.sc.dispatcher.holding_guard {
+    if w.sc.dispatcher.holding_guard {
         builder.dispatcher_holding_guard(move |g| make(Some(g)))
     } else {
         builder.dispatcher(make(None))
+    }
+}
+
+/// Registers the simulation's own on-shutdown watcher with session `s`,
+/// first so that it runs last (newest first): it marks the very end of
+/// shutdown.
+fn add_watcher(w: &Arc<World>, session: &Session, s: usize) {
+    let weak = w.me.clone();
+    {
+        let mut p = w.parts();
+        let c = &mut p.checks.sessions[s];
+        let watcher =
+            c.lifecycle
+                .callback_added("the simulation's shutdown watcher", Phase::Shutdown, true);
+        c.watcher = Some(watcher);
+    }
+    session.add_on_shutdown(move |report| {
+        if let Some(w) = weak.upgrade() {
+            shutdown_watcher(&w, s, report);
+        }
+    });
+}
+
+/// Builds further session `s` (`session NAME`): no controller ever
+/// attaches to it, no JIT'd function or service is registered with it;
+/// its managers, callbacks and guards are the script's. Its on-disconnect
+/// handler logs the report (`Ok`: it never attached, spec 8.6 step 2).
+fn build_other_session(w: &Arc<World>, s: usize) -> Result<Session, Error> {
+    let session = builder(w, s).build()?;
+    add_watcher(w, &session, s);
+    let weak = w.me.clone();
+    let actor = w.scoped(s, "session");
+    session.set_on_disconnect(move |r| {
+        let Some(w) = weak.upgrade() else { return };
+        let text = match &r {
+            Ok(()) => "on-disconnect(ok)".to_owned(),
+            Err(e) => format!("on-disconnect(error: {})", e.message()),
+        };
+        let mut p = w.parts();
+        p.log.note(&actor, text);
+        p.checks.sessions[s].lifecycle.disconnect_reported();
+    })?;
+    Ok(session)
+}
+
+/// Builds the default session: dispatcher, reporter, JIT'd functions,
+/// on-disconnect handler and the simulation's own on-shutdown watcher (its
+/// managers come with the others', [`build_sessions`]).
+fn build_session(w: &Arc<World>) -> Result<Session, Error> {
+    let legacy = {
+        let weak = w.me.clone();
+        move |addr: orc_rt::ExecutorAddr, args: &[u8]| match weak.upgrade() {
+            Some(w) => legacy_call(&w, addr, args),
+            None => WrapperFunctionBuffer::out_of_band_error("simulation gone"),
+        }
     };
-    let session = builder.build()?;
+    let session = builder(w, 0).call_unregistered_with(legacy).build()?;
     let _ = w.session.set(session.handle());
     let _ = w.hooks.set(session.hooks());
     if w.sc.services {
@@ -94,23 +158,7 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
         let symbols = install(w, &session.handle())?;
         let _ = w.provided_symbols.set(symbols);
     }
-    // The watcher is registered first, so it runs last (newest first): it
-    // marks the very end of shutdown.
-    let weak = w.me.clone();
-    {
-        let mut p = w.parts();
-        let watcher = p.checks.lifecycle.callback_added(
-            "the simulation's shutdown watcher",
-            Phase::Shutdown,
-            true,
-        );
-        p.checks.watcher = Some(watcher);
-    }
-    session.add_on_shutdown(move |report| {
-        if let Some(w) = weak.upgrade() {
-            shutdown_watcher(&w, report);
-        }
-    });
+    add_watcher(w, &session, 0);
     let mut async_c = Vec::new();
     for (i, j) in w.sc.jits.iter().enumerate() {
         match j.abi {
@@ -161,7 +209,7 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
                 {
                     let mut p = w.parts();
                     p.log.note("session", text);
-                    p.checks.lifecycle.disconnect_reported();
+                    p.checks.default_session().lifecycle.disconnect_reported();
                 }
                 match how {
                     OnDisconnect::Shutdown => {
@@ -174,15 +222,12 @@ pub(crate) fn build_session(w: &Arc<World>) -> Result<Session, Error> {
             })?;
         }
     }
-    for m in &w.sc.managers {
-        managers::add(w, m, false);
-    }
     Ok(session)
 }
 
-/// The session's last on-shutdown callback: logs the report and checks that
-/// the services hold nothing.
-fn shutdown_watcher(w: &Arc<World>, report: &orc_rt::ShutdownReport) {
+/// Session `s`'s last on-shutdown callback: logs the report and checks
+/// that the services hold nothing.
+fn shutdown_watcher(w: &Arc<World>, s: usize, report: &orc_rt::ShutdownReport) {
     let mut text = "shut down".to_owned();
     if let Some(e) = &report.disconnect_error {
         text.push_str(&format!("; disconnect error: {}", e.message()));
@@ -197,10 +242,15 @@ fn shutdown_watcher(w: &Arc<World>, report: &orc_rt::ShutdownReport) {
             .collect();
         text.push_str(&format!("; report: {}", list.join(" | ")));
     }
+    let actor = w.scoped(s, "session");
     let mut p = w.parts();
-    p.log.note("session", text);
-    if let Some(watcher) = p.checks.watcher {
-        p.checks.lifecycle.callback_ran(watcher);
+    p.log.note(actor, text);
+    let c = &mut p.checks.sessions[s];
+    if let Some(watcher) = c.watcher {
+        c.lifecycle.callback_ran(watcher);
+    }
+    if s > 0 {
+        return;
     }
     if let Some((svc, _)) = w.services.get() {
         let n = svc.memory_manager.reservation_count();
