@@ -13,7 +13,10 @@
 //!
 //! `ORC_SIM_SEEDS=N` also runs every scenario under seeds `0..N` (all must
 //! pass; only the own-seed run is snapshotted): the same test, as an
-//! exploration in CI.
+//! exploration in CI. `ORC_SIM_SEED=N` runs seed N too (the reproduce line
+//! of a failure), and with `ORC_SIM_SHRINK=1` a failure is shrunk
+//! ([`Simulation::shrink`]) with your services into `shrunk/NAME.scn` next
+//! to the file ([`shrunk_path`]).
 //!
 //! The macro expands to [`check_file`] inside `insta::glob!`; call that
 //! directly for a harness of your own:
@@ -50,23 +53,35 @@ pub fn check_file(path: &Path, provide: impl Fn(SimulationBuilder) -> Simulation
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let fail = |o: &crate::RunOutcome| -> ! {
+        let shrunk = if std::env::var_os("ORC_SIM_SHRINK").is_some() {
+            shrink_failure(&sim, path, o.seed)
+        } else {
+            format!(
+                "shrink:    ORC_SIM_SHRINK=1 ORC_SIM_SEED={} cargo test (this test) writes {}",
+                o.seed,
+                shrunk_path(path).display()
+            )
+        };
         panic!(
-            "{name} failed under seed {}:\n{}\nreproduce: run {name} with `Simulation::run({})` (orc-sim replay {name} --seed {} --print for a scenario that needs nothing of yours)",
+            "{name} failed under seed {}:\n{}\nreproduce: ORC_SIM_SEED={} cargo test (this test), or `Simulation::run({})` with this program's builder\n{shrunk}",
             o.seed,
             o.render(),
             o.seed,
-            o.seed
+            o.seed,
         )
     };
     let own = sim.run_own_seed();
     if !own.passed() {
         fail(&own);
     }
-    let seeds: u64 = std::env::var("ORC_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    for seed in 0..seeds {
+    let env_u64 = |var: &str| std::env::var(var).ok().and_then(|s| s.parse::<u64>().ok());
+    if let Some(seed) = env_u64("ORC_SIM_SEED") {
+        let o = sim.run(seed);
+        if !o.passed() {
+            fail(&o);
+        }
+    }
+    for seed in 0..env_u64("ORC_SIM_SEEDS").unwrap_or(0) {
         let o = sim.run(seed);
         if !o.passed() {
             fail(&o);
@@ -91,4 +106,39 @@ macro_rules! scenario_tests {
             });
         }
     };
+}
+
+/// Where a failure of the scenario at `path` is shrunk to: `shrunk/NAME.scn`
+/// next to it (out of reach of the test's own `*.scn` glob).
+pub fn shrunk_path(path: &Path) -> std::path::PathBuf {
+    let dir = path.parent().unwrap_or(Path::new(".")).join("shrunk");
+    dir.join(path.file_name().unwrap_or_default())
+}
+
+/// Shrinks the failure of `sim` under `seed` and writes the smaller script
+/// to [`shrunk_path`]; returns the lines to print.
+fn shrink_failure(sim: &Simulation, path: &Path, seed: u64) -> String {
+    let opts = crate::shrink::ShrinkOptions::default();
+    let shrunk = match sim.shrink(seed, &opts) {
+        Ok(shrunk) => shrunk,
+        Err(e) => return format!("shrink: {e}"),
+    };
+    let dest = shrunk_path(path);
+    let written = std::fs::create_dir_all(dest.parent().unwrap_or(Path::new(".")))
+        .and_then(|()| std::fs::write(&dest, shrunk.to_scn()));
+    if let Err(e) = written {
+        return format!("shrink: {}: {e}", dest.display());
+    }
+    // The report's replay line names `orc-sim`, which has none of this
+    // program's services: the program's own builder replays it.
+    let report: String = crate::shrink::report(&shrunk, &dest)
+        .lines()
+        .filter(|l| !l.starts_with("replay: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!(
+        "{report}replay: check_file({}) with this program's builder (seed {})",
+        dest.display(),
+        shrunk.seed
+    )
 }

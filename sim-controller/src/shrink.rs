@@ -94,7 +94,7 @@ use crate::scenario::{
     StepKind, SvcOp, Value, parse,
 };
 use crate::transcript::Transcript;
-use crate::{RunConfig, RunOutcome, run};
+use crate::{ParseError, RunConfig, RunOutcome, run};
 
 /// How hard [`shrink`] tries.
 #[derive(Debug, Clone)]
@@ -529,18 +529,43 @@ impl Shrunk {
     }
 }
 
+/// How the shrinker parses and runs its candidates: orc-sim's own world
+/// ([`shrink`]), or a program's [`Simulation`](crate::simulation::Simulation)
+/// with its services and handlers (`Simulation::shrink`).
+pub(crate) struct Engine<'a> {
+    pub(crate) parse: &'a dyn Fn(&str, &str) -> Result<Scenario, ParseError>,
+    pub(crate) run: &'a dyn Fn(&Scenario, &RunConfig) -> RunOutcome,
+}
+
 /// Shrinks `sc`, which fails under `seed`, to the smallest scenario found
 /// that fails the same way (see the module docs). `Err` if it passes under
 /// `seed`, or if its printed form does not parse back (a printer bug).
+/// A scenario that calls a program's own services is shrunk with
+/// `Simulation::shrink` instead.
 pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, String> {
+    let engine = Engine {
+        parse: &|file, text| parse(file, text),
+        run: &|sc, cfg| run(sc, cfg),
+    };
+    shrink_with(&engine, sc, seed, opts)
+}
+
+/// [`shrink`] with the given engine.
+pub(crate) fn shrink_with(
+    engine: &Engine<'_>,
+    sc: &Scenario,
+    seed: u64,
+    opts: &ShrinkOptions,
+) -> Result<Shrunk, String> {
     let text = sc.to_scn();
-    let canon = parse(&sc.file, &text).map_err(|e| {
+    let canon = (engine.parse)(&sc.file, &text).map_err(|e| {
         format!(
             "{}: the scenario does not print back to one that parses: {e}",
             sc.file
         )
     })?;
     let mut s = Shrinker {
+        engine,
         file: sc.file.clone(),
         opts,
         signature: FailureSignature {
@@ -556,7 +581,7 @@ pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, 
         seed,
         removed: Vec::new(),
     };
-    let out = run(&s.cur, &s.config(seed));
+    let out = (engine.run)(&s.cur, &s.config(seed));
     s.signature = FailureSignature::of(&s.cur, &out, opts.target.as_deref())?;
     // Structure first (no run is spent simplifying what goes anyway), then
     // the details; a detail simplified may let more structure go, and a
@@ -591,9 +616,9 @@ pub fn shrink(sc: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, 
     };
     // Replay the text to be written, exactly as `orc-sim replay` would.
     let text = shrunk.to_scn();
-    let replayed = parse(&sc.file, &text)
+    let replayed = (engine.parse)(&sc.file, &text)
         .map_err(|e| format!("the shrunk scenario does not parse: {e}\n{text}"))?;
-    let out = run(&replayed, &RunConfig::new(replayed.seed));
+    let out = (engine.run)(&replayed, &RunConfig::new(replayed.seed));
     shrunk.replays = shrunk
         .signature
         .matches(&replayed, &out, opts.allow_new_failures);
@@ -698,6 +723,7 @@ pub fn report(s: &Shrunk, dest: &Path) -> String {
 
 /// The state of one shrink.
 struct Shrinker<'a> {
+    engine: &'a Engine<'a>,
     file: String,
     opts: &'a ShrinkOptions,
     signature: FailureSignature,
@@ -1109,13 +1135,13 @@ impl Shrinker<'_> {
         if self.tried.contains(&key) {
             return None;
         }
-        let parsed = parse(&self.file, &key.0).ok()?;
+        let parsed = (self.engine.parse)(&self.file, &key.0).ok()?;
         if self.runs >= self.opts.max_runs {
             self.exhausted = true;
             return None;
         }
         self.runs += 1;
-        let out = run(&parsed, &self.config(seed));
+        let out = (self.engine.run)(&parsed, &self.config(seed));
         if self
             .signature
             .matches(&parsed, &out, self.opts.allow_new_failures)

@@ -52,6 +52,7 @@ use orc_rt::{ExecutorAddr, OnComplete, ResourceManager, SessionHandle};
 
 use crate::lifecycle::{ManagerId, Phase};
 use crate::scenario::{ParseError, QueuePolicy, Scenario, parse_with};
+use crate::shrink::{Engine, ShrinkOptions, Shrunk, shrink_with};
 use crate::sim::{Provided, RunConfig, RunOutcome, World};
 
 pub use crate::sim::controller::HandlerFn;
@@ -288,6 +289,9 @@ impl<R: ResourceManager> ResourceManager for Recorded<R> {
 pub struct Simulation {
     scenario: Scenario,
     provided: Arc<Provided>,
+    /// The names scripts may use, to parse candidates while shrinking.
+    wrapper_names: Vec<String>,
+    handler_names: Vec<String>,
 }
 
 impl Simulation {
@@ -314,6 +318,18 @@ impl Simulation {
     /// One run under `cfg`.
     pub fn run_with(&self, cfg: &RunConfig) -> RunOutcome {
         crate::sim::run_provided(&self.scenario, cfg, self.provided.clone())
+    }
+
+    /// Shrinks the script, which fails under `seed`, with this program's
+    /// services and handlers, as `orc-sim shrink` does for the repository's
+    /// own scenarios (see [`crate::shrink`]); `Shrunk::to_scn` is the
+    /// smaller script, which this simulation's builder replays.
+    pub fn shrink(&self, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, String> {
+        let engine = Engine {
+            parse: &|file, text| parse_with(file, text, &self.wrapper_names, &self.handler_names),
+            run: &|sc, cfg| crate::sim::run_provided(sc, cfg, self.provided.clone()),
+        };
+        shrink_with(&engine, &self.scenario, seed, opts)
     }
 }
 
@@ -445,6 +461,8 @@ impl SimulationBuilder {
         });
         Ok(Simulation {
             scenario: sc,
+            wrapper_names: wrappers,
+            handler_names: handlers,
             provided: Arc::new(Provided {
                 install,
                 handlers: Arc::new(self.handlers),

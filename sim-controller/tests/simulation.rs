@@ -243,3 +243,40 @@ fn what_a_service_leaves_on_the_run_os_after_shutdown_is_a_violation() {
         "{all}"
     );
 }
+
+#[test]
+fn a_failure_with_a_provided_service_shrinks_to_a_script_that_replays() {
+    // Only c3's expectation is wrong: the a/b calls before it and the other
+    // expectations are not needed to fail the same way.
+    let wrong = SCRIPT.replace("expect c3 ok u64 70", "expect c3 ok u64 71");
+    let sim = counter(Simulation::builder().script("counter.scn", &wrong))
+        .build()
+        .unwrap();
+    let shrunk = sim
+        .shrink(3, &orc_sim::shrink::ShrinkOptions::default())
+        .unwrap();
+    assert!(shrunk.replays, "{}", shrunk.to_scn());
+    assert!(
+        shrunk.after.steps < shrunk.before.steps && shrunk.after.expects < shrunk.before.expects,
+        "{:?} → {:?}\n{}",
+        shrunk.before,
+        shrunk.after,
+        shrunk.to_scn()
+    );
+    // The written script still fails that way with the program's service.
+    let text = shrunk.to_scn();
+    assert!(text.contains("count_report"), "{text}");
+    let again = counter(Simulation::builder().script("counter.shrunk.scn", &text))
+        .build()
+        .unwrap()
+        .run_own_seed();
+    assert!(!again.passed());
+    assert!(
+        again
+            .failures
+            .iter()
+            .any(|f| f.contains("c3 should be ok u64 71")),
+        "{:?}",
+        again.failures
+    );
+}
