@@ -110,6 +110,14 @@ fn add_watcher(w: &Arc<World>, session: &Session, s: usize) {
     });
 }
 
+/// How a session's on-disconnect handler logs the report.
+fn on_disconnect_text(r: &Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "on-disconnect(ok)".to_owned(),
+        Err(e) => format!("on-disconnect(error: {})", e.message()),
+    }
+}
+
 /// Builds further session `s` (`session NAME`): no controller ever
 /// attaches to it, no JIT'd function or service is registered with it;
 /// its managers, callbacks and guards are the script's. Its on-disconnect
@@ -121,10 +129,7 @@ fn build_other_session(w: &Arc<World>, s: usize) -> Result<Session, Error> {
     let actor = w.scoped(s, "session");
     session.set_on_disconnect(move |r| {
         let Some(w) = weak.upgrade() else { return };
-        let text = match &r {
-            Ok(()) => "on-disconnect(ok)".to_owned(),
-            Err(e) => format!("on-disconnect(error: {})", e.message()),
-        };
+        let text = on_disconnect_text(&r);
         let mut p = w.parts();
         p.log.note(&actor, text);
         p.checks.sessions[s].lifecycle.disconnect_reported();
@@ -202,10 +207,7 @@ fn build_session(w: &Arc<World>) -> Result<Session, Error> {
             let weak = w.me.clone();
             session.set_on_disconnect(move |r| {
                 let Some(w) = weak.upgrade() else { return };
-                let text = match &r {
-                    Ok(()) => "on-disconnect(ok)".to_owned(),
-                    Err(e) => format!("on-disconnect(error: {})", e.message()),
-                };
+                let text = on_disconnect_text(&r);
                 {
                     let mut p = w.parts();
                     p.log.note("session", text);
