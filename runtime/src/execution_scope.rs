@@ -469,7 +469,7 @@ pub struct ExecutionScopeGuard {
     /// The scope, kept alive by this guard's count; `None` when empty.
     ptr: Option<NonNull<Inner>>,
     /// The count of live guards a thread took from a session
-    /// ([`crate::session::SessionHandle::try_enter_scope`]), this one
+    /// (the session's `try_enter_scope`), this one
     /// included: that thread must not wait for the session's shutdown.
     taken_by: Option<Arc<AtomicUsize>>,
 }
@@ -525,23 +525,9 @@ impl ExecutionScopeGuard {
     /// Releases the count now (the same as dropping the guard).
     pub fn release(self) {}
 
-    /// The session whose scope this guard holds (upstream
-    /// `ExecutionScopeGuard::getSession`): `None` for an empty guard and for
-    /// a guard of a standalone [`ExecutionScope`].
-    ///
-    /// ```
-    /// # use orc_rt::{Session, dispatcher::InlineDispatcher};
-    /// let session = Session::builder().dispatcher(InlineDispatcher).build().unwrap();
-    /// let guard = session.try_enter_scope().unwrap();
-    /// let s = guard.session().expect("a session's guard");
-    /// assert_eq!(s.as_raw(), session.as_raw());
-    /// ```
-    pub fn session(&self) -> Option<crate::session::SessionHandle> {
-        self.owner()
-    }
-
-    /// The scope's owner, if it is a `T`.
-    fn owner<T: Clone + 'static>(&self) -> Option<T> {
+    /// The scope's owner, if it is a `T` (the session's accessor,
+    /// `ExecutionScopeGuard::session`, is defined by the session).
+    pub(crate) fn owner<T: Clone + 'static>(&self) -> Option<T> {
         // SAFETY: our count keeps the allocation alive.
         let inner = unsafe { self.ptr?.as_ref() };
         let c = lock(&inner.completion);

@@ -38,8 +38,10 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::addr::ExecutorAddr;
-use crate::controller_access::SymbolTable;
-use crate::controller_access::{BootstrapInfo, ControllerAccess, ControllerCallReturn};
+use crate::controller_access::interface::{
+    BootstrapInfo, CallOwner, ControllerAccess, ControllerCallReturn, ReturnFn,
+    SESSION_INSTANCE_SYMBOL, SUBTARGET_FEATURES_KEY, SymbolTable,
+};
 use crate::dispatcher::{Task, TaskDispatcher, ThreadPoolDispatcher};
 use crate::error::{Error, ErrorKind};
 use crate::execution_scope::{ExecutionScope, ExecutionScopeGuard, ExecutionScopeSource};
@@ -328,7 +330,7 @@ impl SharedArc {
             Some(ca) => ca.call_controller(
                 tag,
                 args,
-                ControllerCallReturn::new(on_complete, self.clone(), inline),
+                ControllerCallReturn::new(on_complete, Box::new(self.clone()), inline),
             ),
             None => on_complete(WrapperFunctionBuffer::out_of_band_error(
                 "no controller attached",
@@ -882,6 +884,66 @@ impl Owned {
 #[derive(Clone)]
 pub struct SessionHandle {
     shared: SharedArc,
+}
+
+impl CallOwner for SharedArc {
+    fn abandoned_controller_call(&self, f: ReturnFn) {
+        SharedArc::abandoned_controller_call(self, f);
+    }
+}
+
+// Defined here, next to what they read: the connection's types name no
+// session type (`controller_access::interface`), nor does the scope.
+impl BootstrapInfo {
+    /// What every executor announces (upstream `BootstrapInfo::CreateDefault`
+    /// without its builders): the symbol [`SESSION_INSTANCE_SYMBOL`] at the
+    /// session's C reference ([`SessionHandle::as_raw`]), and the value
+    /// [`SUBTARGET_FEATURES_KEY`] = the session's
+    /// [`ProcessInfo::target_cpu_features`](crate::ProcessInfo::target_cpu_features)
+    /// (the raw string; empty if none were detected). Add services'
+    /// symbols and values to the result before attaching.
+    ///
+    /// ```
+    /// use orc_rt::controller_access::{BootstrapInfo, SESSION_INSTANCE_SYMBOL, SUBTARGET_FEATURES_KEY};
+    /// use orc_rt::{ExecutorAddr, ProcessInfo, Session, dispatcher::InlineDispatcher};
+    /// let session = Session::builder()
+    ///     .dispatcher(InlineDispatcher)
+    ///     .process_info(ProcessInfo::new("x86_64-unknown-linux-gnu", 4096).with_cpu_features("+sse2"))
+    ///     .build()
+    ///     .unwrap();
+    /// let bi = BootstrapInfo::default_for(&session);
+    /// assert_eq!(bi.symbols.get(SESSION_INSTANCE_SYMBOL), Some(ExecutorAddr::from_ptr(session.as_raw())));
+    /// assert_eq!(bi.values[SUBTARGET_FEATURES_KEY], "+sse2");
+    /// ```
+    pub fn default_for(session: &SessionHandle) -> Self {
+        let mut info = BootstrapInfo::new();
+        info.symbols.map.insert(
+            SESSION_INSTANCE_SYMBOL.to_owned(),
+            ExecutorAddr::from_ptr(session.as_raw()),
+        );
+        info.values.insert(
+            SUBTARGET_FEATURES_KEY.to_owned(),
+            session.process_info().target_cpu_features.clone(),
+        );
+        info
+    }
+}
+
+impl ExecutionScopeGuard {
+    /// The session whose scope this guard holds (upstream
+    /// `ExecutionScopeGuard::getSession`): `None` for an empty guard and for
+    /// a guard of a standalone [`ExecutionScope`].
+    ///
+    /// ```
+    /// # use orc_rt::{Session, dispatcher::InlineDispatcher};
+    /// let session = Session::builder().dispatcher(InlineDispatcher).build().unwrap();
+    /// let guard = session.try_enter_scope().unwrap();
+    /// let s = guard.session().expect("a session's guard");
+    /// assert_eq!(s.as_raw(), session.as_raw());
+    /// ```
+    pub fn session(&self) -> Option<SessionHandle> {
+        self.owner()
+    }
 }
 
 /// Tells the controller access that the handler of the controller's call
