@@ -541,10 +541,33 @@ void runSessions(const Config &C, Watchdog &WD,
   }
 }
 
+// spawn_true: fork + exec /bin/true + waitpid from this process, the way
+// Session::open starts an executor: the part of session_setup no executor
+// can save. (fork's cost grows with the parent's address space, and this
+// one maps libLLVM, so it is the floor of a controller like llvm-jitlink.)
+void runSpawnFloor(const Config &C) {
+  Samples Ms;
+  for (unsigned I = 0; I <= C.SetupReps; ++I) {
+    auto T0 = Clock::now();
+    pid_t Pid = fork();
+    if (Pid == 0) {
+      execl("/bin/true", "true", (char *)nullptr);
+      _exit(127);
+    }
+    if (Pid < 0 || reap(Pid) != 0) {
+      printUnsupported("spawn_true", "fork/exec of /bin/true failed");
+      return;
+    }
+    if (I > 0)
+      Ms.push_back(secondsSince(T0) * 1e3);
+  }
+  print("spawn_true", Ms, "ms");
+}
+
 const char *const MetricNames[] = {
     "rtt_write_u64", "pipelined_write_u64", "bulk_write",
     "bulk_write_pipelined", "memmgr_cycle", "dylib_lookup",
-    "session_setup", "session_teardown", "session_total"};
+    "session_setup", "session_teardown", "session_total", "spawn_true"};
 
 [[noreturn]] void usage(int Status) {
   fprintf(Status ? stderr : stdout,
@@ -656,5 +679,7 @@ int main(int Argc, char **Argv) {
   if (Want("session_setup") || Want("session_teardown") ||
       Want("session_total"))
     runSessions(C, WD, Want);
+  if (Want("spawn_true"))
+    runSpawnFloor(C);
   return 0;
 }
