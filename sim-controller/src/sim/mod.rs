@@ -213,12 +213,16 @@ pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provide
     if let Some(sessions) = &sessions {
         world.drive(&mut pool, sessions, cfg.liveness_ticks);
     }
-    // A session whose shutdown never completed would block in `drop`.
+    // A session whose shutdown never completed would block in `drop`: it
+    // is kept, never dropped, where leak checkers see it is still reachable.
     for session in sessions.into_iter().flatten() {
         if session.is_shut_down() && !pool.hung {
             drop(session);
         } else {
-            std::mem::forget(session);
+            ABANDONED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(session);
         }
     }
     // The loop holds the world: let go of it, and keep healthy threads.
@@ -232,6 +236,10 @@ pub(crate) fn run_provided(sc: &Scenario, cfg: &RunConfig, provided: Arc<Provide
     outcome.seed = cfg.seed;
     outcome
 }
+
+/// Sessions of runs that ended before their shutdown completed (a hang,
+/// a livelock, the step budget): dropping one would wait for it forever.
+static ABANDONED: Mutex<Vec<Session>> = Mutex::new(Vec::new());
 
 /// The script's cursor.
 #[derive(Default)]
