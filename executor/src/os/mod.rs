@@ -74,7 +74,10 @@ pub trait Os: Clone + Send + Sync + fmt::Debug + 'static {
     /// executor gives a fresh reservation).
     fn map(&self, len: u64) -> io::Result<Self::Mapping>;
 
-    /// The name of the `serial`-th shared-memory object of a mapper.
+    /// A name for a new shared-memory object; `serial` counts the mapper's
+    /// own. Names must differ between mappers of one process (the real OS
+    /// numbers them process-wide); a taken name makes the mapper try the
+    /// next.
     fn shared_memory_name(&self, serial: u64) -> String;
 
     /// Creates the shared-memory object `name` (which must not exist) of

@@ -73,8 +73,13 @@ impl Os for RealOs {
         memory::Region::map(len).map(RealMapping)
     }
 
-    fn shared_memory_name(&self, serial: u64) -> String {
-        format!("/orc_rt_{}_{serial}", std::process::id())
+    fn shared_memory_name(&self, _serial: u64) -> String {
+        // Numbered for the whole process, not per mapper: two mappers of one
+        // process (two sessions, tests run in parallel) must never pick the
+        // same name, since POSIX shared-memory names are system-wide.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("/orc_rt_{}_{n}", std::process::id())
     }
 
     fn map_shared(&self, name: &str, len: u64) -> io::Result<RealMapping> {

@@ -117,12 +117,20 @@ impl<O: Os> SharedMemoryMapper<O> {
                 format!("cannot reserve {size:#x} bytes of shared memory"),
             ));
         }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = self.os.shared_memory_name(n);
-        let region = self
-            .os
-            .map_shared(&name, size)
-            .map_err(|e| Error::new(ErrorKind::Io, crate::os::error_text(&e)))?;
+        // A name may be taken by an object a dead process of the same pid
+        // left behind: the next one is tried, a few times.
+        let mut attempts = 0;
+        let (name, region) = loop {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let name = self.os.shared_memory_name(n);
+            match self.os.map_shared(&name, size) {
+                Ok(region) => break (name, region),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 8 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(Error::new(ErrorKind::Io, crate::os::error_text(&e))),
+            }
+        };
         let base = region.range().start;
         lock(&self.state).reservations.insert(
             base.value(),

@@ -129,3 +129,15 @@ fn on_a_simulated_os_the_controller_writes_through_the_object() {
     sm.release(&[base]).unwrap();
     assert_eq!(os.live_resources(), Default::default());
 }
+
+#[test]
+fn two_mappers_of_one_process_never_share_a_name() {
+    let (a, _) = mapper();
+    let (b, _) = mapper();
+    let page = crate::sys::page_size();
+    let (_, first) = a.reserve(page).unwrap();
+    let (_, second) = b.reserve(page).unwrap();
+    assert_ne!(first, second);
+    a.release_all().unwrap();
+    b.release_all().unwrap();
+}
