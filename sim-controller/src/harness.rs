@@ -42,10 +42,10 @@ use std::path::Path;
 use crate::simulation::{Simulation, SimulationBuilder};
 
 /// Runs the scenario at `path` with what `provide` adds to the builder:
-/// under its own seed, then under `0..ORC_SIM_SEEDS` if that is set.
-/// Returns the own-seed run's snapshot text; panics, naming the file, the
-/// seed and the reproduce command, if a run fails or the file does not
-/// parse.
+/// under its own seed, then under `ORC_SIM_SEED` and `0..ORC_SIM_SEEDS` if
+/// set. Returns the own-seed run's snapshot text; panics, naming the file,
+/// the seed and the reproduce command (and, with `ORC_SIM_SHRINK`, the
+/// shrunk script), if a run fails or the file does not parse.
 pub fn check_file(path: &Path, provide: impl Fn(SimulationBuilder) -> SimulationBuilder) -> String {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{name}: {e}"));
