@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use orc_executor::os::{Os, SimulatedOs};
+use orc_executor::os::{Os, RealOs, SimulatedOs};
 use orc_executor::services::alloc_actions::ActionCaller;
 use orc_executor::services::dylib_manager::{self, DylibManager};
 use orc_executor::services::memory_access::{self, MemoryAccess};
@@ -82,52 +82,11 @@ fn memmgr_cycle(table: &WrapperTable, instance: ExecutorAddr, page: u64) {
     );
 }
 
-fn real(c: &mut Criterion) {
-    let mut g = c.benchmark_group("services/real");
-    let page = orc_executor::sys::page_size();
-    let mm = Arc::new(MemoryManager::new(ActionCaller::legacy()));
-    let instance = ExecutorAddr::from_ptr(Arc::as_ptr(&mm));
-    let mm_table = memory_manager::sps_ci::wrapper_functions(&mm);
-    g.bench_function("memmgr_cycle", |b| {
-        b.iter(|| memmgr_cycle(&mm_table, instance, page))
-    });
-
-    let base = mm.reserve(page).unwrap();
-    let ma = Arc::new(MemoryAccess::new(vec![mm.clone()]));
-    let ma_table = memory_access::sps_ci::wrapper_functions(&ma);
-    let write = sps::to_vec(&vec![(base + 8, 0x1234_5678u64)]);
-    g.bench_function("write_u64", |b| {
-        b.iter(|| black_box(call(&ma_table, names::WRITE_UINT64S, &write)))
-    });
-    let read = sps::to_vec(&vec![base + 8]);
-    g.bench_function("read_u64", |b| {
-        b.iter(|| black_box(call(&ma_table, names::READ_UINT64S, &read)))
-    });
-
-    let dm = Arc::new(DylibManager::new().unwrap());
-    let dm_table = dylib_manager::sps_ci::wrapper_functions(&dm);
-    let lookup = sps::to_vec(&(
-        dm.process_handle(),
-        vec![("printf", true), ("malloc", true)],
-    ));
-    g.bench_function("dylib_lookup", |b| {
-        b.iter(|| black_box(call(&dm_table, names::DYLIB_MANAGER_RESOLVE, &lookup)))
-    });
-    g.finish();
-}
-
-fn simulated(c: &mut Criterion) {
-    let mut g = c.benchmark_group("services/simulated");
-    let os = SimulatedOs::new(0);
-    os.add_process_symbols([
-        ("printf", ExecutorAddr::new(0x10)),
-        ("malloc", ExecutorAddr::new(0x20)),
-    ]);
+/// The three services on `os`, as group `name`.
+fn bench_on<O: Os>(c: &mut Criterion, name: &str, os: O, actions: ActionCaller) {
+    let mut g = c.benchmark_group(name);
     let page = os.page_size();
-    let mm = Arc::new(MemoryManager::new_in(
-        os.clone(),
-        ActionCaller::through(os.clone()),
-    ));
+    let mm = Arc::new(MemoryManager::new_in(os.clone(), actions));
     let mm_table = memory_manager::sps_ci::wrapper_functions(&mm);
     g.bench_function("memmgr_cycle", |b| {
         b.iter(|| memmgr_cycle(&mm_table, mm.instance(), page))
@@ -155,6 +114,24 @@ fn simulated(c: &mut Criterion) {
         b.iter(|| black_box(call(&dm_table, names::DYLIB_MANAGER_RESOLVE, &lookup)))
     });
     g.finish();
+}
+
+fn real(c: &mut Criterion) {
+    bench_on(c, "services/real", RealOs, ActionCaller::legacy());
+}
+
+fn simulated(c: &mut Criterion) {
+    let os = SimulatedOs::new(0);
+    os.add_process_symbols([
+        ("printf", ExecutorAddr::new(0x10)),
+        ("malloc", ExecutorAddr::new(0x20)),
+    ]);
+    bench_on(
+        c,
+        "services/simulated",
+        os.clone(),
+        ActionCaller::through(os),
+    );
 }
 
 criterion_group!(benches, real, simulated);
