@@ -62,15 +62,7 @@ impl Controller {
     /// Reads the Setup from `from` and checks its frame.
     fn open(child: Child, to: Writer, from: Reader, shutdown: Box<dyn Fn() + Send>) -> Controller {
         let mut from = FrameReader::new(from);
-        let m = from
-            .read_message()
-            .expect("a well-formed first frame")
-            .expect("a Setup message before end of stream");
-        assert_eq!(
-            (m.opcode, m.seqno, m.tag),
-            (Opcode::Setup, 0, ExecutorAddr::NULL)
-        );
-        let setup = SetupInfo::from_bytes(m.payload.bytes()).expect("Setup decodes");
+        let setup = executor_support::read_setup(&mut from);
         Controller {
             child,
             to: Some(to),

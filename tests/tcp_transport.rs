@@ -87,15 +87,7 @@ struct Controller {
 impl Controller {
     fn open(stream: TcpStream) -> Controller {
         let mut from = FrameReader::new(stream.try_clone().unwrap());
-        let m = from
-            .read_message()
-            .expect("a well-formed first frame")
-            .expect("a Setup message before end of stream");
-        assert_eq!(
-            (m.opcode, m.seqno, m.tag),
-            (Opcode::Setup, 0, ExecutorAddr::NULL)
-        );
-        let setup = SetupInfo::from_bytes(m.payload.bytes()).expect("Setup decodes");
+        let setup = executor_support::read_setup(&mut from);
         Controller {
             to: stream,
             from,

@@ -18,6 +18,20 @@ use orc_executor::wire::{FrameReader, Message, Opcode, SetupInfo, write_message}
 use orc_rt::sps;
 use orc_rt::{Error, ExecutorAddr};
 
+/// Reads the executor's first frame from `from`: a Setup message (seq 0,
+/// tag 0) that decodes.
+pub(crate) fn read_setup<R: Read>(from: &mut FrameReader<R>) -> SetupInfo {
+    let m = from
+        .read_message()
+        .expect("a well-formed first frame")
+        .expect("a Setup message before end of stream");
+    assert_eq!(
+        (m.opcode, m.seqno, m.tag),
+        (Opcode::Setup, 0, ExecutorAddr::NULL)
+    );
+    SetupInfo::from_bytes(m.payload.bytes()).expect("Setup decodes")
+}
+
 /// The target folder this test binary was built into (`<target>/<profile>/deps/<test>`).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
