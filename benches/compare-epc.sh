@@ -5,7 +5,7 @@
 #
 #   bash benches/compare-epc.sh
 #
-# Builds epc-bench, limits and the release orc-executor, then runs epc-bench
+# Builds epc-bench, limits (with ideal-executor) and the release orc-executor, then runs epc-bench
 # against both executors alternately over SESSIONS sessions (LLVM ours LLVM
 # ours ...; the session metrics in an epc-bench process of their own, see
 # below) and takes, per metric and executor, the median over the sessions
@@ -24,7 +24,10 @@
 # load):
 #   metric  ours=X unit  floor=Y unit  ratio=R  (target <= T: met|NOT MET; what)
 # with ratio = the median over sessions of that session's ours / floor (X
-# and Y are the medians of the figures), and at the end, over the LLVM
+# and Y are the medians of the figures); the session metrics are also run
+# with benches/limits' ideal executor (it replays our Setup message and
+# nothing else), to show what an executor adds to a session and how low any
+# executor can go. At the end, over the LLVM
 # ratios with a target,
 #   worst ratio R (metric)
 # The clang-repl ratio is likewise the median of each alternated pair's
@@ -72,6 +75,11 @@ OURS="$TARGET/release/orc-executor"
 
 echo "# machine: $(uname -srm), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# The ideal executor (benches/limits/ideal_executor.c) replays our Setup
+# message, recorded here, and does nothing else: its session figures are
+# what the controller and the kernel cost without any executor work.
+"$OURS" filedescs=0,1 </dev/null >"$WORK/setup.bin"
+
 executor() { if [ "$1" = ours ]; then echo "$OURS"; else echo "$LLVM_EXECUTOR"; fi; }
 
 # The session metrics run in an epc-bench process of their own, before the
@@ -89,6 +97,9 @@ for s in $(seq 1 "$SESSIONS"); do
         >>"$WORK/$side.$s"
     done
   done
+  # shellcheck disable=SC2086
+  "$TOOLS/epc-bench" --executor "$TOOLS/ideal-executor" --only "$SESSION_METRICS" $EPC_BENCH_FLAGS \
+    -- "$WORK/setup.bin" >"$WORK/ideal.$s"
   echo "# session $s/$SESSIONS: limits $LIMITS_FLAGS" >&2
   # shellcheck disable=SC2086
   "$TOOLS/limits" $LIMITS_FLAGS >"$WORK/limits.$s"
@@ -156,20 +167,31 @@ METRICS = [
     ("session_total", "time", 2.0, "setup + teardown <= 0.5x"),
 ]
 
-# (name, our metric, limits figure, "<=" or ">=", target, what): ours / floor.
+# (name, figure, floor, "<=" or ">=", target, what): figure / floor, each
+# "SOURCE:NAME" with SOURCE one session's file: ours (our executor's
+# epc-bench runs), ideal (the ideal executor's) or limits.
 FLOORS = [
-    ("rtt_vs_floor", "rtt_write_u64", "pipe_rtt_handoff", "<=", 1.05,
+    ("rtt_vs_floor", "ours:rtt_write_u64", "limits:pipe_rtt_handoff", "<=", 1.05,
      "sequential call latency / pipe round trip with LLVM's hand-off"),
-    ("bulk_vs_floor", "bulk_write", "pipe_bulk_1mib", ">=", 0.9,
+    ("bulk_vs_floor", "ours:bulk_write", "limits:pipe_bulk_1mib", ">=", 0.9,
      "bulk write / 1 MiB pipe requests"),
-    ("session_vs_floor", "session_total", "fork_exec_true", "<=", 1.5,
+    ("session_vs_floor", "ours:session_total", "limits:fork_exec_true", "<=", 1.5,
      "session set-up + teardown / fork+exec of /bin/true"),
-    # The same, against fork+exec of /bin/true from the controller process
-    # itself (epc-bench's spawn_true, taken in the same epc-bench run): a
-    # controller linked with libLLVM forks slower than the small limits
-    # program, and no executor can save that. Information, not a target.
-    ("session_vs_spawn", "session_total", "epc:spawn_true", "<=", None,
+    # Information, not targets. The same, against fork+exec of /bin/true
+    # from the controller process itself (taken in the same epc-bench run):
+    # a controller linked with libLLVM forks slower than the small limits
+    # program, and no executor can save that.
+    ("session_vs_spawn", "ours:session_total", "ours:spawn_true", "<=", None,
      "session set-up + teardown / fork+exec of /bin/true from the controller's own process"),
+    # What our executor adds to a session beyond the least any executor
+    # can do (replay the Setup bytes, wait for the end) ...
+    ("session_vs_ideal", "ours:session_total", "ideal:session_total", "<=", None,
+     "session set-up + teardown / the same with the ideal executor"),
+    # ... and where that least lies against the floor above: above 1.5
+    # means session_vs_floor's target is out of any executor's reach under
+    # this controller on this machine.
+    ("ideal_vs_floor", "ideal:session_total", "limits:fork_exec_true", "<=", None,
+     "the ideal executor's set-up + teardown / fork+exec of /bin/true"),
 ]
 
 
@@ -210,6 +232,8 @@ llvm, ours = medians("llvm"), medians("ours")
 # Per session: the floor figures, and our figures of the same session.
 limit_runs = [load(f"{work}/limits.{s}") for s in range(1, sessions + 1)]
 our_runs = [load(f"{work}/ours.{s}") for s in range(1, sessions + 1)]
+runs_of = {"ours": our_runs, "limits": limit_runs,
+           "ideal": [load(f"{work}/ideal.{s}") for s in range(1, sessions + 1)]}
 limits = {}
 for k in limit_runs[0]:
     got = [r[k] for r in limit_runs if k in r and r[k][0] is not None]
@@ -290,21 +314,21 @@ if corpus_sessions > 0:
                     f"run_corpus.sh --time; ours failed {failed}")
           + f"  [ours {[t for t, _ in orr]}, llvm {[t for t, _ in lr]}]")
 
-for name, metric, figure, sign, target, what in FLOORS:
-    o = ours[metric]
-    if figure.startswith("epc:"):
-        # A floor epc-bench measured in the same run as our figure.
-        figure = figure[4:]
-        floor_runs = our_runs
-        got = [r[figure] for r in our_runs if r.get(figure, (None,))[0] is not None]
-        f = (statistics.median(v for v, _ in got), got[0][1]) if got else (None,)
-    else:
-        floor_runs = limit_runs
-        f = limits.get(figure, (None,))
-    pairs = [(r[metric][0], l[figure][0]) for r, l in zip(our_runs, floor_runs)
+def median_of(runs, figure):
+    """(median over the sessions, unit), or (None,) if never measured."""
+    got = [r[figure] for r in runs if r.get(figure, (None,))[0] is not None]
+    return (statistics.median(v for v, _ in got), got[0][1]) if got else (None,)
+
+
+for name, spec, floor_spec, sign, target, what in FLOORS:
+    (source, metric), (floor_source, figure) = spec.split(":"), floor_spec.split(":")
+    runs, floor_runs = runs_of[source], runs_of[floor_source]
+    o, f = median_of(runs, metric), median_of(floor_runs, figure)
+    # Session by session: each pair was measured under the same load.
+    pairs = [(r[metric][0], l[figure][0]) for r, l in zip(runs, floor_runs)
              if r.get(metric, (None,))[0] is not None and l.get(figure, (None,))[0] is not None]
-    if o is None or f[0] is None or not pairs:
-        print(f"{name:22s} ours={o and fmt(o[0])} floor={f[0]}  unmeasured ({what})")
+    if o[0] is None or f[0] is None or not pairs:
+        print(f"{name:22s} {source}={o[0] and fmt(o[0])} floor={f[0]}  unmeasured ({what})")
         continue
     r = statistics.median(x / y for x, y in pairs)
     if target is None:
@@ -312,7 +336,7 @@ for name, metric, figure, sign, target, what in FLOORS:
     else:
         ok = r <= target if sign == "<=" else r >= target
         note = verdict(ok, target, f"{what}; {figure}", sign)
-    print(f"{name:22s} ours={fmt(o[0])} {o[1]}  floor={fmt(f[0])} {f[1]}  ratio={r:.2f}  "
+    print(f"{name:22s} {source}={fmt(o[0])} {o[1]}  floor={fmt(f[0])} {f[1]}  ratio={r:.2f}  "
           + note
           + f"  [per session {', '.join(f'{x / y:.2f}' for x, y in pairs)}]")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh [OUT_DIR]: builds limits into OUT_DIR (default benches/limits/build,
+# build.sh [OUT_DIR]: builds limits and ideal-executor into OUT_DIR (default benches/limits/build,
 # not committed), unless it is newer than its source and this script. CC
 # overrides the compiler.
 set -euo pipefail
@@ -8,6 +8,9 @@ out=${1:-$here/build}
 cc=${CC:-clang-22}
 command -v "$cc" >/dev/null || cc=cc
 mkdir -p "$out"
-if [ "$out/limits" -nt "$here/limits.c" ] && [ "$out/limits" -nt "$here/build.sh" ]; then exit 0; fi
-"$cc" -O2 -Wall -Wextra -pthread "$here/limits.c" -o "$out/limits"
-echo "built $out/limits" >&2
+for tool in limits ideal-executor; do
+  src=$here/${tool//-/_}.c
+  if [ "$out/$tool" -nt "$src" ] && [ "$out/$tool" -nt "$here/build.sh" ]; then continue; fi
+  "$cc" -O2 -Wall -Wextra -pthread "$src" -o "$out/$tool"
+  echo "built $out/$tool" >&2
+done

@@ -113,7 +113,7 @@ fn register_table<O: Os>(
     os: &O,
     table: WrapperTable,
 ) -> Result<SymbolTable, Error> {
-    let mut symbols = SymbolTable::new();
+    let mut published = Vec::new();
     for (name, entry) in table.into_entries() {
         let addr = match os.published_address() {
             Some(addr) => {
@@ -122,8 +122,11 @@ fn register_table<O: Os>(
             }
             None => session.register(entry),
         };
-        symbols.add_unique([(name, addr)])?;
+        published.push((name, addr));
     }
+    // One batch: the duplicate check builds its index once.
+    let mut symbols = SymbolTable::new();
+    symbols.add_unique(published)?;
     Ok(symbols)
 }
 

@@ -794,8 +794,10 @@ impl WireControllerAccess {
 
     fn reader_loop(self: Arc<Self>) {
         // Buffered: one read usually brings a whole message, header and
-        // payload, or several.
-        let input = BufReader::with_capacity(64 * 1024, TransportReader(self.transport.clone()));
+        // payload, or several; larger payloads are read past the buffer.
+        // 16 KiB, not more: std zeroes the buffer before the first read, and
+        // each page of it is a page fault in every session's start-up.
+        let input = BufReader::with_capacity(16 * 1024, TransportReader(self.transport.clone()));
         let mut frames =
             FrameReader::new(input).with_max_message_size(self.options.max_message_size);
         // Whether the next message is already whole in the buffer.

@@ -1108,13 +1108,15 @@ impl SessionHandle {
     /// Registers every entry of `table` and returns their names and
     /// addresses, to publish as bootstrap symbols.
     pub fn register_table(&self, table: WrapperTable) -> SymbolTable {
+        let published: Vec<(String, ExecutorAddr)> = table
+            .into_entries()
+            .into_iter()
+            .map(|(name, entry)| (name, self.register(entry)))
+            .collect();
         let mut symbols = SymbolTable::new();
-        for (name, entry) in table.into_entries() {
-            let addr = self.register(entry);
-            symbols
-                .add_unique([(name, addr)])
-                .expect("each registration has an address of its own");
-        }
+        symbols
+            .add_unique(published)
+            .expect("each registration has an address of its own");
         symbols
     }
 
