@@ -156,10 +156,18 @@ fn main() {
             decode_p1_per_call(black_box(&buf), &mut out).expect("P1 decodes");
             black_box(out[P1_COUNT - 1].d);
         });
+        // The bound of both directions: each reads 24 MB and writes 24 MB,
+        // as a plain copy of the encoded bytes does.
+        let mut copied = vec![0u8; buf.len()];
+        let copy = time_op(&o, || {
+            copied.copy_from_slice(black_box(&buf));
+            black_box(copied[P1_COUNT]);
+        });
         emit_identity("P1", &buf);
         emit_rate("P1.encode", buf.len(), P1_COUNT, enc);
         emit_rate("P1.decode", buf.len(), P1_COUNT, dec);
         emit_rate("P1.decode_per_call", buf.len(), P1_COUNT, dec_call);
+        emit_rate("P1.copy", buf.len(), P1_COUNT, copy);
     }
 
     // P2: decode borrows the names (the main figure); `decode_owned`
