@@ -16,7 +16,7 @@
 //! exploration in CI. `ORC_SIM_SEED=N` runs seed N too (the reproduce line
 //! of a failure), and with `ORC_SIM_SHRINK=1` a failure is shrunk
 //! ([`Simulation::shrink`]) with your services into `shrunk/NAME.scn` next
-//! to the file ([`shrunk_path`]).
+//! to the file ([`shrunk_test_path`]).
 //!
 //! The macro expands to [`check_file`] inside `insta::glob!`; call that
 //! directly for a harness of your own:
@@ -59,7 +59,7 @@ pub fn check_file(path: &Path, provide: impl Fn(SimulationBuilder) -> Simulation
             format!(
                 "shrink:    ORC_SIM_SHRINK=1 ORC_SIM_SEED={} cargo test (this test) writes {}",
                 o.seed,
-                shrunk_path(path).display()
+                shrunk_test_path(path).display()
             )
         };
         panic!(
@@ -108,22 +108,23 @@ macro_rules! scenario_tests {
     };
 }
 
-/// Where a failure of the scenario at `path` is shrunk to: `shrunk/NAME.scn`
-/// next to it (out of reach of the test's own `*.scn` glob).
-pub fn shrunk_path(path: &Path) -> std::path::PathBuf {
+/// Where a failing test's scenario at `path` is shrunk to: `shrunk/NAME.scn`
+/// next to it, out of reach of the test's own `*.scn` glob (the CLI's
+/// `orc-sim shrink` writes [`crate::shrink::shrunk_path`] instead).
+pub fn shrunk_test_path(path: &Path) -> std::path::PathBuf {
     let dir = path.parent().unwrap_or(Path::new(".")).join("shrunk");
     dir.join(path.file_name().unwrap_or_default())
 }
 
 /// Shrinks the failure of `sim` under `seed` and writes the smaller script
-/// to [`shrunk_path`]; returns the lines to print.
+/// to [`shrunk_test_path`]; returns the lines to print.
 fn shrink_failure(sim: &Simulation, path: &Path, seed: u64) -> String {
     let opts = crate::shrink::ShrinkOptions::default();
     let shrunk = match sim.shrink(seed, &opts) {
         Ok(shrunk) => shrunk,
         Err(e) => return format!("shrink: {e}"),
     };
-    let dest = shrunk_path(path);
+    let dest = shrunk_test_path(path);
     let written = std::fs::create_dir_all(dest.parent().unwrap_or(Path::new(".")))
         .and_then(|()| std::fs::write(&dest, shrunk.to_scn()));
     if let Err(e) = written {
