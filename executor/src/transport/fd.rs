@@ -5,7 +5,7 @@
 //! with `send(MSG_DONTWAIT | MSG_NOSIGNAL)`, any other descriptor (a pipe)
 //! is made non-blocking and written with SIGPIPE held off
 //! (`sys::signals::without_sigpipe`). `wait` polls the input, the output
-//! (when asked), a wake-up pipe and a "closed" pipe.
+//! (when asked), a wake-up event and a "closed" event (eventfds).
 //!
 //! Waiting for input spins first: it polls without blocking, yielding in
 //! between, for up to a time budget (`ORC_RT_SPIN_US` in the binary), then
@@ -29,8 +29,8 @@ use std::io::{self, IoSlice};
 use std::net::TcpStream;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Readiness, Transport};
@@ -49,15 +49,13 @@ pub struct FdTransport {
     input: OwnedFd,
     input_is_socket: bool,
     output: Output,
-    /// A byte here makes `wait` return (both ends non-blocking).
-    wake_rx: OwnedFd,
-    wake_tx: OwnedFd,
-    /// A byte is (about to be) in the wake-up pipe: later wake-ups write
-    /// none.
+    /// A count here makes `wait` return; `wait` resets it.
+    wake: OwnedFd,
+    /// The wake-up event is (about to be) signalled: later wake-ups add
+    /// nothing.
     wake_pending: AtomicBool,
-    /// Readable (end of stream) for good once `close` dropped the write end.
-    closed_rx: OwnedFd,
-    closed_tx: Mutex<Option<OwnedFd>>,
+    /// Readable for good once `close` signalled it (nothing resets it).
+    closed_event: OwnedFd,
     closed: AtomicBool,
     /// How long `wait` polls before it blocks.
     spin: Duration,
@@ -74,27 +72,15 @@ impl fmt::Debug for FdTransport {
     }
 }
 
-fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (rx, tx) = io::pipe()?;
-    let (rx, tx) = (OwnedFd::from(rx), OwnedFd::from(tx));
-    sys::fd::set_nonblocking(rx.as_fd())?;
-    sys::fd::set_nonblocking(tx.as_fd())?;
-    Ok((rx, tx))
-}
-
 impl FdTransport {
     fn new(input: OwnedFd, output: Output, spin: Duration) -> io::Result<Self> {
-        let (wake_rx, wake_tx) = nonblocking_pipe()?;
-        let (closed_rx, closed_tx) = io::pipe()?;
         Ok(FdTransport {
             input_is_socket: sys::fd::is_socket(input.as_fd()),
             input,
             output,
-            wake_rx,
-            wake_tx,
+            wake: sys::fd::event()?,
             wake_pending: AtomicBool::new(false),
-            closed_rx: closed_rx.into(),
-            closed_tx: Mutex::new(Some(closed_tx.into())),
+            closed_event: sys::fd::event()?,
             closed: AtomicBool::new(false),
             spin,
         })
@@ -205,10 +191,10 @@ impl Transport for FdTransport {
 
     fn wait_writable(&self) -> io::Result<()> {
         // Not under the pipe's lock: `close` must not wait for this. A
-        // descriptor closed meanwhile shows up in `closed_rx` first.
+        // descriptor closed meanwhile shows up in `closed_event` first.
         let mut fds = [
             entry(self.output_fd(), libc::POLLOUT),
-            entry(self.closed_rx.as_raw_fd(), libc::POLLIN),
+            entry(self.closed_event.as_raw_fd(), libc::POLLIN),
         ];
         if fds[0].fd < 0 {
             return Ok(());
@@ -236,8 +222,8 @@ impl Transport for FdTransport {
                 if output_pending && !same { output } else { -1 },
                 libc::POLLOUT,
             ),
-            entry(self.wake_rx.as_raw_fd(), libc::POLLIN),
-            entry(self.closed_rx.as_raw_fd(), libc::POLLIN),
+            entry(self.wake.as_raw_fd(), libc::POLLIN),
+            entry(self.closed_event.as_raw_fd(), libc::POLLIN),
         ];
         self.poll_spinning(&mut fds)?;
         let gone = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
@@ -248,17 +234,16 @@ impl Transport for FdTransport {
             output: output_pending && (closed || out_revents & (libc::POLLOUT | gone) != 0),
         };
         if fds[2].revents != 0 {
-            // Consumed: wake-ups after this one write a new byte.
+            // Consumed: wake-ups after this one signal again.
             self.wake_pending.store(false, Ordering::Release);
-            sys::fd::drain(self.wake_rx.as_fd());
+            sys::fd::drain(self.wake.as_fd());
         }
         Ok(ready)
     }
 
     fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            // A full pipe is readable already.
-            let _ = sys::fd::write_nonblocking(self.wake_tx.as_fd(), &[IoSlice::new(b"w")]);
+            sys::fd::signal(self.wake.as_fd());
         }
     }
 
@@ -268,12 +253,7 @@ impl Transport for FdTransport {
         }
         // First the signal (a `wait_writable` on a descriptor about to close
         // returns), then the descriptor.
-        drop(
-            self.closed_tx
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        sys::fd::signal(self.closed_event.as_fd());
         match &self.output {
             Output::Socket(fd) => {
                 sys::fd::shutdown(fd.as_ref().map_or(self.input.as_fd(), |fd| fd.as_fd()));
