@@ -23,20 +23,13 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_executor::transport::{Transport, memory_pair};
 use orc_executor::wire::{FrameReader, Opcode, WireControllerAccess, WireOptions, write_message};
 use orc_rt::dispatcher::InlineDispatcher;
 use orc_rt::session::ProcessInfo;
 use orc_rt::{BootstrapInfo, ExecutorAddr, Session, WrapperFunctionBuffer};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 #[derive(Debug, Clone, Copy)]
 enum End {

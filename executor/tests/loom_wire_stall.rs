@@ -22,6 +22,7 @@
 
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_executor::transport::{MemoryTransport, memory_pair};
 use orc_executor::wire::{
@@ -30,14 +31,6 @@ use orc_executor::wire::{
 use orc_rt::dispatcher::InlineDispatcher;
 use orc_rt::session::ProcessInfo;
 use orc_rt::{BootstrapInfo, ExecutorAddr, Session, WrapperFunctionBuffer, WrapperReturn};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 /// Bytes each direction of the transport holds: the Setup fits (it is
 /// written before the controller reads), a large result does not.

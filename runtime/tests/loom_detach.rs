@@ -22,18 +22,11 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_rt::controller_access::{ControllerReply, InProcessControllerAccess};
 use orc_rt::dispatcher::InlineDispatcher;
 use orc_rt::{BootstrapInfo, ExecutorAddr, Session, WrapperFunctionBuffer, WrapperReturn};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 #[test]
 fn every_call_in_flight_at_detach_gets_exactly_one_result() {

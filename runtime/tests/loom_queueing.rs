@@ -14,17 +14,10 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_rt::TaskDispatcher;
 use orc_rt::dispatcher::{QueuedAtShutdown, QueueingDispatcher};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 fn counting_task(ran: &Arc<AtomicUsize>) -> orc_rt::dispatcher::Task {
     let ran = ran.clone();

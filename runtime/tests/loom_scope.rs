@@ -20,18 +20,11 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_rt::Session;
 use orc_rt::dispatcher::InlineDispatcher;
 use orc_rt::resource_manager::FnResourceManager;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 fn session_checking_no_guard_at_shutdown(live: &Arc<AtomicUsize>) -> Session {
     let session = Session::builder()

@@ -23,18 +23,11 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use orc_rt::sync::model;
 
 use orc_rt::dispatcher::{InlineDispatcher, QueueingDispatcher, Task};
 use orc_rt::resource_manager::FnResourceManager;
 use orc_rt::{ExecutionScopeGuard, OnComplete, ResourceManager, Session, TaskDispatcher};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 type Log = Arc<Mutex<Vec<&'static str>>>;
 

@@ -22,18 +22,11 @@
 
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use orc_rt::sync::model;
 
 use kv::store::{Phase, Store, Waiter};
 use kv::wire::KvWait;
 use orc_rt::wrapper::{SpsReturn, WrapperReturn};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
 
 const VALUE: &[u8] = b"v";
 const SHUT_DOWN: &str = "kv: shut down";
