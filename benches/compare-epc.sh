@@ -74,6 +74,9 @@ bash "$REPO/benches/limits/build.sh" "$TOOLS"
 OURS="$TARGET/release/orc-executor"
 
 echo "# machine: $(uname -srm), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The session figures depend on the start-up functions being laid out
+# together (executor/build.rs); names a new toolchain renamed are lost.
+echo "# $(CARGO_TARGET_DIR="$TARGET" bash "$REPO/scripts/startup-order.sh" --check)"
 
 # The ideal executor (benches/limits/ideal_executor.c) replays our Setup
 # message, recorded here, and does nothing else: its session figures are
