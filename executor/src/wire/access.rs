@@ -93,7 +93,7 @@ use super::frame::{COALESCE_LIMIT, Header, WireError, complete_message_at_start}
 use super::kinds;
 use super::probes;
 use super::stream::{Input, PayloadSource, STREAM_THRESHOLD, TransportReader};
-use super::{FrameReader, HEADER_SIZE, Message, Opcode, SetupInfo};
+use super::{FrameReader, HEADER_SIZE, Message, Opcode, setup_payload};
 use crate::transport::Transport;
 
 /// The reader thread's framing over its buffered input.
@@ -995,19 +995,15 @@ orc_rt::sync::thread_local! {
 
 impl ControllerAccess for WireControllerAccess {
     fn connect(&self, bootstrap: BootstrapInfo) {
-        let info = self.hooks.session().process_info().clone();
-        let mut setup = SetupInfo {
-            target_triple: info.target_triple,
-            page_size: info.page_size.unwrap_or(4096) as u64,
-            ..SetupInfo::default()
-        };
-        for (name, value) in bootstrap.values {
-            setup.bootstrap_map.insert(name, value.into_bytes());
-        }
-        for (name, addr) in bootstrap.symbols.iter() {
-            setup.bootstrap_symbols.insert(name.to_owned(), addr);
-        }
-        if let Err(e) = self.send(Opcode::Setup, 0, ExecutorAddr::NULL, &setup.to_bytes()) {
+        let session = self.hooks.session();
+        let info = session.process_info();
+        let setup = setup_payload(
+            &info.target_triple,
+            info.page_size.unwrap_or(4096) as u64,
+            &bootstrap.values,
+            &bootstrap.symbols,
+        );
+        if let Err(e) = self.send(Opcode::Setup, 0, ExecutorAddr::NULL, &setup) {
             self.end(Err(e.context("sending the Setup message")));
             return;
         }

@@ -17,5 +17,5 @@ pub use frame::{
     EAGER_PAYLOAD_LIMIT, FrameReader, HEADER_SIZE, Header, Message, Opcode, WireError,
     write_message,
 };
-pub use setup::SetupInfo;
+pub use setup::{SetupInfo, setup_payload};
 pub use stream::STREAM_THRESHOLD;

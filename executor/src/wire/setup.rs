@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use orc_rt::addr::ExecutorAddr;
+use orc_rt::controller_access::SymbolTable;
 use orc_rt::sps::{self, DecodeError, EncodeError, Reader, SpsDecode, SpsEncode, Writer};
 
 /// The executor's description, sent once as the Setup payload.
@@ -33,6 +34,19 @@ impl SetupInfo {
     pub fn from_bytes(bytes: &[u8]) -> Result<SetupInfo, DecodeError> {
         sps::from_bytes(bytes)
     }
+}
+
+/// The Setup payload for this content, encoded straight from the session's
+/// tables: the bytes [`SetupInfo::to_bytes`] gives, without copying every
+/// name into maps of its own first (session start-up is a measured figure).
+pub fn setup_payload(
+    target_triple: &str,
+    page_size: u64,
+    values: &BTreeMap<String, String>,
+    symbols: &SymbolTable,
+) -> Vec<u8> {
+    // A value's `sequence<char>` is encoded as a string is.
+    sps::to_vec(&(target_triple, page_size, values, symbols))
 }
 
 impl SpsEncode for SetupInfo {
@@ -89,6 +103,27 @@ mod tests {
         expected.extend_from_slice(&0x1122u64.to_le_bytes());
         assert_eq!(info.to_bytes(), expected);
         assert_eq!(SetupInfo::from_bytes(&expected).unwrap(), info);
+    }
+
+    #[test]
+    fn the_payload_from_the_tables_is_the_setup_info_bytes() {
+        let mut symbols = SymbolTable::new();
+        symbols
+            .add_unique([("b", ExecutorAddr::new(2)), ("a", ExecutorAddr::new(1))])
+            .unwrap();
+        let values = BTreeMap::from([("k".to_owned(), "v1".to_owned())]);
+        let info = SetupInfo {
+            target_triple: "x86_64-pc-linux-gnu".into(),
+            page_size: 4096,
+            bootstrap_map: BTreeMap::from([("k".to_owned(), b"v1".to_vec())]),
+            bootstrap_symbols: BTreeMap::from([
+                ("a".to_owned(), ExecutorAddr::new(1)),
+                ("b".to_owned(), ExecutorAddr::new(2)),
+            ]),
+        };
+        let bytes = setup_payload("x86_64-pc-linux-gnu", 4096, &values, &symbols);
+        assert_eq!(bytes, info.to_bytes());
+        assert_eq!(SetupInfo::from_bytes(&bytes).unwrap(), info);
     }
 
     #[test]
