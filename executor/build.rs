@@ -42,6 +42,7 @@ fn main() {
         println!("cargo:rerun-if-changed=startup-order.txt");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
 }
 
 /// Whether rustc links with its own lld: x86_64 Linux with no linker
