@@ -52,12 +52,19 @@ pub fn not_playable(sc: &Scenario) -> Option<String> {
                 ..
             }
             | StepKind::Attach(AttachHow::Normal)
-            | StepKind::Service(..)
             | StepKind::Tick(_)
             | StepKind::Act(Action::Hangup | Action::Close) => true,
             StepKind::Await(c) => {
                 matches!(c, AwaitCond::Done(_) | AwaitCond::Sent(_) | AwaitCond::Idle)
             }
+            StepKind::Service(_, SvcOp::Initialize(_, _, actions)) if !actions.is_empty() => {
+                return Some(format!(
+                    "its step at line {} attaches allocation actions, functions only the \
+                     simulated executor has",
+                    s.pos.line
+                ));
+            }
+            StepKind::Service(..) => true,
             _ => false,
         };
         if !ok {
@@ -413,6 +420,7 @@ pub fn run(sc: &Scenario, path: &Path, timeout: Duration) -> ProcessOutcome {
                     |n| symbols.get(n).copied(),
                     |r| regions.get(r).copied(),
                     size,
+                    None,
                 ) {
                     Ok(e) => e,
                     Err(why) => {

@@ -5,11 +5,11 @@
 
 use orc_executor::services::names;
 use orc_executor::services::types::{
-    AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest,
+    AllocAction, AllocActionPair, AllocGroup, ExecutorSymbolDef, FinalizeRequest, SegmentRequest,
 };
-use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange, sps};
+use orc_rt::{Error, ExecutorAddr, ExecutorAddrRange, WrapperFunctionBuffer, sps};
 
-use crate::scenario::SvcOp;
+use crate::scenario::{ActionDecl, SvcOp};
 
 /// A result as the controller receives it: bytes, or an out-of-band error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,45 @@ pub fn mask_addrs(s: &str) -> String {
 /// The size a `reserve-fails` fault asks for: more than any process can map.
 pub const IMPOSSIBLE_SIZE: u64 = 1 << 62;
 
+/// Where the allocation-action functions an `initialize` step attaches
+/// live in the executor: the simulation defines them in its simulated
+/// process (their arguments name the action; see
+/// `sim::executor::define_alloc_actions`). A real executor process has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionFunctions {
+    /// Succeeds. Argument: SPS string, the action's name.
+    pub succeed: ExecutorAddr,
+    /// Fails. Arguments: SPS (string, string), its name and message.
+    pub fail: ExecutorAddr,
+    /// A dealloc action that succeeds. Argument: SPS string, its name.
+    pub dealloc: ExecutorAddr,
+}
+
+impl ActionFunctions {
+    /// The pairs for `initialize` step `handle`'s actions, named
+    /// `HANDLE #N` (from 1).
+    fn pairs(&self, handle: &str, actions: &[ActionDecl]) -> Vec<AllocActionPair> {
+        let call = |f, args: Vec<u8>| AllocAction::new(f, WrapperFunctionBuffer::from(args));
+        actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let name = format!("{handle} #{}", i + 1);
+                match a {
+                    ActionDecl::Ok => AllocActionPair {
+                        finalize: call(self.succeed, sps::to_vec(&name)),
+                        dealloc: call(self.dealloc, sps::to_vec(&name)),
+                    },
+                    ActionDecl::Fail(msg) => AllocActionPair {
+                        finalize: call(self.fail, sps::to_vec(&(&name, msg))),
+                        dealloc: AllocAction::none(),
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
 /// A service call, ready to send.
 #[derive(Debug)]
 pub struct Encoded {
@@ -83,13 +122,16 @@ pub struct Encoded {
 /// Encodes service step `op` of call `handle`. `symbol` looks up the setup
 /// message's bootstrap symbols (service instances); `named` maps the handle
 /// of an earlier step to the address its result named (a region, a library,
-/// an initialized segment). `Err` = the step fails at once at the controller.
+/// an initialized segment); `actions`, the functions allocation actions
+/// call, if the executor has them. `Err` = the step fails at once at the
+/// controller.
 pub fn encode(
     handle: &str,
     op: &SvcOp,
     symbol: impl Fn(&str) -> Option<u64>,
     named: impl Fn(&str) -> Option<u64>,
     reserve_override: Option<u64>,
+    actions: Option<&ActionFunctions>,
 ) -> Result<Encoded, String> {
     let instance = |n: &str| ExecutorAddr::new(symbol(n).unwrap_or(0));
     let mm = instance(names::MEMORY_MANAGER_INSTANCE);
@@ -139,7 +181,7 @@ pub fn encode(
                 text: format!("release {handle}: region {}", rs.join(", ")),
             }
         }
-        SvcOp::Initialize(r, segments, actions) => {
+        SvcOp::Initialize(r, segments, decls) => {
             let contents: Vec<Vec<u8>> = segments
                 .iter()
                 .map(|s| s.content.encode().unwrap_or_default())
@@ -166,12 +208,26 @@ pub fn encode(
                     seg.content
                 ));
             }
-            if !actions.is_empty() {
-                return Err("allocation actions are not supported by this controller yet".into());
+            let pairs = match (actions, decls.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(functions), false) => functions.pairs(handle, decls),
+                (None, false) => {
+                    return Err(
+                        "allocation actions need the simulated executor's action functions \
+                         (an executor process has none)"
+                            .into(),
+                    );
+                }
+            };
+            for d in decls {
+                parts.push(match d {
+                    ActionDecl::Ok => "action ok".to_owned(),
+                    ActionDecl::Fail(m) => format!("action fail {m:?}"),
+                });
             }
             let req = FinalizeRequest {
                 segments: reqs,
-                actions: Vec::new(),
+                actions: pairs,
             };
             Encoded {
                 symbol: names::MEMORY_MANAGER_INITIALIZE,
@@ -335,12 +391,12 @@ mod tests {
     #[test]
     fn encodes_llvm_shapes_and_decodes_results() {
         let sym = |n: &str| (n == names::MEMORY_MANAGER_INSTANCE).then_some(0x10);
-        let e = encode("r", &SvcOp::Reserve(4096), sym, |_| None, None).unwrap();
+        let e = encode("r", &SvcOp::Reserve(4096), sym, |_| None, None, None).unwrap();
         assert_eq!(e.symbol, names::MEMORY_MANAGER_RESERVE);
         assert_eq!(e.args, sps::to_vec(&(ExecutorAddr::new(0x10), 4096u64)));
         let op = SvcOp::Write("r".into(), 8, Value::U32(7));
         assert!(
-            encode("w", &op, sym, |_| None, None)
+            encode("w", &op, sym, |_| None, None, None)
                 .unwrap_err()
                 .contains("region r is not available")
         );

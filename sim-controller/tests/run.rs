@@ -45,3 +45,35 @@ fn aborting_a_stuck_thread_may_free_another() {
     }
     assert!(freed > 0, "no seed aborted t1 first");
 }
+
+/// The script ends stuck while the host holds a guard: the simulation drops
+/// the guard at the end, and dropping it logs. It used to do so with the
+/// world locked, and the run never returned.
+const STUCK_WITH_A_GUARD: &str = "# rule: spec 8.7 test
+---
+attach
+enter h1
+await \"this never happens\"
+leave h1
+";
+
+#[test]
+fn a_run_stuck_while_holding_a_guard_ends() {
+    let sc = parse("guard.scn", STUCK_WITH_A_GUARD).unwrap();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut cfg = RunConfig::new(0);
+        cfg.hang_timeout = Duration::from_secs(2);
+        let _ = done.send(run(&sc, &cfg));
+    });
+    let out = ended
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the run never returned");
+    let text = out.render();
+    assert!(
+        out.failures
+            .iter()
+            .any(|f| f.starts_with("script stuck at line 5")),
+        "{text}"
+    );
+}

@@ -1011,7 +1011,21 @@ impl Parser {
             }
             "pipe" => {
                 self.once("pipe", pos)?;
-                self.sc.pipe_capacity = c.positive("the pipe's capacity in bytes")?;
+                let at = c.pos();
+                let bytes = c.number("the pipe's capacity in bytes")?;
+                // A full pipe must hold a message's header: the reader
+                // takes a message's first part once it knows which message.
+                let header = orc_executor::wire::HEADER_SIZE as u64;
+                if bytes < header {
+                    return Err((
+                        at,
+                        format!(
+                            "a pipe of {bytes} bytes cannot hold a message header: \
+                             at least {header}"
+                        ),
+                    ));
+                }
+                self.sc.pipe_capacity = bytes;
             }
             "reach" => {
                 let pattern = c.pattern()?;
@@ -2816,7 +2830,11 @@ expect c1 ok
         // Capacities, ranges, occurrences.
         (
             "pipe 0\n---\n",
-            "t.scn:1:6: error: expected the pipe's capacity in bytes, at least 1, found 0",
+            "t.scn:1:6: error: a pipe of 0 bytes cannot hold a message header: at least 32",
+        ),
+        (
+            "pipe 31\n---\n",
+            "t.scn:1:6: error: a pipe of 31 bytes cannot hold a message header: at least 32",
         ),
         (
             "fault short-writes 0\n---\n",

@@ -108,6 +108,8 @@ pub(crate) struct Controller {
     /// Handler replies waiting for call-backs.
     pending_replies: Vec<PendingReply>,
     callback_no: u64,
+    /// The allocation-action functions of the simulated executor.
+    actions: Option<services::ActionFunctions>,
 }
 
 impl Controller {
@@ -129,7 +131,14 @@ impl Controller {
             handler_calls: BTreeMap::new(),
             pending_replies: Vec::new(),
             callback_no: 0,
+            actions: None,
         }
+    }
+
+    /// The executor's allocation-action functions, for `initialize` steps
+    /// with actions.
+    pub(crate) fn set_action_functions(&mut self, actions: services::ActionFunctions) {
+        self.actions = Some(actions);
     }
 
     /// The Setup arrived.
@@ -270,6 +279,7 @@ impl Controller {
             |n| symbols.get(n).copied(),
             |r| literal_addr(r).or_else(|| named.get(r).copied()),
             size,
+            self.actions.as_ref(),
         );
         let enc = match enc {
             Ok(e) => e,

@@ -714,15 +714,19 @@ impl World {
                 "the controller closed its end",
             ));
         }
-        let (n, whole) = p.pipe.exec_write(buf, limit);
+        let (n, out) = p.pipe.exec_write(buf, limit);
         if limit.is_some() && n < buf.len() {
             p.log.note(
                 "ca",
                 format!("writes {n} of {} bytes (short write)", buf.len()),
             );
         }
-        for bytes in whole {
-            self.executor_message_out(&mut p, "ca", bytes, None);
+        for part in out {
+            if part.starts {
+                self.executor_message_out(&mut p, "ca", part.bytes, None, !part.ends);
+            } else {
+                self.executor_message_continues(&mut p, part.bytes, part.ends);
+            }
         }
         p.schedule_fired();
         Ok(n)
@@ -773,6 +777,7 @@ impl World {
         actor: &str,
         bytes: Vec<u8>,
         label: Option<Label>,
+        more_follows: bool,
     ) {
         let Some(h) = pipe::header(&bytes) else {
             p.log
@@ -785,7 +790,7 @@ impl World {
                 opcode_name(h.opcode)
             ));
         }
-        let size = bytes.len() - orc_executor::wire::HEADER_SIZE;
+        let size = h.payload_len;
         let (label, text) = match h.opcode {
             Opcode::Setup => (Label::Setup, "send Setup".to_owned()),
             Opcode::Hangup => {
@@ -827,12 +832,15 @@ impl World {
         let now = p.sched.now();
         let msg = Message {
             bytes,
-            label,
+            label: label.clone(),
             text: text.clone(),
-            more_follows: false,
+            more_follows,
         };
         let faults = self.faults_for(p, no);
         let sent = p.pipe.send(Dir::ToController, no, msg, &faults, now, lat);
+        if more_follows {
+            p.pipe.exec_continuing = Some((no, label, text.clone(), sent.lost));
+        }
         let to = Dir::ToController.receiver().to_owned();
         p.log.event(
             actor,
@@ -846,6 +854,38 @@ impl World {
                 Shape::Note
             };
             p.log.event("net", n, shape);
+        }
+    }
+
+    /// A later part of the message whose first part went out: it follows
+    /// the first part (faults act on a message where it starts), or goes
+    /// where the first part went if that was lost.
+    fn executor_message_continues(&self, p: &mut Parts, bytes: Vec<u8>, ends: bool) {
+        let Some((no, label, text, lost)) = p.pipe.exec_continuing.clone() else {
+            p.log
+                .violation("the simulated pipe lost track of a message sent in parts");
+            return;
+        };
+        if ends {
+            p.pipe.exec_continuing = None;
+        }
+        if lost {
+            p.pipe.forget_toward_controller(bytes.len() as u64);
+            return;
+        }
+        let n = bytes.len();
+        let lat = p.latency(&self.sc);
+        let now = p.sched.now();
+        let msg = Message {
+            bytes,
+            label,
+            text,
+            more_follows: !ends,
+        };
+        let sent = p.pipe.send(Dir::ToController, no, msg, &[], now, lat);
+        p.log.note("net", format!("m{no}: {n} more of its bytes"));
+        for n in sent.notes {
+            p.log.note("net", n);
         }
     }
 
@@ -888,7 +928,7 @@ impl World {
             return;
         }
         let label = msg.label.clone();
-        self.executor_message_out(&mut p, actor, msg.bytes, Some(label));
+        self.executor_message_out(&mut p, actor, msg.bytes, Some(label), false);
         p.schedule_fired();
     }
 
@@ -1364,9 +1404,9 @@ impl World {
                 return;
             }
         }
-        for g in self.parts().book.take_all_guards() {
-            drop(g);
-        }
+        // Taken out first: dropping a guard logs, which locks the parts.
+        let guards = self.parts().book.take_all_guards();
+        drop(guards);
         for (s, session) in sessions.iter().enumerate() {
             if !session.is_shut_down() {
                 let live = self.parts().book.live[s];

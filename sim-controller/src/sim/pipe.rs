@@ -84,6 +84,17 @@ pub(crate) struct Message {
     pub(crate) more_follows: bool,
 }
 
+/// Bytes of the executor's writes on their way to the controller: a whole
+/// message, or a part of one.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    pub(crate) bytes: Vec<u8>,
+    /// The message starts here: `bytes` begin with its header.
+    pub(crate) starts: bool,
+    /// The message ends here.
+    pub(crate) ends: bool,
+}
+
 /// Bytes on their way.
 #[derive(Debug)]
 pub(crate) struct Packet {
@@ -164,6 +175,13 @@ pub(crate) struct Pipe {
     exec_eof: bool,
     /// Bytes the executor wrote that are not a whole message yet.
     exec_tx: Vec<u8>,
+    /// How many bytes of the message at the front of `exec_tx` went to the
+    /// controller already (a message larger than the room left goes in
+    /// parts, as a reader empties a real pipe).
+    exec_tx_out: usize,
+    /// The message whose first part went out and whose rest follows: its
+    /// number, label and text, and whether its first part was lost.
+    pub(crate) exec_continuing: Option<(u64, Label, String, bool)>,
     /// Messages the controller could not yet put in (the pipe was full):
     /// bytes still to send, number, label, text.
     ctl_outbox: VecDeque<(Vec<u8>, u64, Label, String, bool)>,
@@ -199,6 +217,8 @@ impl Pipe {
             exec_arrived_total: 0,
             exec_eof: false,
             exec_tx: Vec::new(),
+            exec_tx_out: 0,
+            exec_continuing: None,
             ctl_outbox: VecDeque::new(),
             ctl_held: VecDeque::new(),
             exec_closed: false,
@@ -275,8 +295,13 @@ impl Pipe {
     }
 
     /// Takes what fits of `buf` (at most `limit`, a short-writes fault):
-    /// the number of bytes taken, and the messages that became whole.
-    pub(crate) fn exec_write(&mut self, buf: &[u8], limit: Option<u64>) -> (usize, Vec<Vec<u8>>) {
+    /// the number of bytes taken, and the bytes that go to the controller
+    /// now. A message goes whole once all of it is written; one that does
+    /// not fit in the room left goes in parts once the pipe is full, as a
+    /// reader takes the first bytes of a real pipe and so makes room for
+    /// the rest (the parser keeps the capacity at least a header's size, so
+    /// a full pipe holds a whole header).
+    pub(crate) fn exec_write(&mut self, buf: &[u8], limit: Option<u64>) -> (usize, Vec<Outgoing>) {
         let d = Dir::ToController.index();
         let room = self.capacity.saturating_sub(self.unread[d]);
         let mut n = (buf.len() as u64).min(room);
@@ -286,15 +311,37 @@ impl Pipe {
         let n = n as usize;
         self.exec_tx.extend_from_slice(&buf[..n]);
         self.unread[d] += n as u64;
-        let mut whole = Vec::new();
+        let mut out = Vec::new();
         while let Some(size) = frame_size(&self.exec_tx) {
+            let starts = self.exec_tx_out == 0;
             if (self.exec_tx.len() as u64) < size {
+                if self.unread[d] >= self.capacity && self.exec_tx.len() > self.exec_tx_out {
+                    out.push(Outgoing {
+                        bytes: self.exec_tx[self.exec_tx_out..].to_vec(),
+                        starts,
+                        ends: false,
+                    });
+                    self.exec_tx_out = self.exec_tx.len();
+                }
                 break;
             }
             let rest = self.exec_tx.split_off(size as usize);
-            whole.push(std::mem::replace(&mut self.exec_tx, rest));
+            let mut message = std::mem::replace(&mut self.exec_tx, rest);
+            let bytes = message.split_off(self.exec_tx_out);
+            self.exec_tx_out = 0;
+            out.push(Outgoing {
+                bytes,
+                starts,
+                ends: true,
+            });
         }
-        (n, whole)
+        (n, out)
+    }
+
+    /// Bytes the controller will not read (a lost message's later parts).
+    pub(crate) fn forget_toward_controller(&mut self, n: u64) {
+        let d = Dir::ToController.index();
+        self.unread[d] = self.unread[d].saturating_sub(n);
     }
 
     /// The executor closed its end: the controller sees the end of the
@@ -755,20 +802,54 @@ mod tests {
 
     #[test]
     fn executor_writes_are_framed_and_limited_by_capacity() {
-        let mut p = Pipe::new(40);
+        let mut p = Pipe::new(64);
         let f = frame(b"0123456789");
         assert_eq!(f.len(), 42);
-        let (n, whole) = p.exec_write(&f, None);
-        assert_eq!((n, whole.len()), (40, 0), "the capacity stops the write");
+        let (n, out) = p.exec_write(&f[..30], None);
+        assert_eq!((n, out.len()), (30, 0), "not a whole message yet");
+        let (n, out) = p.exec_write(&f[30..], Some(1));
+        assert_eq!((n, out.len()), (1, 0), "a short write");
+        let (n, out) = p.exec_write(&f[31..], None);
+        let whole = Outgoing {
+            bytes: f.clone(),
+            starts: true,
+            ends: true,
+        };
+        assert_eq!((n, out), (11, vec![whole]));
+        // The controller has not read it: 22 bytes of room are left.
+        let (n, _) = p.exec_write(&f, None);
+        assert_eq!(n, 22, "the capacity stops the write");
         assert!(!p.exec_writable());
-        let (n, whole) = p.exec_write(&f[40..], None);
-        assert_eq!((n, whole.len()), (0, 0), "nothing fits");
-        // The controller reads 10 bytes' worth: room for the rest.
-        p.unread[Dir::ToController.index()] -= 10;
-        let (n, whole) = p.exec_write(&f[40..], Some(1));
-        assert_eq!((n, whole.len()), (1, 0), "a short write");
-        let (n, whole) = p.exec_write(&f[41..], None);
-        assert_eq!((n, whole), (1, vec![f.clone()]));
+    }
+
+    #[test]
+    fn a_message_larger_than_the_room_goes_in_parts() {
+        let mut p = Pipe::new(40);
+        let f = frame(b"0123456789");
+        let (n, out) = p.exec_write(&f, None);
+        assert_eq!(n, 40, "the capacity stops the write");
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                bytes: f[..40].to_vec(),
+                starts: true,
+                ends: false,
+            }],
+            "the pipe is full: its first part goes to the reader"
+        );
+        let (n, out) = p.exec_write(&f[40..], None);
+        assert_eq!((n, out.len()), (0, 0), "nothing fits until it is read");
+        p.forget_toward_controller(40);
+        let (n, out) = p.exec_write(&f[40..], None);
+        assert_eq!(n, 2);
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                bytes: f[40..].to_vec(),
+                starts: false,
+                ends: true,
+            }]
+        );
     }
 
     #[test]

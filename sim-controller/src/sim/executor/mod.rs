@@ -158,6 +158,8 @@ fn build_session(w: &Arc<World>) -> Result<Session, Error> {
         let installed =
             orc_executor::services::ExecutorServices::install_with(&session.handle(), options)?;
         let _ = w.services.set(installed);
+        let actions = define_alloc_actions(w);
+        w.parts().ctl.set_action_functions(actions);
     }
     if let Some(install) = &w.provided.install {
         let symbols = install(w, &session.handle())?;
@@ -292,6 +294,43 @@ pub(crate) fn simulated_process(seed: u64) -> orc_executor::os::SimulatedOs {
             .map(|(i, n)| (*n, orc_rt::ExecutorAddr::new(base + 16 * i as u64))),
     );
     os
+}
+
+/// Defines the allocation-action functions `initialize ... action ok|fail`
+/// attaches in the run's simulated process, and tells the controller where
+/// they are (as a JIT linker knows the functions it linked). Each logs
+/// what ran, by the action's name (`action: alloc action i1 #1: finalize`).
+fn define_alloc_actions(w: &Arc<World>) -> crate::services::ActionFunctions {
+    let logged = |step: &'static str, fails: bool| {
+        let weak = w.me.clone();
+        orc_executor::os::SimulatedFunction::wrapper(move |args| {
+            let decoded = if fails {
+                orc_rt::sps::from_bytes::<(String, String)>(args).map(|(n, m)| (n, Some(m)))
+            } else {
+                orc_rt::sps::from_bytes::<String>(args).map(|n| (n, None))
+            };
+            let Ok((name, failure)) = decoded else {
+                return WrapperFunctionBuffer::out_of_band_error(
+                    "the simulation's allocation action got arguments it does not know",
+                );
+            };
+            if let Some(w) = weak.upgrade() {
+                let outcome = failure
+                    .as_ref()
+                    .map_or_else(String::new, |m| format!(" fails: {m}"));
+                w.note("action", format!("alloc action {name}: {step}{outcome}"));
+            }
+            match failure {
+                Some(m) => WrapperFunctionBuffer::out_of_band_error(&m),
+                None => WrapperFunctionBuffer::empty(),
+            }
+        })
+    };
+    crate::services::ActionFunctions {
+        succeed: w.os.define_function(logged("finalize", false)),
+        fail: w.os.define_function(logged("finalize", true)),
+        dealloc: w.os.define_function(logged("dealloc", false)),
+    }
 }
 
 /// The `attach` step: the controller access connects (and sends Setup).
