@@ -4,11 +4,13 @@
 //! transcript is snapshot-checked with insta, one snapshot per file.
 //!
 //! ```text
-//! // tests/scenarios.rs of your crate (insta's `glob!` path is relative to
-//! // this file; snapshots land in tests/snapshots/):
-//! orc_sim::scenario_tests!(scenarios, "../scenarios/*.scn", |b| {
+//! // tests/scenarios.rs of your crate: every scenarios/*.scn of the crate
+//! // (the base directory is relative to this file; insta's globs cannot
+//! // climb out of it with `..`); snapshots land in tests/snapshots/.
+//! orc_sim::scenario_tests!(scenarios, "..", "scenarios/*.scn", |b| {
 //!     my_service::install(b)
 //! });
+//! // Scenarios below tests/ need no base: ("scn/*.scn", ...).
 //! ```
 //!
 //! `ORC_SIM_SEEDS=N` also runs every scenario under seeds `0..N` (all must
@@ -90,12 +92,22 @@ pub fn check_file(path: &Path, provide: impl Fn(SimulationBuilder) -> Simulation
     own.render()
 }
 
-/// Defines test `$name` over the scenario files matching `$glob`
-/// (relative to the calling file), each run with what `$provide` (a
-/// `Fn(SimulationBuilder) -> SimulationBuilder`) adds; see the module
-/// docs.
+/// Defines test `$name` over the scenario files matching `$glob` (under
+/// `$base` if given; relative to the calling file), each run with what
+/// `$provide` (a `Fn(SimulationBuilder) -> SimulationBuilder`) adds; see
+/// the module docs.
 #[macro_export]
 macro_rules! scenario_tests {
+    ($name:ident, $base:literal, $glob:literal, $provide:expr) => {
+        #[test]
+        fn $name() {
+            let provide = $provide;
+            $crate::__insta::glob!($base, $glob, |path| {
+                let text = $crate::harness::check_file(path, &provide);
+                $crate::__insta::assert_snapshot!(text);
+            });
+        }
+    };
     ($name:ident, $glob:literal, $provide:expr) => {
         #[test]
         fn $name() {

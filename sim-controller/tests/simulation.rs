@@ -164,6 +164,26 @@ fn unknown_names_in_the_script_are_parse_errors() {
 }
 
 #[test]
+fn a_script_handler_named_like_a_provided_one_is_refused_by_name() {
+    let e = Simulation::builder()
+        .script(
+            "x.scn",
+            "# rule: example: names\nhandler report: never\n---\nattach\n",
+        )
+        .handler("report", |_| Ok(Vec::new()))
+        .build()
+        .err()
+        .expect("a parse error");
+    assert!(
+        e.to_string().contains(
+            "x.scn:2:1: error: handler `report` is provided by the program running the \
+             scenario; the script cannot declare it too"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn builder_faults_and_settings_apply() {
     let sim = counter(Simulation::builder().script("counter.scn", SCRIPT))
         .fault("drop result c2")

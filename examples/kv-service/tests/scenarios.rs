@@ -9,18 +9,9 @@ use std::path::{Path, PathBuf};
 
 use orc_sim::simulation::Simulation;
 
-/// `orc_sim::scenario_tests!(scenarios, "../scenarios/*.scn", kv::simulate)`
-/// written out: the macro hands its glob to insta's two-argument `glob!`,
-/// which refuses `..` ("Parent directory traversal is not supported"), so
-/// it only reaches scenarios below `tests/`. The three-argument form takes
-/// the base directory; the body is the macro's.
-#[test]
-fn scenarios() {
-    insta::glob!("..", "scenarios/*.scn", |path| {
-        let text = orc_sim::harness::check_file(path, kv::simulate);
-        insta::assert_snapshot!(text);
-    });
-}
+// Every scenario of `scenarios/` (the base, relative to this file), its
+// snapshot in `tests/snapshots/`.
+orc_sim::scenario_tests!(scenarios, "..", "scenarios/*.scn", kv::simulate);
 
 /// The scenario files, sorted.
 fn scenario_files() -> Vec<PathBuf> {

@@ -1935,6 +1935,16 @@ fn validate(sc: &Scenario, first_deviation: Option<Pos>) -> PResult<()> {
         let mut seen = BTreeMap::new();
         for (n, p) in items {
             if let Some(first) = seen.insert(n, p) {
+                // Line 0: declared by the program (a Simulation's services).
+                if first.line == 0 || p.line == 0 {
+                    return Err((
+                        if p.line == 0 { first } else { p },
+                        format!(
+                            "{what} `{n}` is provided by the program running the scenario; \
+                             the script cannot declare it too"
+                        ),
+                    ));
+                }
                 return Err((
                     p,
                     format!("{what} `{n}` is declared twice (the first is at {first})"),
