@@ -62,6 +62,30 @@ impl OnComplete {
         }
     }
 
+    /// This completion, with `seen` called first with its outcome: the
+    /// result, or `None` if it is dropped uncalled (which then still counts
+    /// as dropped, not as a failure of the caller's making: the session
+    /// does not report it when the manager panicked). For wrappers that
+    /// watch a manager, such as a test harness.
+    pub fn observed(
+        mut self,
+        seen: impl FnOnce(Option<&Result<(), Error>>) + Send + 'static,
+    ) -> Self {
+        let inner = self.f.take();
+        OnComplete {
+            f: Some(Box::new(move |c: Completion| {
+                seen(match &c {
+                    Completion::Called(r) => Some(r),
+                    Completion::Dropped => None,
+                });
+                if let Some(inner) = inner {
+                    inner(c);
+                }
+            })),
+            what: self.what,
+        }
+    }
+
     pub(crate) fn for_step(what: &'static str, f: DoneFn) -> Self {
         OnComplete { f: Some(f), what }
     }
@@ -170,6 +194,27 @@ mod tests {
         drop(OnComplete::new(move |r| *s.lock().unwrap() = Some(r)));
         let r = seen.lock().unwrap().take().unwrap();
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Service);
+    }
+
+    #[test]
+    fn an_observed_completion_sees_the_outcome_and_passes_it_on() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let watch = |log: &Arc<Mutex<Vec<String>>>| {
+            let log = log.clone();
+            move |o: Option<&Result<(), Error>>| log.lock().unwrap().push(format!("{o:?}"))
+        };
+        let inner = |log: &Arc<Mutex<Vec<String>>>| {
+            let log = log.clone();
+            OnComplete::new(move |r| log.lock().unwrap().push(format!("inner {r:?}")))
+        };
+        inner(&seen).observed(watch(&seen)).ok();
+        drop(inner(&seen).observed(watch(&seen)));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], "Some(Ok(()))");
+        assert_eq!(seen[1], "inner Ok(())");
+        assert_eq!(seen[2], "None", "dropped, not called");
+        assert!(seen[3].starts_with("inner Err("), "{seen:?}");
+        assert_eq!(seen.len(), 4);
     }
 
     #[test]

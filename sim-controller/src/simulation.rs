@@ -245,11 +245,15 @@ impl<R: ResourceManager> Recorded<R> {
         } else {
             "shutdown"
         };
-        OnComplete::new(move |result| {
+        // Observed, not re-wrapped: a completion the manager drops (say,
+        // as it panics) reaches the session as dropped, which reports the
+        // panic alone, as for the script's managers.
+        done.observed(move |outcome| {
             if let Some(w) = w.upgrade() {
-                let text = match &result {
-                    Ok(()) => format!("{what} done: ok"),
-                    Err(e) => format!("{what} done: error {:?}", e.message()),
+                let text = match outcome {
+                    Some(Ok(())) => format!("{what} done: ok"),
+                    Some(Err(e)) => format!("{what} done: error {:?}", e.message()),
+                    None => format!("{what} drops its completion"),
                 };
                 let mut p = w.parts();
                 p.log.note(actor, text);
@@ -258,7 +262,6 @@ impl<R: ResourceManager> Recorded<R> {
                     .lifecycle
                     .manager_completed(id, phase);
             }
-            done.complete(result);
         })
     }
 }

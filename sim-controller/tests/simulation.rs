@@ -305,3 +305,44 @@ fn a_failure_with_a_provided_service_shrinks_to_a_script_that_replays() {
         again.failures
     );
 }
+
+/// A manager that panics in `shutdown`.
+struct Panicky;
+
+impl ResourceManager for Panicky {
+    fn name(&self) -> &str {
+        "panicky"
+    }
+    fn detach(&mut self, done: OnComplete, _shutdown_requested: bool) {
+        done.ok();
+    }
+    fn shutdown(&mut self, _done: OnComplete) {
+        panic!("panicky gives up");
+    }
+}
+
+#[test]
+fn a_provided_manager_that_panics_is_reported_once_as_a_panic() {
+    let sim = Simulation::builder()
+        .script(
+            "panicky.scn",
+            "# rule: spec 6 a manager's panic is reported once\n---\nattach\nshutdown\n",
+        )
+        .service(&[], |ctx| {
+            ctx.add_resource_manager(Panicky);
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let o = sim.run(0);
+    let text = o.transcript.render();
+    assert!(
+        text.contains("rm panicky: shutdown drops its completion"),
+        "{text}"
+    );
+    assert!(text.contains("panicky gives up"), "{text}");
+    assert!(
+        !text.contains("completion dropped without being called"),
+        "{text}"
+    );
+}
