@@ -756,6 +756,16 @@ enum List {
     Calls(usize),
 }
 
+/// How many handlers at the start of `sc.handlers` the program provides
+/// (a `Simulation`'s): not the script's, so never removed (the re-parsed
+/// script would get them back, and each round would look like progress).
+fn provided_handlers(sc: &Scenario) -> usize {
+    sc.handlers
+        .iter()
+        .take_while(|h| h.reply == Reply::Provided)
+        .count()
+}
+
 impl List {
     fn len(self, sc: &Scenario) -> usize {
         match self {
@@ -763,7 +773,7 @@ impl List {
             List::Steps => sc.steps.len(),
             List::Faults => sc.faults.len(),
             List::Managers => sc.managers.len(),
-            List::Handlers => sc.handlers.len(),
+            List::Handlers => sc.handlers.len() - provided_handlers(sc),
             List::Jits => sc.jits.len(),
             List::Probes => sc.probes.len(),
             List::Ops(j) => sc.jits.get(j).map_or(0, |j| j.ops.len()),
@@ -779,7 +789,10 @@ impl List {
             List::Steps => drop(c.steps.drain(from..to)),
             List::Faults => drop(c.faults.drain(from..to)),
             List::Managers => drop(c.managers.drain(from..to)),
-            List::Handlers => drop(c.handlers.drain(from..to)),
+            List::Handlers => {
+                let k = provided_handlers(sc);
+                drop(c.handlers.drain(k + from..k + to));
+            }
             List::Jits => drop(c.jits.drain(from..to)),
             List::Probes => drop(c.probes.drain(from..to)),
             List::Ops(j) => drop(c.jits[j].ops.drain(from..to)),
@@ -805,7 +818,10 @@ impl List {
             List::Steps => format!("step `{}`", line(sc.steps[i].pos.line)),
             List::Faults => format!("`{}`", line(sc.faults[i].pos.line)),
             List::Managers => format!("`{}`", line(sc.managers[i].pos.line)),
-            List::Handlers => format!("`{}`", line(sc.handlers[i].pos.line)),
+            List::Handlers => format!(
+                "`{}`",
+                line(sc.handlers[provided_handlers(sc) + i].pos.line)
+            ),
             List::Jits => format!("`{}`", line(sc.jits[i].pos.line)),
             List::Probes => format!("`{}`", line(sc.probes[i].pos.line)),
             List::Ops(j) => {
