@@ -14,6 +14,13 @@
 //! with the script's own; [`ServiceContext::log`] lets your code write its
 //! own events (`kv: stored "k"`) for the script's `expect` and `await`.
 //!
+//! Your managers are added before the script's `manager` lines, so the
+//! session (newest first) detaches and shuts down the script's managers
+//! before yours. A swarm run (`RunConfig::swarm`) drops, delays and splits
+//! messages at random, so a script's expectations about results may fail
+//! there by design: judge swarm runs by [`RunOutcome::violations`] (the
+//! runtime's rules), as `orc-sim replay --swarm` is meant to be read.
+//!
 //! ```
 //! use orc_rt::wrapper::{WrapperEntry, WrapperFunction};
 //! use orc_sim::simulation::Simulation;

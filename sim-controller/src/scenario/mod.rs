@@ -105,7 +105,7 @@ pub struct Scenario {
     /// Checked once the run is over.
     pub expects: Vec<Expect>,
     /// Wrapper functions the embedding program provides, which `call H
-    /// NAME` may name ([`parse_with`](crate::scenario::parse_with)).
+    /// NAME` may name ([`parse_with`]).
     pub provided_wrappers: Vec<String>,
 }
 
