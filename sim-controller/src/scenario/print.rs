@@ -938,7 +938,7 @@ mod proptests {
             jits in vec(jit(), 3),
             handlers in vec(handler(), 2),
             flags in (any::<bool>(), any::<bool>(), any::<bool>()),
-            pipe in prop_oneof![Just(65536u64), 1u64..100_000],
+            pipe in prop_oneof![Just(65536u64), 32u64..100_000],
             probes in vec(text(), 0..2),
             faults in vec(fault(), 0..5),
             steps in vec(step(), 0..25),

@@ -1379,30 +1379,54 @@ impl World {
         }
         // Phase 3: what cannot make progress any more is stuck.
         self.report_stuck(session);
-        for w in pool.parked() {
-            // Aborting one thread may let another finish (it held what the
-            // other waited for): resuming a thread that is no longer parked
-            // would wait for it forever.
-            if !pool.parked().contains(&w) {
-                continue;
+        // Aborting a thread may make it wait again on its way out (a reader
+        // that fails flushes what it still has to write): abort until no
+        // thread waits, a few rounds at most.
+        for _ in 0..4 {
+            // In the order of what they wait for, not of their ids: ids
+            // follow the order real threads first ran in, which the OS
+            // decides, and the order of aborts shapes the transcript.
+            let mut stuck = pool.parked();
+            if stuck.is_empty() {
+                break;
             }
-            let (actor, what) = {
-                let mut p = self.parts();
-                p.sched.forget(w);
-                p.pipe_waiters.retain(|(x, _, _)| *x != w);
-                p.pattern_waiters.retain(|(x, _, _)| *x != w);
-                p.sched
-                    .parked(w)
-                    .map(|x| (x.actor.clone(), x.what.clone()))
-                    .unwrap_or_default()
-            };
-            self.note(
-                "sim",
-                format!("aborting {actor} (stuck waiting for {what})"),
-            );
-            if self.settle(pool.resume(w, false, progress)).is_err() {
-                return;
+            {
+                let p = self.parts();
+                stuck.sort_by_cached_key(|w| {
+                    p.sched
+                        .parked(*w)
+                        .map(|x| (x.actor.clone(), x.what.clone()))
+                });
             }
+            for w in stuck {
+                // Aborting one thread may let another finish (it held what
+                // the other waited for): resuming a thread that is no
+                // longer parked would wait for it forever.
+                if !pool.parked().contains(&w) {
+                    continue;
+                }
+                let (actor, what) = {
+                    let mut p = self.parts();
+                    p.sched.forget(w);
+                    p.pipe_waiters.retain(|(x, _, _)| *x != w);
+                    p.pattern_waiters.retain(|(x, _, _)| *x != w);
+                    p.sched
+                        .parked(w)
+                        .map(|x| (x.actor.clone(), x.what.clone()))
+                        .unwrap_or_default()
+                };
+                self.note(
+                    "sim",
+                    format!("aborting {actor} (stuck waiting for {what})"),
+                );
+                if self.settle(pool.resume(w, false, progress)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !pool.parked().is_empty() {
+            // Still waiting: the pool cannot serve another run.
+            pool.hung = true;
         }
         // Taken out first: dropping a guard logs, which locks the parts.
         let guards = self.parts().book.take_all_guards();
@@ -1426,11 +1450,14 @@ impl World {
     /// connection that is still up.
     fn report_stuck(&self, session: &Session) {
         let mut p = self.parts();
-        let parked: Vec<(String, String)> = p
+        // Sorted: thread ids, and so the scheduler's order, follow the
+        // order the OS first ran the threads in.
+        let mut parked: Vec<(String, String)> = p
             .sched
             .all_parked()
             .map(|(_, x)| (x.actor.clone(), x.what.clone()))
             .collect();
+        parked.sort();
         for (actor, what) in &parked {
             p.log
                 .failure(format!("no progress possible: {actor} waits for {what}"));

@@ -142,7 +142,15 @@ pub(crate) fn park() -> Result<(), ParkError> {
                 }
                 // Nothing else is sent to a parked worker.
                 Ok(Cmd::Run(_)) => continue,
-                Ok(Cmd::Quit) | Err(_) => return Err(ParkError::Aborted),
+                Ok(Cmd::Quit) => {
+                    // The pool is going. The job may park again before it
+                    // returns to the worker's loop, which must see the
+                    // Quit too, or the pool's drop would wait for it
+                    // forever: put it back for the next wait.
+                    let _ = c.shared.workers()[c.id].tx.send(Cmd::Quit);
+                    return Err(ParkError::Aborted);
+                }
+                Err(_) => return Err(ParkError::Aborted),
             }
         }
     })
